@@ -1,0 +1,43 @@
+-- Turn a live seat lock into a booking: only the lock's owner, only while the lock lives.
+--
+-- KEYS: 1 event document, 2 seat -> section hash, 3 free seats, 4 lock index, 5 seat lock,
+--       6 sections hash, 7 booking document, 8 event bookings index, 9 user bookings index,
+--       [10 idempotency record]
+-- ARGV: 1 seat id, 2 user id, 3 booking id, 4 event id, 5 createdAt (ms),
+--       [6 idempotency fingerprint, 7 idempotency ttl (ms)]
+
+local replay = idempotent_replay(KEYS[10], ARGV[6])
+if replay then
+  return replay
+end
+
+local seat, user = ARGV[1], ARGV[2]
+local section_id = redis.call('HGET', KEYS[2], seat)
+if not section_id then
+  return not_found(KEYS[1], 'SEAT_NOT_FOUND')
+end
+if not redis.call('ZSCORE', KEYS[3], seat) then
+  return refuse('SEAT_BOOKED')
+end
+local holder = redis.call('GET', KEYS[5])
+if not holder then
+  return refuse('SEAT_NOT_LOCKED')
+end
+if holder ~= user then
+  return refuse('LOCK_NOT_OWNED')
+end
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  return refuse('ID_COLLISION')
+end
+
+redis.call('ZREM', KEYS[3], seat)
+redis.call('DEL', KEYS[5])
+redis.call('ZREM', KEYS[4], seat)
+local remaining = redis.call('HINCRBY', KEYS[6], section_id .. ':remaining', -1)
+local booking = {
+  id = ARGV[3], eventId = ARGV[4], sectionId = section_id, qty = 1, seats = { seat },
+  userId = user, unitPrice = tonumber(redis.call('HGET', KEYS[6], section_id .. ':price')),
+  status = 'confirmed', createdAt = tonumber(ARGV[5]),
+}
+store_booking(KEYS[7], KEYS[8], KEYS[9], booking)
+return remember_reply(KEYS[10], ARGV[6], ARGV[7], reply({ booking = booking, remaining = remaining }))

@@ -1,0 +1,75 @@
+-- Helpers shared by every script in this folder. The Rust side prepends this file to each script
+-- before loading it, so each script is still one self-contained EVALSHA body.
+--
+-- Conventions for all scripts:
+--   * every key arrives through KEYS (never built here), and all keys of one call share one
+--     cluster slot, so a script runs unchanged on a single Redis or on Redis Cluster;
+--   * replies are JSON documents (cjson): {"error": CODE, ...} on a refusal, anything else on
+--     success. Refusals write nothing.
+
+local function reply(t)
+  return cjson.encode(t)
+end
+
+local function refuse(code, extra)
+  local t = extra or {}
+  t.error = code
+  return cjson.encode(t)
+end
+
+-- Redis's own clock in milliseconds: the one clock every replica shares.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- When a lookup inside an event misses, tell "no such event" from "no such section/seat".
+local function not_found(event_key, code)
+  if redis.call('EXISTS', event_key) == 0 then
+    return refuse('EVENT_NOT_FOUND')
+  end
+  return refuse(code)
+end
+
+-- Idempotency. A request carrying an Idempotency-Key passes the record key as its last KEY and a
+-- fingerprint of its body as an ARGV; without a key both are absent. A stored record replays the
+-- first successful reply; a different fingerprint under the same key is refused.
+local function idempotent_replay(record_key, fingerprint)
+  if not record_key then
+    return nil
+  end
+  local stored = redis.call('HMGET', record_key, 'fingerprint', 'reply')
+  if not stored[1] then
+    return nil
+  end
+  if stored[1] ~= fingerprint then
+    return refuse('IDEMPOTENCY_KEY_REUSED')
+  end
+  local first = cjson.decode(stored[2])
+  first.replayed = true
+  return cjson.encode(first)
+end
+
+local function remember_reply(record_key, fingerprint, ttl_ms, encoded)
+  if record_key then
+    redis.call('HSET', record_key, 'fingerprint', fingerprint, 'reply', encoded)
+    redis.call('PEXPIRE', record_key, ttl_ms)
+  end
+  return encoded
+end
+
+-- A booking is one JSON document; the event's booking index and the user's index within the
+-- event list its id (score 0, so members sort by id: UUIDv7 ids sort by time).
+local function store_booking(booking_key, bookings_key, user_bookings_key, booking)
+  redis.call('SET', booking_key, cjson.encode(booking))
+  redis.call('ZADD', bookings_key, 0, booking.id)
+  redis.call('ZADD', user_bookings_key, 0, booking.id)
+end
+
+-- A seat is locked while its lock index entry lies in the future. The index mirrors the lock keys
+-- (same expiry, written in the same scripts) so that scripts which cannot name every lock key
+-- (picking free seats, listing) still see the locks.
+local function seat_is_locked(lock_index_key, seat, now)
+  local expiry = redis.call('ZSCORE', lock_index_key, seat)
+  return expiry ~= false and tonumber(expiry) > now
+end

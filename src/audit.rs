@@ -1,0 +1,400 @@
+//! `boxoffice audit`: an independent check of every inventory invariant, for all events.
+//!
+//! * `remaining >= 0`, and `remaining + sum(qty of confirmed bookings) == capacity` per section;
+//! * on reserved sections, the free seats number `remaining`; every booked seat belongs to
+//!   exactly one confirmed booking, and every seat of a confirmed booking is booked;
+//! * no live lock on a booked seat;
+//! * every booking in an event's index has its document, in that event, at the section's price;
+//! * every event is in the events index.
+//!
+//! Each event is read as one consistent snapshot even while bookings go on: its hot keys are
+//! WATCHed during the reads and the read is redone if any of them changed (optimistic, like
+//! Redis transactions), so the audit can run against a live system.
+
+use crate::config::AuditArgs;
+use crate::domain::booking::{BookingRecord, BookingStatus};
+use crate::domain::event::EventRecord;
+use crate::domain::ids::{BookingId, EventId};
+use crate::error::AppError;
+use crate::store::keys::{self, EVENTS_INDEX, EventKeys};
+use crate::store::{RedisTime, parse_document, redis_millis};
+use redis::aio::MultiplexedConnection;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::process::ExitCode;
+
+const SNAPSHOT_ATTEMPTS: usize = 20;
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub events: usize,
+    pub sections: usize,
+    pub confirmed_bookings: usize,
+    pub cancelled_bookings: usize,
+    pub tickets_sold: u64,
+    pub violations: Vec<String>,
+}
+
+impl Report {
+    pub fn is_clean(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+pub async fn run(args: AuditArgs) -> ExitCode {
+    match audit(&args.redis.url).await {
+        Ok(report) => {
+            if args.json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(json) => println!("{json}"),
+                    Err(e) => eprintln!("audit: {e}"),
+                }
+            } else {
+                println!(
+                    "audited {} events, {} sections, {} confirmed and {} cancelled bookings, {} tickets sold",
+                    report.events,
+                    report.sections,
+                    report.confirmed_bookings,
+                    report.cancelled_bookings,
+                    report.tickets_sold
+                );
+                for violation in &report.violations {
+                    println!("VIOLATION: {violation}");
+                }
+                if report.is_clean() {
+                    println!("OK: every invariant holds");
+                }
+            }
+            if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("audit failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub async fn audit(redis_url: &str) -> Result<Report, AppError> {
+    let client = redis::Client::open(redis_url)
+        .map_err(|e| AppError::Internal(format!("invalid REDIS_URL: {e}")))?;
+    // A connection of its own: WATCH belongs to the connection.
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let indexed: BTreeSet<String> = redis::cmd("ZRANGE")
+        .arg(EVENTS_INDEX)
+        .arg(0)
+        .arg(-1)
+        .query_async::<Vec<String>>(&mut conn)
+        .await?
+        .into_iter()
+        .collect();
+    let stored = stored_event_ids(&mut conn).await?;
+
+    let mut report = Report::default();
+    for id in &stored {
+        if !indexed.contains(id) {
+            report
+                .violations
+                .push(format!("event {id}: missing from the events index"));
+        }
+        match EventId::parse(id.as_str()) {
+            Ok(event) => audit_event(&mut conn, &event, &mut report).await?,
+            Err(_) => report
+                .violations
+                .push(format!("event key with an invalid id {id:?}")),
+        }
+    }
+    Ok(report)
+}
+
+/// Ids of all `bo:{<id>}:event` keys.
+async fn stored_event_ids(conn: &mut MultiplexedConnection) -> Result<BTreeSet<String>, AppError> {
+    let mut ids = BTreeSet::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("bo:{*}:event")
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        ids.extend(keys.iter().filter_map(|key| {
+            let id = key.strip_prefix("bo:{")?.strip_suffix("}:event")?;
+            Some(id.to_owned())
+        }));
+        if next == 0 {
+            return Ok(ids);
+        }
+        cursor = next;
+    }
+}
+
+/// Event document, sections hash, free seats, booking ids, Redis's clock.
+type EventRead = (
+    Option<String>,
+    HashMap<String, String>,
+    HashSet<String>,
+    Vec<String>,
+    RedisTime,
+);
+
+/// One event's state, read consistently.
+struct Snapshot {
+    event: EventRecord,
+    counters: HashMap<String, String>,
+    free: HashSet<String>,
+    booking_ids: Vec<String>,
+    bookings: Vec<Option<String>>,
+    locked_booked_seats: Vec<String>,
+}
+
+async fn snapshot(
+    conn: &mut MultiplexedConnection,
+    event: &EventId,
+) -> Result<Option<Snapshot>, AppError> {
+    let keys = EventKeys::new(event);
+    for _ in 0..SNAPSHOT_ATTEMPTS {
+        // Every booking, cancellation and lock changes at least one of these.
+        redis::cmd("WATCH")
+            .arg(keys.sections())
+            .arg(keys.free_seats())
+            .arg(keys.lock_index())
+            .arg(keys.bookings())
+            .exec_async(conn)
+            .await?;
+        let (raw, counters, free, booking_ids, now): EventRead = redis::pipe()
+            .get(keys.event())
+            .hgetall(keys.sections())
+            .zrange(keys.free_seats(), 0, -1)
+            .zrange(keys.bookings(), 0, -1)
+            .cmd("TIME")
+            .query_async(conn)
+            .await?;
+        let Some(raw) = raw else {
+            redis::cmd("UNWATCH").exec_async(conn).await?;
+            return Ok(None);
+        };
+        let event: EventRecord = parse_document("event", &raw)?;
+        let now = redis_millis(now);
+
+        let mut pipe = redis::pipe();
+        for id in &booking_ids {
+            match BookingId::parse(id) {
+                Some(id) => pipe.get(keys::booking(&id)),
+                None => pipe.cmd("ECHO").arg(""),
+            };
+        }
+        let bookings: Vec<Option<String>> = if booking_ids.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(conn).await?
+        };
+
+        let booked_seats: Vec<&str> = event
+            .sections
+            .iter()
+            .flat_map(|s| s.seats.iter().flatten())
+            .map(|s| s.as_str())
+            .filter(|s| !free.contains(*s))
+            .collect();
+        let mut pipe = redis::pipe();
+        for seat in &booked_seats {
+            pipe.cmd("PEXPIRETIME").arg(keys.seat_lock(&seat_id(seat)?));
+            pipe.zscore(keys.lock_index(), *seat);
+        }
+        let lock_facts: Vec<(i64, Option<i64>)> = if booked_seats.is_empty() {
+            Vec::new()
+        } else {
+            let flat: Vec<redis::Value> = pipe.query_async(conn).await?;
+            flat.chunks(2)
+                .map(|pair| {
+                    let key_expiry = redis::from_redis_value_ref::<i64>(&pair[0]).unwrap_or(-2);
+                    let indexed = redis::from_redis_value_ref::<Option<i64>>(&pair[1])
+                        .ok()
+                        .flatten();
+                    (key_expiry, indexed)
+                })
+                .collect()
+        };
+        let locked_booked_seats = booked_seats
+            .iter()
+            .zip(lock_facts)
+            .filter(|(_, (key_expiry, indexed))| {
+                *key_expiry != -2 || indexed.is_some_and(|at| at > now)
+            })
+            .map(|(seat, _)| (*seat).to_owned())
+            .collect();
+
+        // EXEC fails (nil) if a watched key changed since WATCH: then read again.
+        let committed: Option<(String,)> =
+            redis::pipe().atomic().cmd("PING").query_async(conn).await?;
+        if committed.is_some() {
+            return Ok(Some(Snapshot {
+                event,
+                counters,
+                free,
+                booking_ids,
+                bookings,
+                locked_booked_seats,
+            }));
+        }
+    }
+    Err(AppError::StoreUnavailable(format!(
+        "event {event} kept changing; no consistent snapshot in {SNAPSHOT_ATTEMPTS} attempts"
+    )))
+}
+
+fn seat_id(seat: &str) -> Result<crate::domain::ids::SeatId, AppError> {
+    crate::domain::ids::SeatId::parse(seat)
+        .map_err(|e| AppError::Internal(format!("stored seat {seat:?}: {e}")))
+}
+
+async fn audit_event(
+    conn: &mut MultiplexedConnection,
+    event_id: &EventId,
+    report: &mut Report,
+) -> Result<(), AppError> {
+    let Some(snap) = snapshot(conn, event_id).await? else {
+        return Ok(());
+    };
+    report.events += 1;
+    let mut violations = Vec::new();
+    let mut flag = |message: String| violations.push(format!("event {event_id}: {message}"));
+
+    // Bookings: documents present and coherent.
+    let mut confirmed = Vec::new();
+    for (id, raw) in snap.booking_ids.iter().zip(&snap.bookings) {
+        let Some(raw) = raw else {
+            flag(format!("booking {id} is indexed but has no document"));
+            continue;
+        };
+        let booking: BookingRecord = match parse_document("booking", raw) {
+            Ok(booking) => booking,
+            Err(e) => {
+                flag(format!("booking {id}: {e}"));
+                continue;
+            }
+        };
+        if &booking.event_id != event_id {
+            flag(format!(
+                "booking {id} is indexed here but belongs to event {}",
+                booking.event_id
+            ));
+        }
+        let Some(section) = snap.event.section(&booking.section_id) else {
+            flag(format!(
+                "booking {id} names unknown section {}",
+                booking.section_id
+            ));
+            continue;
+        };
+        if booking.unit_price != section.price {
+            flag(format!(
+                "booking {id} has unit price {} but the section costs {}",
+                booking.unit_price, section.price
+            ));
+        }
+        let expected_seats = if section.seats.is_some() {
+            booking.qty as usize
+        } else {
+            0
+        };
+        if booking.qty == 0 || booking.seats.len() != expected_seats {
+            flag(format!(
+                "booking {id} has qty {} and {} seats",
+                booking.qty,
+                booking.seats.len()
+            ));
+        }
+        match booking.status {
+            BookingStatus::Confirmed => {
+                report.confirmed_bookings += 1;
+                report.tickets_sold += u64::from(booking.qty);
+                confirmed.push(booking);
+            }
+            BookingStatus::Cancelled => report.cancelled_bookings += 1,
+        }
+    }
+
+    // Sections: counters against bookings, seats against bookings.
+    let mut seats_in_sections = HashSet::new();
+    for section in &snap.event.sections {
+        report.sections += 1;
+        let s = &section.id;
+        let Some(remaining) = snap
+            .counters
+            .get(&format!("{s}:remaining"))
+            .and_then(|v| v.parse::<i64>().ok())
+        else {
+            flag(format!("section {s} has no remaining counter"));
+            continue;
+        };
+        let sold: i64 = confirmed
+            .iter()
+            .filter(|b| &b.section_id == s)
+            .map(|b| i64::from(b.qty))
+            .sum();
+        let capacity = i64::from(section.capacity);
+        if remaining < 0 {
+            flag(format!("section {s}: remaining is {remaining}"));
+        }
+        if remaining + sold != capacity {
+            flag(format!(
+                "section {s}: remaining {remaining} + booked {sold} != capacity {capacity}"
+            ));
+        }
+        let Some(seats) = &section.seats else {
+            continue;
+        };
+        let mut holders: HashMap<&str, usize> = HashMap::new();
+        for booking in confirmed.iter().filter(|b| &b.section_id == s) {
+            for seat in &booking.seats {
+                *holders.entry(seat.as_str()).or_default() += 1;
+            }
+        }
+        let mut free_here = 0;
+        for seat in seats {
+            let seat = seat.as_str();
+            seats_in_sections.insert(seat);
+            let held_by = holders.remove(seat).unwrap_or(0);
+            if snap.free.contains(seat) {
+                free_here += 1;
+                if held_by > 0 {
+                    flag(format!(
+                        "seat {seat} is free but {held_by} confirmed booking(s) hold it"
+                    ));
+                }
+            } else if held_by != 1 {
+                flag(format!(
+                    "seat {seat} is booked but belongs to {held_by} confirmed bookings"
+                ));
+            }
+        }
+        for seat in holders.keys() {
+            flag(format!(
+                "a confirmed booking holds seat {seat}, which is not in section {s}"
+            ));
+        }
+        if free_here != remaining {
+            flag(format!(
+                "section {s}: {free_here} free seats but remaining is {remaining}"
+            ));
+        }
+    }
+    for seat in &snap.free {
+        if !seats_in_sections.contains(seat.as_str()) {
+            flag(format!("free seat {seat} belongs to no section"));
+        }
+    }
+    for seat in &snap.locked_booked_seats {
+        flag(format!("booked seat {seat} is locked"));
+    }
+    report.violations.extend(violations);
+    Ok(())
+}

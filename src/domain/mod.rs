@@ -1,0 +1,9 @@
+//! What the service is about, independent of HTTP and Redis: identifiers, money, events and
+//! bookings, and the rules that decide whether a request describes a valid one.
+
+pub mod booking;
+pub mod event;
+pub mod ids;
+pub mod money;
+pub mod seats;
+pub mod time;

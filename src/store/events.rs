@@ -1,0 +1,136 @@
+//! Creating, reading and listing events.
+
+use super::keys::{EVENTS_INDEX, EventKeys};
+use super::{Store, parse_document};
+use crate::domain::event::{EventRecord, EventView};
+use crate::domain::ids::{EventId, SectionId};
+use crate::error::AppError;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+impl Store {
+    /// Creates the event unless one with its id exists. Returns whether it was created.
+    pub async fn create_event(&self, event: &EventRecord) -> Result<bool, AppError> {
+        let document = serde_json::to_string(event)
+            .map_err(|e| AppError::Internal(format!("encoding event: {e}")))?;
+        let keys = EventKeys::new(&event.id);
+        self.bounded(async {
+            let mut conn = self.conn();
+            // The global index is written first: if this process dies before the script runs,
+            // the index names an event that does not exist, which listings skip. The reverse
+            // order could leave an event nobody can list.
+            let _: i64 = redis::cmd("ZADD")
+                .arg(EVENTS_INDEX)
+                .arg("NX")
+                .arg(0)
+                .arg(event.id.as_str())
+                .query_async(&mut conn)
+                .await?;
+            #[derive(Deserialize)]
+            struct Created {}
+            let reply = self
+                .run_script::<Created>(
+                    self.scripts
+                        .create_event
+                        .key(keys.event())
+                        .key(keys.sections())
+                        .key(keys.seat_sections())
+                        .key(keys.seat_positions())
+                        .key(keys.free_seats())
+                        .arg(&document),
+                )
+                .await?;
+            match reply {
+                Ok(Created {}) => Ok(true),
+                Err(refusal) if refusal.error == "EVENT_EXISTS" => Ok(false),
+                Err(refusal) => Err(refusal.into()),
+            }
+        })
+        .await
+    }
+
+    /// The event document alone (names, prices, seats).
+    pub async fn event_record(&self, id: &EventId) -> Result<Option<EventRecord>, AppError> {
+        self.bounded(async {
+            let raw: Option<String> = redis::cmd("GET")
+                .arg(EventKeys::new(id).event())
+                .query_async(&mut self.conn())
+                .await?;
+            raw.map(|raw| parse_document("event", &raw)).transpose()
+        })
+        .await
+    }
+
+    /// The event with its live `remaining` counters.
+    pub async fn event(&self, id: &EventId) -> Result<Option<EventView>, AppError> {
+        self.bounded(async {
+            let keys = EventKeys::new(id);
+            let (raw, counters): (Option<String>, HashMap<String, String>) = redis::pipe()
+                .atomic()
+                .get(keys.event())
+                .hgetall(keys.sections())
+                .query_async(&mut self.conn())
+                .await?;
+            raw.map(|raw| event_view(&raw, &counters)).transpose()
+        })
+        .await
+    }
+
+    /// Events in id order (UUIDv7: creation order), `limit` at a time after `after`.
+    pub async fn list_events(
+        &self,
+        after: Option<&EventId>,
+        limit: usize,
+    ) -> Result<(Vec<EventView>, Option<String>), AppError> {
+        self.bounded(async {
+            let mut conn = self.conn();
+            let mut ids: Vec<String> = redis::cmd("ZRANGE")
+                .arg(EVENTS_INDEX)
+                .arg(after.map_or_else(|| "-".to_owned(), |id| format!("({id}")))
+                .arg("+")
+                .arg("BYLEX")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit + 1)
+                .query_async(&mut conn)
+                .await?;
+            let more = ids.len() > limit;
+            ids.truncate(limit);
+            let mut pipe = redis::pipe();
+            for id in &ids {
+                let keys = EventKeys::new(&EventId::parse(id.as_str()).map_err(|e| {
+                    AppError::Internal(format!("bad id {id:?} in the events index: {e}"))
+                })?);
+                pipe.get(keys.event()).hgetall(keys.sections());
+            }
+            let rows: Vec<(Option<String>, HashMap<String, String>)> =
+                pipe.query_async(&mut conn).await?;
+            let mut events = Vec::with_capacity(rows.len());
+            for (raw, counters) in rows {
+                // An index entry without its event is a creation that never finished.
+                if let Some(raw) = raw {
+                    events.push(event_view(&raw, &counters)?);
+                }
+            }
+            let next = if more { ids.last().cloned() } else { None };
+            Ok((events, next))
+        })
+        .await
+    }
+}
+
+fn event_view(raw: &str, counters: &HashMap<String, String>) -> Result<EventView, AppError> {
+    let record: EventRecord = parse_document("event", raw)?;
+    Ok(EventView::new(record, &remaining_by_section(counters)))
+}
+
+/// Picks the `<section>:remaining` fields out of an event's sections hash.
+pub(super) fn remaining_by_section(counters: &HashMap<String, String>) -> HashMap<SectionId, i64> {
+    counters
+        .iter()
+        .filter_map(|(field, value)| {
+            let section = field.strip_suffix(":remaining")?;
+            Some((SectionId::parse(section).ok()?, value.parse().ok()?))
+        })
+        .collect()
+}

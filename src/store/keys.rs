@@ -1,0 +1,164 @@
+//! Where everything lives in Redis.
+//!
+//! Every key of one event carries the hash tag `{<eventId>}`: `bo:{E}:event`, `bo:{E}:sections`,
+//! `bo:{E}:lock:<seat>`, ... Redis Cluster hashes only the tag, so all of an event's keys sit in
+//! one slot and each Lua script (which touches one event) runs unchanged on a single Redis or on
+//! a cluster.
+//!
+//! Bookings must also be found by id alone (`GET /bookings/{id}`), yet be written by the same
+//! script that takes the inventory, so their key must sit in the event's slot without naming the
+//! event. A booking id is therefore a UUIDv7 whose last 14 bits carry the event's slot, and its
+//! document lives at `bo:{<tag>}:booking:<id>`, where `<tag>` is a short string chosen to hash to
+//! that same slot. Lookup by id is one GET; no cross-slot index exists to drift out of date.
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `bo:events` | zset | every event id (score 0: ordered by id) |
+//! | `bo:{E}:event` | string | the event document (JSON, never changes) |
+//! | `bo:{E}:sections` | hash | per section `S`: `S:remaining`, `S:capacity`, `S:price` (cents), and for reserved seating `S:first`/`S:last` (seat positions) |
+//! | `bo:{E}:seat-section` | hash | seat -> section |
+//! | `bo:{E}:seat-position` | hash | seat -> position in the event's seat order |
+//! | `bo:{E}:free-seats` | zset | seats not booked, score = position |
+//! | `bo:{E}:lock:<seat>` | string | lock holder's user id, expiring by itself (`PX`) |
+//! | `bo:{E}:locks` | zset | seat -> lock expiry (ms): an index of the lock keys |
+//! | `bo:{E}:bookings` | zset | booking ids of the event (score 0: ordered by id = by time) |
+//! | `bo:{E}:user:<U>:bookings` | zset | booking ids of user `U` in the event |
+//! | `bo:{E}:idem:<U>:<K>` | hash | first reply for Idempotency-Key `K` of user `U` (24 h) |
+//! | `bo:{idem:<U>}:<K>` | string | fingerprint of the request first sent with `K` (24 h) |
+//! | `bo:{<slot tag>}:booking:<id>` | string | the booking document (JSON) |
+
+use crate::domain::ids::{BookingId, EventId, SeatId, UserId};
+use std::sync::OnceLock;
+
+pub const EVENTS_INDEX: &str = "bo:events";
+const SLOTS: usize = 16384;
+
+/// The Redis Cluster slot of a hash tag (CRC16/XMODEM modulo 16384, as the cluster spec says).
+pub fn key_slot(tag: &[u8]) -> u16 {
+    crc16::State::<crc16::XMODEM>::calculate(tag) % SLOTS as u16
+}
+
+pub fn event_slot(event: &EventId) -> u16 {
+    key_slot(event.as_str().as_bytes())
+}
+
+/// A short tag that hashes to `slot`: the smallest decimal number that does.
+fn slot_tag(slot: u16) -> &'static str {
+    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        let mut tags = vec![String::new(); SLOTS];
+        let mut missing = SLOTS;
+        // Every slot is hit within the first ~200k numbers; the bound only guards the loop.
+        for n in 0u32..10_000_000 {
+            let tag = n.to_string();
+            let entry = &mut tags[usize::from(key_slot(tag.as_bytes()))];
+            if entry.is_empty() {
+                *entry = tag;
+                missing -= 1;
+                if missing == 0 {
+                    break;
+                }
+            }
+        }
+        tags
+    });
+    &tags[usize::from(slot) % SLOTS]
+}
+
+pub fn booking(id: &BookingId) -> String {
+    format!("bo:{{{}}}:booking:{id}", slot_tag(id.slot()))
+}
+
+pub fn idempotency_claim(user: &UserId, key: &str) -> String {
+    format!("bo:{{idem:{user}}}:{key}")
+}
+
+/// The keys of one event.
+pub struct EventKeys {
+    prefix: String,
+}
+
+impl EventKeys {
+    pub fn new(event: &EventId) -> Self {
+        Self {
+            prefix: format!("bo:{{{event}}}:"),
+        }
+    }
+
+    fn key(&self, suffix: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + suffix.len());
+        key.push_str(&self.prefix);
+        key.push_str(suffix);
+        key
+    }
+
+    pub fn event(&self) -> String {
+        self.key("event")
+    }
+    pub fn sections(&self) -> String {
+        self.key("sections")
+    }
+    pub fn seat_sections(&self) -> String {
+        self.key("seat-section")
+    }
+    pub fn seat_positions(&self) -> String {
+        self.key("seat-position")
+    }
+    pub fn free_seats(&self) -> String {
+        self.key("free-seats")
+    }
+    pub fn lock_index(&self) -> String {
+        self.key("locks")
+    }
+    pub fn seat_lock(&self, seat: &SeatId) -> String {
+        self.key(&format!("lock:{seat}"))
+    }
+    pub fn bookings(&self) -> String {
+        self.key("bookings")
+    }
+    pub fn user_bookings(&self, user: &UserId) -> String {
+        self.key(&format!("user:{user}:bookings"))
+    }
+    pub fn idempotency(&self, user: &UserId, key: &str) -> String {
+        self.key(&format!("idem:{user}:{key}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Returns the text between the first `{` and the next `}`: what Redis Cluster hashes.
+    fn hash_tag(key: &str) -> &str {
+        let open = key.find('{').unwrap();
+        let close = open + key[open..].find('}').unwrap();
+        &key[open + 1..close]
+    }
+
+    #[test]
+    fn slots_match_the_cluster_spec() {
+        // The examples of the Redis Cluster specification.
+        assert_eq!(key_slot(b"123456789"), 0x31C3);
+        assert_eq!(key_slot(b"foo"), 12182);
+    }
+
+    #[test]
+    fn every_slot_has_a_tag_that_hashes_to_it() {
+        for slot in 0..SLOTS as u16 {
+            assert_eq!(key_slot(slot_tag(slot).as_bytes()), slot);
+        }
+    }
+
+    #[test]
+    fn a_booking_lives_in_its_events_slot() {
+        for event in ["demo", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab", "e-42"] {
+            let event = EventId::parse(event).unwrap();
+            let keys = EventKeys::new(&event);
+            let booking_key = booking(&BookingId::new(event_slot(&event)));
+            assert_eq!(
+                key_slot(hash_tag(&booking_key).as_bytes()),
+                key_slot(hash_tag(&keys.sections()).as_bytes())
+            );
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Reserved seats: the seat map, locks, confirmation, release.
+
+use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
+use super::keys::{self, EventKeys};
+use super::{BookingOutcome, RedisTime, Store, parse_document, redis_millis};
+use crate::domain::event::EventRecord;
+use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
+use crate::domain::seats::{SeatView, seat_map};
+use crate::domain::time::now_ms;
+use crate::error::AppError;
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+
+/// A lock as `lua/lock_seat.lua` answers it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatLock {
+    pub section_id: SectionId,
+    pub expires_at: i64,
+    /// The caller already held this lock; it was returned as it was, not extended.
+    pub already_held: bool,
+}
+
+/// Event document, free seats, lock expiry by seat, Redis's clock.
+type SeatMapRead = (
+    Option<String>,
+    HashSet<String>,
+    HashMap<String, i64>,
+    RedisTime,
+);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Released {
+    section_id: SectionId,
+}
+
+impl Store {
+    /// Every seat of the event with its status, from one consistent snapshot.
+    pub async fn seat_map(&self, event: &EventId) -> Result<Option<Vec<SeatView>>, AppError> {
+        self.bounded(async {
+            let keys = EventKeys::new(event);
+            let (raw, free, locks, now): SeatMapRead = redis::pipe()
+                .atomic()
+                .get(keys.event())
+                .zrange(keys.free_seats(), 0, -1)
+                .zrange_withscores(keys.lock_index(), 0, -1)
+                .cmd("TIME")
+                .query_async(&mut self.conn())
+                .await?;
+            let Some(raw) = raw else {
+                return Ok(None);
+            };
+            let record: EventRecord = parse_document("event", &raw)?;
+            // Redis's clock decides which locks still live, as it does for the lock keys.
+            Ok(Some(seat_map(&record, &free, &locks, redis_millis(now))))
+        })
+        .await
+    }
+
+    pub async fn lock_seat(
+        &self,
+        event: &EventId,
+        seat: &SeatId,
+        user: &UserId,
+        ttl_ms: u64,
+    ) -> Result<SeatLock, AppError> {
+        let keys = EventKeys::new(event);
+        self.bounded(async {
+            Ok(self
+                .run_script::<SeatLock>(
+                    self.scripts
+                        .lock_seat
+                        .key(keys.event())
+                        .key(keys.seat_sections())
+                        .key(keys.free_seats())
+                        .key(keys.lock_index())
+                        .key(keys.seat_lock(seat))
+                        .arg(seat.as_str())
+                        .arg(user.as_str())
+                        .arg(ttl_ms),
+                )
+                .await??)
+        })
+        .await
+    }
+
+    /// Turns the caller's live lock into a booking.
+    pub async fn confirm_seat(
+        &self,
+        event: &EventId,
+        seat: &SeatId,
+        user: &UserId,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<BookingOutcome, AppError> {
+        let keys = EventKeys::new(event);
+        let slot = keys::event_slot(event);
+        let fingerprint = format!("confirm|{event}|{seat}");
+        self.bounded(async {
+            let mut conn = self.conn();
+            if let Some(key) = idempotency {
+                Self::claim_idempotency_key(&mut conn, user, key, &fingerprint).await?;
+            }
+            self.run_booking_script(slot, |id| {
+                let mut invocation = self.scripts.confirm_seat.prepare_invoke();
+                invocation
+                    .key(keys.event())
+                    .key(keys.seat_sections())
+                    .key(keys.free_seats())
+                    .key(keys.lock_index())
+                    .key(keys.seat_lock(seat))
+                    .key(keys.sections())
+                    .key(keys::booking(id))
+                    .key(keys.bookings())
+                    .key(keys.user_bookings(user))
+                    .arg(seat.as_str())
+                    .arg(user.as_str())
+                    .arg(id.to_string())
+                    .arg(event.as_str())
+                    .arg(now_ms());
+                if let Some(key) = idempotency {
+                    invocation
+                        .key(keys.idempotency(user, key.as_str()))
+                        .arg(&fingerprint)
+                        .arg(IDEMPOTENCY_TTL_MS);
+                }
+                invocation
+            })
+            .await
+        })
+        .await
+    }
+
+    /// Releases the caller's lock. Returns the seat's section.
+    pub async fn unlock_seat(
+        &self,
+        event: &EventId,
+        seat: &SeatId,
+        user: &UserId,
+    ) -> Result<SectionId, AppError> {
+        let keys = EventKeys::new(event);
+        self.bounded(async {
+            let released = self
+                .run_script::<Released>(
+                    self.scripts
+                        .unlock_seat
+                        .key(keys.event())
+                        .key(keys.seat_sections())
+                        .key(keys.free_seats())
+                        .key(keys.lock_index())
+                        .key(keys.seat_lock(seat))
+                        .arg(seat.as_str())
+                        .arg(user.as_str()),
+                )
+                .await??;
+            Ok(released.section_id)
+        })
+        .await
+    }
+}
