@@ -1,0 +1,404 @@
+//! Test harness: real redis-server processes on free ports, the app in-process on port 0
+//! (or as real `boxoffice` processes), and a small JSON HTTP client.
+//!
+//! Every test gets its own redis-server, so tests never see each other's data and can stop,
+//! kill and restart their Redis at will.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use boxoffice::app::App;
+use boxoffice::config::Settings;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Lets one test process hold thousands of sockets (races open one per request).
+pub fn raise_fd_limit() {
+    let _ = rlimit::increase_nofile_limit(65_536);
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} not ready after {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A redis-server of this test's own, in a temporary directory.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    extra_args: Vec<String>,
+}
+
+impl RedisServer {
+    /// No persistence: the fast default.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// AOF with fsync on every write, as docker-compose.yml runs Redis.
+    pub fn start_durable() -> Self {
+        Self::start_with(&["--appendonly", "yes", "--appendfsync", "always"])
+    }
+
+    pub fn start_with(extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Self {
+            child: None,
+            port: 0,
+            dir,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+        };
+        // A port found free can be taken before redis binds it: then try another.
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!("could not start redis-server (is it installed? scripts/test installs it)");
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--dir"])
+            .arg(self.dir.path())
+            .args(&self.extra_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server not found on PATH");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.ping() {
+                return true;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub fn ping(&self) -> bool {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_ok()
+    }
+
+    /// A synchronous connection for inspecting or tampering with state directly.
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .expect("connect to the test redis")
+    }
+
+    fn signal(&self, signal: Signal) {
+        if let Some(child) = &self.child {
+            let _ = kill(Pid::from_raw(child.id() as i32), signal);
+        }
+    }
+
+    /// Freezes Redis (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&self) {
+        self.signal(Signal::SIGSTOP);
+    }
+
+    pub fn resume(&self) {
+        self.signal(Signal::SIGCONT);
+    }
+
+    /// SIGKILL: no shutdown, no final fsync.
+    pub fn kill(&mut self) {
+        self.signal(Signal::SIGCONT);
+        self.signal(Signal::SIGKILL);
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again on the same port and data directory (an AOF, if any, is replayed).
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.spawn() {
+            assert!(Instant::now() < deadline, "redis did not restart");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Settings for a test app: an ephemeral port, a fixed instance id, the given Redis.
+pub fn test_settings(redis_url: &str) -> Settings {
+    let mut settings = Settings::defaults();
+    settings.bind_addr = "127.0.0.1:0".parse().expect("address");
+    settings.instance_id = Some("test".into());
+    settings.redis.url = redis_url.to_owned();
+    settings
+}
+
+/// The app, served in-process on an ephemeral port.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: Http,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(redis: &RedisServer) -> Self {
+        Self::spawn_with(test_settings(&redis.url())).await
+    }
+
+    pub async fn spawn_with(settings: Settings) -> Self {
+        raise_fd_limit();
+        let app = App::build(settings).await.expect("app starts");
+        let addr = app.local_addr().expect("bound");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            http: Http::new(format!("http://{addr}")),
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Graceful shutdown, as on SIGTERM.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Http;
+    fn deref(&self) -> &Http {
+        &self.http
+    }
+}
+
+/// A JSON-over-HTTP client bound to one base URL.
+#[derive(Clone)]
+pub struct Http {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an error reply: status, JSON body with this code and a message.
+    pub fn assert_error(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "expected {status} {code}, got {}",
+            self.text
+        );
+        assert_eq!(self.body["error"]["code"], code, "{}", self.text);
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "error without a message: {}",
+            self.text
+        );
+        self
+    }
+
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "{}", self.text);
+        self
+    }
+}
+
+impl Http {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body read");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Creates an event and returns its JSON.
+    pub async fn create_event(&self, sections: Value) -> Value {
+        let reply = self
+            .post(
+                "/events",
+                json!({ "name": "Test event", "sections": sections }),
+            )
+            .await;
+        reply.assert_status(201);
+        reply.body
+    }
+
+    /// Creates an event with one general-admission section; returns the event id.
+    pub async fn create_ga_event(&self, capacity: u32) -> String {
+        let event = self
+            .create_event(json!([{ "name": "GA", "price": 25.5, "capacity": capacity }]))
+            .await;
+        event["id"].as_str().expect("event id").to_owned()
+    }
+
+    /// Creates an event with one reserved section of `seats`; returns the event id.
+    pub async fn create_seated_event(&self, seats: &[&str]) -> String {
+        let event = self
+            .create_event(json!([{ "name": "Stalls", "price": 40, "seats": seats }]))
+            .await;
+        event["id"].as_str().expect("event id").to_owned()
+    }
+
+    pub async fn book(&self, event: &str, section: &str, qty: u32, user: &str) -> Reply {
+        self.post(
+            "/book",
+            json!({ "eventId": event, "sectionId": section, "qty": qty, "userId": user }),
+        )
+        .await
+    }
+
+    pub async fn seat_action(&self, event: &str, seat: &str, action: &str, user: &str) -> Reply {
+        self.post(
+            &format!("/events/{event}/seats/{seat}/{action}"),
+            json!({ "userId": user }),
+        )
+        .await
+    }
+
+    pub async fn remaining(&self, event: &str, section: &str) -> i64 {
+        let event = self.get(&format!("/events/{event}")).await;
+        event.assert_status(200);
+        event.body["sections"]
+            .as_array()
+            .and_then(|sections| sections.iter().find(|s| s["id"] == section))
+            .and_then(|s| s["remaining"].as_i64())
+            .expect("section with remaining")
+    }
+
+    pub async fn seat_status(&self, event: &str, seat: &str) -> Value {
+        let map = self.get(&format!("/events/{event}/seats")).await;
+        map.assert_status(200);
+        map.body["seats"]
+            .as_array()
+            .and_then(|seats| seats.iter().find(|s| s["id"] == seat).cloned())
+            .expect("seat in the seat map")
+    }
+}
+
+/// Runs `boxoffice audit` against this Redis and asserts every invariant holds.
+pub fn assert_audit_clean(redis_url: &str) {
+    let output = Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+        .args(["audit", "--redis-url", redis_url])
+        .output()
+        .expect("run boxoffice audit");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "audit found violations:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("OK: every invariant holds"), "{stdout}");
+}
