@@ -1,0 +1,356 @@
+//! `race`: many buyers, few tickets, any number of replicas. Creates its own event through
+//! the API, fires every request at once (round-robin over the targets), then checks from the
+//! server's own numbers that nothing was oversold. Exits 1 if anything was.
+//!
+//! ```text
+//! cargo run --release --bin race -- --target http://127.0.0.1:8080 --capacity 5 --requests 1000
+//! ```
+
+use clap::{Parser, ValueEnum};
+use reqwest::Client;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Barrier, Semaphore};
+
+#[derive(Parser, Debug)]
+#[command(about = "Fire concurrent bookings at one or more replicas and check for overselling")]
+struct Args {
+    /// Base URL of a replica or load balancer; repeat for several.
+    #[arg(long = "target", required = true)]
+    targets: Vec<String>,
+    /// Tickets (or seats) on sale.
+    #[arg(long, default_value_t = 5)]
+    capacity: u32,
+    /// Booking attempts.
+    #[arg(long, default_value_t = 1000)]
+    requests: usize,
+    /// Tickets per attempt (section mode).
+    #[arg(long, default_value_t = 1)]
+    qty: u32,
+    /// `section`: POST /book on a general admission section. `seat`: each buyer locks a seat
+    /// (buyer i wants seat i mod capacity) and confirms it.
+    #[arg(long, value_enum, default_value_t = Mode::Section)]
+    mode: Mode,
+    /// Requests in flight at once (default: all of them).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Per-request timeout, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    timeout_ms: u64,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Section,
+    Seat,
+}
+
+/// How one attempt ended.
+struct Attempt {
+    instance: String,
+    outcome: Result<u32, String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let _ = rlimit::increase_nofile_limit(65_536);
+    match run(&args).await {
+        Ok(report) => {
+            let oversold = report["oversold"].as_bool().unwrap_or(true);
+            if args.json {
+                println!("{report}");
+            } else {
+                print_report(&report);
+            }
+            if oversold {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("race: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<Value, String> {
+    let client = Client::builder()
+        .timeout(Duration::from_millis(args.timeout_ms))
+        .pool_max_idle_per_host(args.requests)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let section = match args.mode {
+        Mode::Section => json!({ "name": "Race", "price": 10, "capacity": args.capacity }),
+        Mode::Seat => json!({
+            "name": "Race", "price": 10,
+            "seats": (1..=args.capacity).map(|n| n.to_string()).collect::<Vec<_>>(),
+        }),
+    };
+    let created = first_answer(&args.targets, |base| {
+        client
+            .post(format!("{base}/events"))
+            .json(&json!({ "name": "race", "sections": [section] }))
+    })
+    .await?;
+    let event_id = created["id"].as_str().ok_or("no event id")?.to_owned();
+
+    let concurrency = args.concurrency.unwrap_or(args.requests).max(1);
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let start_line = Arc::new(Barrier::new(args.requests.min(concurrency)));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(args.requests);
+    for i in 0..args.requests {
+        let client = client.clone();
+        let base = args.targets[i % args.targets.len()].clone();
+        let event_id = event_id.clone();
+        let gate = gate.clone();
+        let start_line = start_line.clone();
+        let (mode, qty, capacity) = (args.mode, args.qty, args.capacity);
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await;
+            if i < concurrency {
+                start_line.wait().await; // the first wave leaves together
+            }
+            match mode {
+                Mode::Section => book(&client, &base, &event_id, qty, i).await,
+                Mode::Seat => {
+                    let seat = (i as u32 % capacity + 1).to_string();
+                    lock_and_confirm(&client, &base, &event_id, &seat, i).await
+                }
+            }
+        }));
+    }
+    let mut attempts = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        attempts.push(task.await.map_err(|e| e.to_string())?);
+    }
+    let elapsed = started.elapsed();
+
+    // The server's own account, not the client's: a request cut off in flight may still have
+    // booked, and the invariants must hold for what Redis says.
+    let event = first_answer(&args.targets, |base| {
+        client.get(format!("{base}/events/{event_id}"))
+    })
+    .await?;
+    let remaining = event["sections"][0]["remaining"]
+        .as_i64()
+        .ok_or("no remaining")?;
+    let booked_server = server_booked_qty(&client, &args.targets, &event_id).await?;
+
+    let mut succeeded = 0;
+    let mut booked_client = 0u64;
+    let mut rejected: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_instance: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for attempt in &attempts {
+        let entry = per_instance.entry(attempt.instance.clone()).or_default();
+        entry.0 += 1;
+        match &attempt.outcome {
+            Ok(qty) => {
+                succeeded += 1;
+                booked_client += u64::from(*qty);
+                entry.1 += 1;
+            }
+            Err(reason) => *rejected.entry(reason.clone()).or_default() += 1,
+        }
+    }
+    let capacity = i64::from(args.capacity);
+    let oversold =
+        booked_server > capacity || remaining < 0 || remaining + booked_server != capacity;
+    Ok(json!({
+        "eventId": event_id,
+        "mode": format!("{:?}", args.mode).to_lowercase(),
+        "targets": args.targets,
+        "capacity": args.capacity,
+        "requests": args.requests,
+        "qty": args.qty,
+        "succeeded": succeeded,
+        "rejected": rejected,
+        "remaining": remaining,
+        "bookedQty": booked_server,
+        "bookedQtySeenByClients": booked_client,
+        "perInstance": per_instance.iter().map(|(id, (requests, successes))| {
+            (id.clone(), json!({ "requests": requests, "successes": successes }))
+        }).collect::<serde_json::Map<_, _>>(),
+        "elapsedMs": elapsed.as_millis() as u64,
+        "oversold": oversold,
+    }))
+}
+
+async fn book(client: &Client, base: &str, event_id: &str, qty: u32, i: usize) -> Attempt {
+    let request = client.post(format!("{base}/book")).json(&json!({
+        "eventId": event_id, "sectionId": "s1", "qty": qty, "userId": format!("buyer{i}"),
+    }));
+    let (instance, reply) = send(request).await;
+    let outcome = match reply {
+        Ok((201, body)) => Ok(body["qty"].as_u64().unwrap_or(0) as u32),
+        Ok((_, body)) => Err(error_code(&body)),
+        Err(e) => Err(e),
+    };
+    Attempt { instance, outcome }
+}
+
+async fn lock_and_confirm(
+    client: &Client,
+    base: &str,
+    event_id: &str,
+    seat: &str,
+    i: usize,
+) -> Attempt {
+    let user = json!({ "userId": format!("buyer{i}") });
+    let url = format!("{base}/events/{event_id}/seats/{seat}");
+    let (instance, lock) = send(client.post(format!("{url}/lock")).json(&user)).await;
+    match lock {
+        Ok((200, _)) => {}
+        Ok((_, body)) => {
+            return Attempt {
+                instance,
+                outcome: Err(format!("lock: {}", error_code(&body))),
+            };
+        }
+        Err(e) => {
+            return Attempt {
+                instance,
+                outcome: Err(e),
+            };
+        }
+    }
+    let (instance, confirm) = send(client.post(format!("{url}/confirm")).json(&user)).await;
+    let outcome = match confirm {
+        Ok((201, _)) => Ok(1),
+        Ok((_, body)) => Err(format!("confirm: {}", error_code(&body))),
+        Err(e) => Err(e),
+    };
+    Attempt { instance, outcome }
+}
+
+/// Sends a request; returns the answering instance and (status, JSON body).
+async fn send(request: reqwest::RequestBuilder) -> (String, Result<(u16, Value), String>) {
+    match request.send().await {
+        Ok(response) => {
+            let instance = response
+                .headers()
+                .get("x-instance-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("unknown")
+                .to_owned();
+            let status = response.status().as_u16();
+            let body = response.json::<Value>().await.unwrap_or(Value::Null);
+            (instance, Ok((status, body)))
+        }
+        Err(e) => {
+            let kind = if e.is_timeout() {
+                "transport: timeout"
+            } else if e.is_connect() {
+                "transport: connect"
+            } else {
+                "transport: other"
+            };
+            ("unreachable".to_owned(), Err(kind.to_owned()))
+        }
+    }
+}
+
+fn error_code(body: &Value) -> String {
+    body["error"]["code"]
+        .as_str()
+        .map_or_else(|| "NON_JSON_ERROR".to_owned(), str::to_owned)
+}
+
+/// Tries the targets in turn (some may be down after a chaos run) until one answers 2xx.
+async fn first_answer(
+    targets: &[String],
+    request: impl Fn(&str) -> reqwest::RequestBuilder,
+) -> Result<Value, String> {
+    let mut last = String::from("no targets");
+    for _ in 0..3 {
+        for base in targets {
+            match request(base).send().await {
+                Ok(r) if r.status().is_success() => {
+                    return r.json().await.map_err(|e| e.to_string());
+                }
+                Ok(r) => last = format!("{base}: HTTP {}", r.status()),
+                Err(e) => last = format!("{base}: {e}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(last)
+}
+
+/// Sum of `qty` over the event's confirmed bookings, as the server lists them.
+async fn server_booked_qty(
+    client: &Client,
+    targets: &[String],
+    event_id: &str,
+) -> Result<i64, String> {
+    let mut total = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("eventId={event_id}&limit=500&cursor={c}"),
+            None => format!("eventId={event_id}&limit=500"),
+        };
+        let page = first_answer(targets, |base| {
+            client.get(format!("{base}/bookings?{query}"))
+        })
+        .await?;
+        for booking in page["bookings"].as_array().ok_or("no bookings")? {
+            if booking["status"] == "confirmed" {
+                total += booking["qty"].as_i64().unwrap_or(0);
+            }
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(total),
+        }
+    }
+}
+
+fn print_report(r: &Value) {
+    println!(
+        "race: {} requests ({} mode, qty {}) for {} tickets over {} target(s), {} ms",
+        r["requests"],
+        r["mode"].as_str().unwrap_or(""),
+        r["qty"],
+        r["capacity"],
+        r["targets"].as_array().map_or(0, Vec::len),
+        r["elapsedMs"]
+    );
+    println!("event:            {}", r["eventId"].as_str().unwrap_or(""));
+    println!("succeeded:        {}", r["succeeded"]);
+    let rejected = r["rejected"].as_object().cloned().unwrap_or_default();
+    let total: u64 = rejected.values().filter_map(Value::as_u64).sum();
+    println!("rejected:         {total}");
+    for (reason, count) in &rejected {
+        println!("  {reason:<30} {count}");
+    }
+    println!("final remaining:  {}", r["remaining"]);
+    println!(
+        "total qty booked: {} (clients saw {})",
+        r["bookedQty"], r["bookedQtySeenByClients"]
+    );
+    println!("per instance:     requests  successes");
+    if let Some(instances) = r["perInstance"].as_object() {
+        for (id, counts) in instances {
+            println!(
+                "  {id:<16} {:>8}  {:>9}",
+                counts["requests"].as_u64().unwrap_or(0),
+                counts["successes"].as_u64().unwrap_or(0)
+            );
+        }
+    }
+    let ok = !r["oversold"].as_bool().unwrap_or(true);
+    println!(
+        "invariants:       booked <= capacity, remaining >= 0, remaining + booked == capacity: {}",
+        if ok { "OK" } else { "VIOLATED (oversold)" }
+    );
+}
