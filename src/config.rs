@@ -24,6 +24,18 @@ pub enum Command {
     Serve(Settings),
     /// Check every inventory invariant in Redis for all events; exit 1 if any is broken.
     Audit(AuditArgs),
+    /// Exit 0 if the server at --url answers 200 (a container HEALTHCHECK without curl).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    #[arg(
+        long,
+        env = "HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:3000/healthz"
+    )]
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Args)]

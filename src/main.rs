@@ -11,6 +11,31 @@ async fn main() -> ExitCode {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(settings).await,
         Some(Command::Audit(args)) => audit::run(args).await,
+        Some(Command::Healthcheck(args)) => healthcheck(&args.url).await,
+    }
+}
+
+async fn healthcheck(url: &str) -> ExitCode {
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+    {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("healthcheck: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(url).send().await {
+        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
+        Ok(response) => {
+            eprintln!("healthcheck: {url} answered {}", response.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("healthcheck: {url}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

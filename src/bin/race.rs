@@ -248,13 +248,18 @@ async fn send(request: reqwest::RequestBuilder) -> (String, Result<(u16, Value),
         }
         Err(e) => {
             let kind = if e.is_timeout() {
-                "transport: timeout"
+                "transport: timeout".to_owned()
             } else if e.is_connect() {
-                "transport: connect"
+                "transport: connect".to_owned()
             } else {
-                "transport: other"
+                // The innermost cause says most ("connection closed before message completed").
+                let mut cause: &dyn std::error::Error = &e;
+                while let Some(inner) = cause.source() {
+                    cause = inner;
+                }
+                format!("transport: {cause}")
             };
-            ("unreachable".to_owned(), Err(kind.to_owned()))
+            ("unreachable".to_owned(), Err(kind))
         }
     }
 }

@@ -402,3 +402,204 @@ pub fn assert_audit_clean(redis_url: &str) {
     );
     assert!(stdout.contains("OK: every invariant holds"), "{stdout}");
 }
+
+/// A real `boxoffice` process (the binary cargo built for this test run).
+pub struct ServerProcess {
+    child: Option<Child>,
+    pub port: u16,
+    pub instance: String,
+    pub http: Http,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub fn spawn(redis_url: &str, instance: &str, env: &[(&str, &str)]) -> Self {
+        raise_fd_limit();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("server.log");
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("REDIS_URL", redis_url)
+            .env("INSTANCE_ID", instance)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn boxoffice");
+        let server = Self {
+            child: Some(child),
+            port,
+            instance: instance.to_owned(),
+            http: Http::new(format!("http://127.0.0.1:{port}")),
+            log,
+            _dir: dir,
+        };
+        wait_until(
+            &format!("boxoffice {instance}"),
+            Duration::from_secs(20),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
+        server
+    }
+
+    pub fn pid(&self) -> Option<Pid> {
+        self.child.as_ref().map(|c| Pid::from_raw(c.id() as i32))
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit code and how long it took.
+    pub fn terminate(&mut self, timeout: Duration) -> (Option<i32>, Duration) {
+        let started = Instant::now();
+        if let Some(pid) = self.pid() {
+            let _ = kill(pid, Signal::SIGTERM);
+        }
+        let mut child = self.child.take().expect("running");
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return (status.code(), started.elapsed());
+            }
+            if started.elapsed() > timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                return (None, started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for ServerProcess {
+    type Target = Http;
+    fn deref(&self) -> &Http {
+        &self.http
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// nginx in front of local replicas, with the project's own nginx/nginx.conf.
+pub struct Nginx {
+    child: Option<Child>,
+    pub port: u16,
+    pub http: Http,
+    dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    pub fn start(upstream_ports: &[u16]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let conf =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/nginx/nginx.conf"))
+                .expect("nginx/nginx.conf");
+        assert!(conf.contains("listen 8080 "), "nginx.conf listens on 8080");
+        let conf = conf.replace("listen 8080 ", &format!("listen 127.0.0.1:{port} "));
+        std::fs::write(dir.path().join("nginx.conf"), conf).expect("write conf");
+        let upstreams: String = upstream_ports
+            .iter()
+            .map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n"))
+            .collect();
+        std::fs::write(dir.path().join("upstream.conf"), upstreams).expect("write upstreams");
+        std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp dir");
+        let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("nginx");
+        let prefix = format!("{}/", dir.path().display());
+        let child = Command::new(binary)
+            .args([
+                "-p",
+                &prefix,
+                "-c",
+                &format!("{prefix}nginx.conf"),
+                "-g",
+                "daemon off;",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx not found (scripts/test installs it)");
+        let nginx = Self {
+            child: Some(child),
+            port,
+            http: Http::new(format!("http://127.0.0.1:{port}")),
+            dir,
+        };
+        wait_until("nginx", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        nginx
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGQUIT);
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = &self.dir;
+    }
+}
+
+/// Runs the `race` binary with `--json` and returns its report and exit code.
+pub fn run_race(targets: &[String], args: &[&str]) -> (Value, i32) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_race"));
+    for target in targets {
+        command.args(["--target", target]);
+    }
+    let output = command.args(args).arg("--json").output().expect("run race");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|_| {
+        panic!(
+            "race printed no report: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (report, output.status.code().unwrap_or(-1))
+}
+
+/// Instances that answered at least one booking with success in a race report.
+pub fn instances_with_successes(report: &Value) -> Vec<String> {
+    report["perInstance"]
+        .as_object()
+        .map(|instances| {
+            instances
+                .iter()
+                .filter(|(_, c)| c["successes"].as_u64().unwrap_or(0) > 0)
+                .map(|(id, _)| id.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,197 @@
+//! Correctness across replicas: several real `boxoffice` processes on one redis-server, called
+//! directly (round-robin) and through nginx. Nothing is shared between them but Redis.
+
+mod common;
+
+use common::{
+    Http, Nginx, RedisServer, ServerProcess, assert_audit_clean, instances_with_successes, run_race,
+};
+use futures_util::future::join_all;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+fn three_replicas(redis: &RedisServer, env: &[(&str, &str)]) -> Vec<ServerProcess> {
+    ["api-1", "api-2", "api-3"]
+        .into_iter()
+        .map(|id| ServerProcess::spawn(&redis.url(), id, env))
+        .collect()
+}
+
+fn urls(replicas: &[ServerProcess]) -> Vec<String> {
+    replicas.iter().map(|r| r.base.clone()).collect()
+}
+
+/// Races 1000 buyers for 5 tickets until the successes came from more than one replica (which
+/// one wins is luck: five winners all on one of three replicas happens about 1 time in 80).
+/// Every race must sell exactly 5.
+fn race_until_spread(targets: &[String]) -> Vec<serde_json::Value> {
+    let mut reports = Vec::new();
+    for _ in 0..4 {
+        let (report, code) = run_race(targets, &["--capacity", "5", "--requests", "1000"]);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(report["succeeded"], 5, "{report}");
+        assert_eq!(report["remaining"], 0, "{report}");
+        assert_eq!(report["bookedQty"], 5, "{report}");
+        assert_eq!(
+            report["rejected"]["INSUFFICIENT_INVENTORY"], 995,
+            "{report}"
+        );
+        let spread = instances_with_successes(&report).len() > 1;
+        reports.push(report);
+        if spread {
+            return reports;
+        }
+    }
+    panic!("four races, each won on a single replica: {reports:?}");
+}
+
+#[test]
+fn three_replicas_sell_exactly_five_of_a_thousand() {
+    let redis = RedisServer::start();
+    let replicas = three_replicas(&redis, &[]);
+    let reports = race_until_spread(&urls(&replicas));
+    let last = reports.last().unwrap();
+    for replica in &replicas {
+        let served = &last["perInstance"][&replica.instance]["requests"];
+        assert!(served.as_u64().unwrap() >= 333, "round-robin: {last}");
+    }
+    assert_audit_clean(&redis.url());
+}
+
+#[test]
+fn three_replicas_behind_nginx_sell_exactly_five_of_a_thousand() {
+    let redis = RedisServer::start();
+    let replicas = three_replicas(&redis, &[]);
+    let nginx = Nginx::start(&replicas.iter().map(|r| r.port).collect::<Vec<_>>());
+    let reports = race_until_spread(&[nginx.url()]);
+    let last = reports.last().unwrap();
+    let served: Vec<&String> = last["perInstance"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        served,
+        ["api-1", "api-2", "api-3"],
+        "nginx spreads over all: {last}"
+    );
+    assert_audit_clean(&redis.url());
+}
+
+#[tokio::test]
+async fn a_seat_lock_is_seen_by_every_replica_until_it_expires() {
+    let redis = RedisServer::start();
+    let replicas = three_replicas(&redis, &[("LOCK_TTL_MS", "1500")]);
+    let (a, b, c) = (&replicas[0], &replicas[1], &replicas[2]);
+    let event = a.create_seated_event(&["A1", "A2"]).await;
+
+    a.seat_action(&event, "A1", "lock", "alice")
+        .await
+        .assert_status(200);
+    let refused = b.seat_action(&event, "A1", "lock", "bob").await;
+    refused.assert_error(423, "SEAT_LOCKED");
+    assert_eq!(refused.header("x-instance-id"), Some("api-2"));
+    b.seat_action(&event, "A1", "confirm", "bob")
+        .await
+        .assert_error(403, "LOCK_NOT_OWNED");
+    let confirmed = c.seat_action(&event, "A1", "confirm", "alice").await;
+    confirmed.assert_status(201);
+    assert_eq!(confirmed.header("x-instance-id"), Some("api-3"));
+    for replica in &replicas {
+        assert_eq!(replica.seat_status(&event, "A1").await["status"], "booked");
+    }
+
+    // A lock taken on one replica expires on Redis's clock, for all of them at once.
+    let lock = b.seat_action(&event, "A2", "lock", "carol").await;
+    lock.assert_status(200);
+    for replica in &replicas {
+        let seat = replica.seat_status(&event, "A2").await;
+        assert_eq!(seat["status"], "locked");
+        assert_eq!(seat["lockExpiresAt"], lock.body["expiresAt"]);
+    }
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    for replica in &replicas {
+        assert_eq!(
+            replica.seat_status(&event, "A2").await["status"],
+            "available"
+        );
+        replica
+            .seat_action(&event, "A2", "confirm", "carol")
+            .await
+            .assert_error(409, "SEAT_NOT_LOCKED");
+    }
+    a.seat_action(&event, "A2", "lock", "dave")
+        .await
+        .assert_status(200);
+    assert_audit_clean(&redis.url());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_a_replica_mid_race_leaves_the_others_selling_and_nothing_oversold() {
+    let redis = RedisServer::start();
+    let mut replicas = three_replicas(&redis, &[]);
+    let capacity = 3000;
+    let event = replicas[0].create_ga_event(capacity).await;
+    let clients: Vec<Http> = replicas.iter().map(|r| r.http.clone()).collect();
+
+    // 48 buyers loop over the replicas round-robin until the section is sold out.
+    let killed = Arc::new(AtomicBool::new(false));
+    let after_kill: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let buyers = (0..48).map(|buyer| {
+        let (clients, event) = (clients.clone(), event.clone());
+        let (killed, after_kill, acknowledged) =
+            (killed.clone(), after_kill.clone(), acknowledged.clone());
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            for attempt in 0.. {
+                assert!(Instant::now() < deadline, "the race did not sell out");
+                let which = (buyer + attempt) % 3;
+                // Sent after the kill completed: the dead replica cannot have answered it.
+                let sent_after_kill = killed.load(Ordering::SeqCst);
+                let request = clients[which]
+                    .client
+                    .post(format!("{}/book", clients[which].base));
+                let body = serde_json::json!({ "eventId": event, "sectionId": "s1", "qty": 1 });
+                let Ok(response) = request.json(&body).send().await else {
+                    continue; // the killed replica: connection refused or cut
+                };
+                let status = response.status().as_u16();
+                let reply: serde_json::Value = response.json().await.unwrap_or_default();
+                match status {
+                    201 => {
+                        acknowledged.fetch_add(1, Ordering::SeqCst);
+                        if sent_after_kill {
+                            after_kill[which].fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    409 if reply["error"]["remaining"] == 0 => return,
+                    other => panic!("unexpected {other}: {reply}"),
+                }
+            }
+        })
+    });
+    let buyers: Vec<_> = buyers.collect();
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sold_before_kill = acknowledged.load(Ordering::SeqCst);
+    assert!(
+        sold_before_kill < capacity as usize / 2,
+        "the kill must land mid-race"
+    );
+    replicas[1].kill();
+    killed.store(true, Ordering::SeqCst);
+    for result in join_all(buyers).await {
+        result.expect("buyer");
+    }
+
+    let survivors_kept_selling = [&after_kill[0], &after_kill[2]]
+        .iter()
+        .all(|n| n.load(Ordering::SeqCst) > 0);
+    assert!(survivors_kept_selling, "{after_kill:?}");
+    assert_eq!(after_kill[1].load(Ordering::SeqCst), 0);
+    assert_eq!(replicas[0].remaining(&event, "s1").await, 0);
+    // Every ticket sold exactly once. A booking whose replica died before answering is sold
+    // but unacknowledged (at most one per buyer in flight); never the other way round.
+    let acknowledged = acknowledged.load(Ordering::SeqCst);
+    assert!(acknowledged <= capacity as usize, "{acknowledged}");
+    assert!(acknowledged + 48 >= capacity as usize, "{acknowledged}");
+    assert_audit_clean(&redis.url());
+}
