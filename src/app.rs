@@ -5,16 +5,17 @@ use crate::error::AppError;
 use crate::routes;
 use crate::store::Store;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::serve::Listener;
 use std::any::Any;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -37,11 +38,12 @@ pub struct AppState {
     pub settings: Arc<Settings>,
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, draining: Draining) -> Router {
     let instance = HeaderValue::from_str(&state.settings.instance_id())
         .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
     routes::router().with_state(state).layer(
         ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(draining, close_when_draining))
             .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 let request_id = req
@@ -74,6 +76,26 @@ pub fn router(state: AppState) -> Router {
     )
 }
 
+/// Cancelled when shutdown begins; see [`App::run`].
+pub type Draining = CancellationToken;
+
+/// While draining, every response closes its connection, so a load balancer drops its pooled
+/// connections to this replica one by one, each after a complete exchange, instead of finding
+/// them closed under a request it already sent (which it may not replay: a POST).
+async fn close_when_draining(
+    State(draining): State<Draining>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(req).await;
+    if draining.is_cancelled() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 /// Refuses a declared oversized body before reading any of it, with a JSON 413. (Chunked
 /// bodies without a length are cut at the same size by `DefaultBodyLimit`.)
 async fn refuse_large_bodies(req: Request, next: Next) -> Response {
@@ -103,49 +125,78 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 
 /// A bound listener with its router, ready to serve.
 pub struct App {
-    listener: TcpListener,
+    listener: ClosableListener,
     router: Router,
+    draining: Draining,
+    shutdown_drain: Duration,
     shutdown_grace: Duration,
 }
 
 impl App {
-    /// Binds the listener and prepares Redis: loads the scripts and creates the demo event if
-    /// Redis already answers. Neither is required to start: scripts load on first use, and the
-    /// demo routes create the demo event when they find it missing.
+    /// Binds the listener. Preparing Redis (loading the scripts, creating the demo event) runs
+    /// beside serving, not before it: neither is needed to serve (scripts load on first use,
+    /// the demo routes create the demo event when they find it missing), and a slow or absent
+    /// Redis must not hold up a replica that can already answer `/healthz` and fail fast.
     pub async fn build(settings: Settings) -> io::Result<Self> {
         let store = Store::open(&settings.redis).map_err(io::Error::other)?;
         let listener = TcpListener::bind(settings.bind_addr).await?;
-        if let Err(e) = store.load_scripts().await {
-            tracing::warn!(error = %e, "could not preload scripts yet");
-        }
-        if let Err(e) = routes::ensure_demo_event(&store, settings.demo_seats).await {
-            tracing::warn!(error = %e, "could not create the demo event yet");
-        }
+        tokio::spawn({
+            let (store, demo_seats) = (store.clone(), settings.demo_seats);
+            async move {
+                if let Err(e) = store.load_scripts().await {
+                    tracing::warn!(error = %e, "could not preload scripts yet");
+                }
+                if let Err(e) = routes::ensure_demo_event(&store, demo_seats).await {
+                    tracing::warn!(error = %e, "could not create the demo event yet");
+                }
+            }
+        });
+        let shutdown_drain = Duration::from_millis(settings.shutdown_drain_ms);
         let shutdown_grace = Duration::from_millis(settings.shutdown_grace_ms);
         let state = AppState {
             store,
             settings: Arc::new(settings),
         };
+        let draining = Draining::new();
+        let listener = ClosableListener {
+            addr: listener.local_addr()?,
+            inner: Some(listener),
+            close: draining.clone(),
+        };
         Ok(Self {
             listener,
-            router: router(state),
+            router: router(state, draining.clone()),
+            draining,
+            shutdown_drain,
             shutdown_grace,
         })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        Ok(self.listener.addr)
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
-    /// and returns; requests still running after the grace period are abandoned.
+    /// Serves until `shutdown` completes, then:
+    /// 1. closes the listening socket: new connections are refused, which a load balancer
+    ///    retries on another replica (nothing was sent yet, so even a POST is safe to move);
+    /// 2. drains for `SHUTDOWN_DRAIN_MS`: connections already open are still served, each
+    ///    closed after its response, so pooled connections go away without a failed request;
+    /// 3. closes what is left, lets in-flight requests finish and returns; requests still
+    ///    running `SHUTDOWN_GRACE_MS` later are abandoned.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let stopping = CancellationToken::new();
         let signal = {
-            let stopping = stopping.clone();
+            let (stopping, draining, drain) =
+                (stopping.clone(), self.draining.clone(), self.shutdown_drain);
             async move {
                 shutdown.await;
-                tracing::info!("shutting down: no new connections, finishing in-flight requests");
+                draining.cancel();
+                tracing::info!(
+                    ?drain,
+                    "draining: no new connections, closing each after its response"
+                );
+                tokio::time::sleep(drain).await;
+                tracing::info!("shutting down: finishing in-flight requests");
                 stopping.cancel();
             }
         };
@@ -158,5 +209,33 @@ impl App {
                 Ok(())
             }
         }
+    }
+}
+
+/// The listening socket, closed (dropped) as soon as draining starts, while the server keeps
+/// serving the connections it already has.
+struct ClosableListener {
+    inner: Option<TcpListener>,
+    addr: SocketAddr,
+    close: Draining,
+}
+
+impl Listener for ClosableListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        if let Some(inner) = &mut self.inner {
+            tokio::select! {
+                accepted = Listener::accept(inner) => return accepted,
+                () = self.close.cancelled() => {}
+            }
+        }
+        self.inner = None;
+        std::future::pending().await
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.addr)
     }
 }

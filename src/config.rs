@@ -63,7 +63,12 @@ pub struct Settings {
           value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub max_qty_per_booking: u32,
 
-    /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
+    /// After SIGTERM, how long to keep serving while closing each connection after its response
+    /// (load balancers move off without a failed request), before no longer accepting.
+    #[arg(long, env = "SHUTDOWN_DRAIN_MS", default_value_t = 500)]
+    pub shutdown_drain_ms: u64,
+
+    /// After draining, how long in-flight requests may take before the process exits anyway.
     #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 8_000)]
     pub shutdown_grace_ms: u64,
 

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{
-    Http, Nginx, RedisServer, ServerProcess, assert_audit_clean, instances_with_successes, run_race,
+    Http, Nginx, RedisServer, ServerProcess, SlowRepliesProxy, assert_audit_clean,
+    instances_with_successes, run_race,
 };
 use futures_util::future::join_all;
 use std::sync::Arc;
@@ -193,5 +194,108 @@ async fn killing_a_replica_mid_race_leaves_the_others_selling_and_nothing_overso
     let acknowledged = acknowledged.load(Ordering::SeqCst);
     assert!(acknowledged <= capacity as usize, "{acknowledged}");
     assert!(acknowledged + 48 >= capacity as usize, "{acknowledged}");
+    assert_audit_clean(&redis.url());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_buyer_retrying_with_its_key_through_another_replica_is_booked_exactly_once() {
+    let redis = RedisServer::start();
+    // api-2 reaches Redis through a proxy that delays Redis's replies by 500 ms: its bookings
+    // run in Redis at once, their answers come late. Killing api-2 inside that window loses
+    // the answers of bookings that were made.
+    let slow = SlowRepliesProxy::start(redis.port(), Duration::from_millis(500)).await;
+    let patient = [
+        ("REDIS_CONNECT_TIMEOUT_MS", "3000"),
+        ("REDIS_RESPONSE_TIMEOUT_MS", "3000"),
+        ("REDIS_REQUEST_TIMEOUT_MS", "5000"),
+    ];
+    let mut replicas = [
+        ServerProcess::spawn(&redis.url(), "api-1", &[]),
+        ServerProcess::spawn(&slow.url(), "api-2", &patient),
+        ServerProcess::spawn(&redis.url(), "api-3", &[]),
+    ];
+    let capacity = 1000;
+    let event = replicas[0].create_ga_event(capacity).await;
+    let clients: Vec<Http> = replicas.iter().map(|r| r.http.clone()).collect();
+    let buyers = 300usize;
+    // api-2 connected (its first PING through the proxy answered) before the clock starts.
+    replicas[1].get("/readyz").await.assert_status(200);
+
+    // Each buyer books once with its own key, starting on replica buyer % 3 and moving on to
+    // the next replica whenever one fails to answer.
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..buyers)
+        .map(|buyer| {
+            let (clients, event) = (clients.clone(), event.clone());
+            tokio::spawn(async move {
+                let key = format!("order-{buyer}");
+                let body = serde_json::json!({
+                    "eventId": event, "sectionId": "s1", "qty": 1 + buyer % 3,
+                    "userId": format!("buyer{buyer}"),
+                });
+                for attempt in 0..10 {
+                    let via = &clients[(buyer + attempt) % 3];
+                    let sent = via
+                        .client
+                        .post(format!("{}/book", via.base))
+                        .header("idempotency-key", &key)
+                        .json(&body)
+                        .send()
+                        .await;
+                    let Ok(response) = sent else { continue }; // died mid-request: retry
+                    let replayed = response.headers().contains_key("idempotent-replayed");
+                    let status = response.status().as_u16();
+                    let reply: serde_json::Value = response.json().await.unwrap_or_default();
+                    assert_eq!(status, 201, "buyer {buyer}: {reply}");
+                    return (reply["id"].as_str().unwrap().to_owned(), attempt, replayed);
+                }
+                panic!("buyer {buyer} never got an answer")
+            })
+        })
+        .collect();
+    // 500 ms for the key's claim to come back, then the booking script runs; its answer is
+    // due 500 ms later. Kill api-2 in between.
+    tokio::time::sleep_until((started + Duration::from_millis(750)).into()).await;
+    replicas[1].kill();
+
+    let mut outcomes = Vec::new();
+    for task in join_all(tasks).await {
+        outcomes.push(task.expect("buyer"));
+    }
+    let retried = outcomes
+        .iter()
+        .filter(|(_, attempt, _)| *attempt > 0)
+        .count();
+    let replayed = outcomes.iter().filter(|(_, _, replayed)| *replayed).count();
+    eprintln!(
+        "{buyers} buyers: {retried} lost api-2 mid-request and retried with their key elsewhere; \
+         {replayed} of them found the booking api-2 had made (replayed), none booked twice"
+    );
+    assert_eq!(
+        retried,
+        buyers / 3,
+        "every buyer that started on api-2 retried"
+    );
+    assert!(
+        replayed > 0,
+        "bookings made for the dead replica were replayed, not redone"
+    );
+
+    // Exactly one booking per buyer: the very one each buyer was told about.
+    let listed = replicas[0]
+        .get(&format!("/bookings?eventId={event}&limit=500"))
+        .await;
+    let bookings = listed.body["bookings"].as_array().unwrap();
+    assert_eq!(bookings.len(), buyers, "one booking per buyer");
+    let mut told: Vec<&str> = outcomes.iter().map(|(id, _, _)| id.as_str()).collect();
+    let mut stored: Vec<&str> = bookings.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    told.sort_unstable();
+    stored.sort_unstable();
+    assert_eq!(told, stored);
+    let sold: i64 = (0..buyers as i64).map(|b| 1 + b % 3).sum();
+    assert_eq!(
+        replicas[0].remaining(&event, "s1").await,
+        capacity as i64 - sold
+    );
     assert_audit_clean(&redis.url());
 }

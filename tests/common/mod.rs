@@ -501,7 +501,7 @@ pub struct Nginx {
     child: Option<Child>,
     pub port: u16,
     pub http: Http,
-    dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 impl Nginx {
@@ -525,6 +525,7 @@ impl Nginx {
             .find(|p| std::path::Path::new(p).exists())
             .unwrap_or("nginx");
         let prefix = format!("{}/", dir.path().display());
+        let log = std::fs::File::create(dir.path().join("error.log")).expect("nginx log");
         let child = Command::new(binary)
             .args([
                 "-p",
@@ -535,7 +536,7 @@ impl Nginx {
                 "daemon off;",
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("nginx not found (scripts/test installs it)");
         let nginx = Self {
@@ -552,6 +553,11 @@ impl Nginx {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// nginx's error log (it logs to stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
     }
 }
 
@@ -602,4 +608,62 @@ pub fn instances_with_successes(report: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A TCP proxy to Redis that delays everything Redis sends back by `delay` (what the client
+/// sends goes through at once): a request reaches Redis and runs there, its reply is late.
+pub struct SlowRepliesProxy {
+    pub port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlowRepliesProxy {
+    pub async fn start(redis_port: u16, delay: Duration) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", redis_port)).await
+                else {
+                    continue;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    while let Ok(n) = server_read.read(&mut buffer).await {
+                        if n == 0 || tx.send((Instant::now(), buffer[..n].to_vec())).is_err() {
+                            break;
+                        }
+                    }
+                });
+                tokio::spawn(async move {
+                    while let Some((arrived, bytes)) = rx.recv().await {
+                        tokio::time::sleep_until((arrived + delay).into()).await;
+                        if client_write.write_all(&bytes).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for SlowRepliesProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
