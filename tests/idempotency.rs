@@ -108,7 +108,7 @@ async fn keys_are_remembered_for_24_hours() {
     let mut conn = redis.connection();
     let day_ms = 24 * 60 * 60 * 1000;
     for key in [
-        format!("bo:{{idem:alice}}:k"),
+        "bo:{idem:alice}:k".to_owned(),
         format!("bo:{{{event}}}:idem:alice:k"),
     ] {
         let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).unwrap();
