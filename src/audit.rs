@@ -17,7 +17,7 @@ use crate::domain::event::EventRecord;
 use crate::domain::ids::{BookingId, EventId};
 use crate::error::AppError;
 use crate::store::keys::{self, EVENTS_INDEX, EventKeys};
-use crate::store::{RedisTime, parse_document, redis_millis};
+use crate::store::{RedisTime, parse_document, query_each, redis_millis};
 use redis::aio::MultiplexedConnection;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -190,11 +190,7 @@ async fn snapshot(
                 None => pipe.cmd("ECHO").arg(""),
             };
         }
-        let bookings: Vec<Option<String>> = if booking_ids.is_empty() {
-            Vec::new()
-        } else {
-            pipe.query_async(conn).await?
-        };
+        let bookings: Vec<Option<String>> = query_each(&pipe, conn).await?;
 
         let booked_seats: Vec<&str> = event
             .sections
@@ -208,10 +204,8 @@ async fn snapshot(
             pipe.cmd("PEXPIRETIME").arg(keys.seat_lock(&seat_id(seat)?));
             pipe.zscore(keys.lock_index(), *seat);
         }
-        let lock_facts: Vec<(i64, Option<i64>)> = if booked_seats.is_empty() {
-            Vec::new()
-        } else {
-            let flat: Vec<redis::Value> = pipe.query_async(conn).await?;
+        let lock_facts: Vec<(i64, Option<i64>)> = {
+            let flat: Vec<redis::Value> = query_each(&pipe, conn).await?;
             flat.chunks(2)
                 .map(|pair| {
                     let key_expiry = redis::from_redis_value_ref::<i64>(&pair[0]).unwrap_or(-2);

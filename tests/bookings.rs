@@ -301,3 +301,28 @@ async fn listing_filters_by_event_and_user_and_pages_with_a_cursor() {
         .await
         .assert_error(400, "INVALID_REQUEST");
 }
+
+#[tokio::test]
+async fn empty_listings_are_empty_not_errors() {
+    // Found by tests/fuzz.rs: a user without bookings made an empty Redis pipeline (500).
+    let redis = RedisServer::start();
+    let mut settings = common::test_settings(&redis.url());
+    settings.demo_seats = 0;
+    let app = TestApp::spawn_with(settings).await;
+    let events = app.get("/events").await;
+    events.assert_status(200);
+    assert_eq!(events.body, json!({ "events": [], "nextCursor": null }));
+    let none = json!({ "bookings": [], "nextCursor": null });
+    assert_eq!(app.get("/bookings").await.body, none);
+    let event = app.create_ga_event(5).await;
+    for query in [
+        "/bookings".to_owned(),
+        "/bookings?userId=nobody".to_owned(),
+        format!("/bookings?eventId={event}"),
+        format!("/bookings?eventId={event}&userId=nobody"),
+    ] {
+        let reply = app.get(&query).await;
+        reply.assert_status(200);
+        assert_eq!(reply.body, none, "{query}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 use super::keys::{self, EVENTS_INDEX, EventKeys};
-use super::{Store, parse_document};
+use super::{Store, parse_document, query_each};
 use crate::domain::booking::{BookingRecord, BookingView};
 use crate::domain::event::EventRecord;
 use crate::domain::ids::{BookingId, EventId, SectionId, UserId};
@@ -191,7 +191,7 @@ impl Store {
                     .arg(0)
                     .arg(filter.limit + 1);
             }
-            let per_event: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
+            let per_event: Vec<Vec<String>> = query_each(&pipe, &mut conn).await?;
             let mut ids: Vec<BookingId> = per_event
                 .into_iter()
                 .flatten()
@@ -206,7 +206,7 @@ impl Store {
             for id in &ids {
                 pipe.get(keys::booking(id));
             }
-            let documents: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+            let documents: Vec<Option<String>> = query_each(&pipe, &mut conn).await?;
             let records = documents
                 .into_iter()
                 .flatten()
@@ -264,7 +264,7 @@ impl Store {
         for event in &events {
             pipe.get(EventKeys::new(event).event());
         }
-        let documents: Vec<Option<String>> = pipe.query_async(conn).await?;
+        let documents: Vec<Option<String>> = query_each(&pipe, conn).await?;
         documents
             .into_iter()
             .flatten()

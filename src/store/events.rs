@@ -1,7 +1,7 @@
 //! Creating, reading and listing events.
 
 use super::keys::{EVENTS_INDEX, EventKeys};
-use super::{Store, parse_document};
+use super::{Store, parse_document, query_each};
 use crate::domain::event::{EventRecord, EventView};
 use crate::domain::ids::{EventId, SectionId};
 use crate::error::AppError;
@@ -104,7 +104,7 @@ impl Store {
                 pipe.get(keys.event()).hgetall(keys.sections());
             }
             let rows: Vec<(Option<String>, HashMap<String, String>)> =
-                pipe.query_async(&mut conn).await?;
+                query_each(&pipe, &mut conn).await?;
             let mut events = Vec::with_capacity(rows.len());
             for (raw, counters) in rows {
                 // An index entry without its event is a creation that never finished.

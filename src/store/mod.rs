@@ -210,6 +210,18 @@ impl From<RedisError> for AppError {
     }
 }
 
+/// Runs a pipeline of independent commands and collects one reply per command. An empty
+/// pipeline answers at once: Redis would be sent nothing, and has nothing to reply.
+pub(crate) async fn query_each<T: redis::FromRedisValue>(
+    pipe: &redis::Pipeline,
+    conn: &mut impl redis::aio::ConnectionLike,
+) -> Result<Vec<T>, AppError> {
+    if pipe.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(pipe.query_async(conn).await?)
+}
+
 /// Redis's `TIME` reply: seconds and microseconds.
 pub(crate) type RedisTime = (i64, i64);
 
