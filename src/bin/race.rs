@@ -40,6 +40,10 @@ struct Args {
     /// Per-request timeout, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
+    /// Retry each booking up to N times, on the next target, when it got no answer or a
+    /// 502/503/504; every buyer then sends an Idempotency-Key, so a retry never books twice.
+    #[arg(long, default_value_t = 0)]
+    retries: u32,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -51,10 +55,14 @@ enum Mode {
     Seat,
 }
 
-/// How one attempt ended.
+/// How one buyer's attempt ended.
 struct Attempt {
     instance: String,
     outcome: Result<u32, String>,
+    /// Requests sent again after a failure to answer.
+    retries: u32,
+    /// The final answer replayed an earlier booking (Idempotency-Key).
+    replayed: bool,
 }
 
 #[tokio::main]
@@ -109,9 +117,13 @@ async fn run(args: &Args) -> Result<Value, String> {
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.requests);
     for i in 0..args.requests {
-        let client = client.clone();
-        let base = args.targets[i % args.targets.len()].clone();
-        let event_id = event_id.clone();
+        let buyer = Buyer {
+            client: client.clone(),
+            targets: args.targets.clone(),
+            index: i,
+            retries: args.retries,
+            event_id: event_id.clone(),
+        };
         let gate = gate.clone();
         let start_line = start_line.clone();
         let (mode, qty, capacity) = (args.mode, args.qty, args.capacity);
@@ -121,10 +133,10 @@ async fn run(args: &Args) -> Result<Value, String> {
                 start_line.wait().await; // the first wave leaves together
             }
             match mode {
-                Mode::Section => book(&client, &base, &event_id, qty, i).await,
+                Mode::Section => buyer.book(qty).await,
                 Mode::Seat => {
                     let seat = (i as u32 % capacity + 1).to_string();
-                    lock_and_confirm(&client, &base, &event_id, &seat, i).await
+                    buyer.lock_and_confirm(&seat).await
                 }
             }
         }));
@@ -148,6 +160,8 @@ async fn run(args: &Args) -> Result<Value, String> {
 
     let mut succeeded = 0;
     let mut booked_client = 0u64;
+    let retried = attempts.iter().filter(|a| a.retries > 0).count();
+    let replayed = attempts.iter().filter(|a| a.replayed).count();
     let mut rejected: BTreeMap<String, usize> = BTreeMap::new();
     let mut per_instance: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for attempt in &attempts {
@@ -177,6 +191,9 @@ async fn run(args: &Args) -> Result<Value, String> {
         "remaining": remaining,
         "bookedQty": booked_server,
         "bookedQtySeenByClients": booked_client,
+        "retries": args.retries,
+        "buyersWhoRetried": retried,
+        "replayedBookings": replayed,
         "perInstance": per_instance.iter().map(|(id, (requests, successes))| {
             (id.clone(), json!({ "requests": requests, "successes": successes }))
         }).collect::<serde_json::Map<_, _>>(),
@@ -185,55 +202,111 @@ async fn run(args: &Args) -> Result<Value, String> {
     }))
 }
 
-async fn book(client: &Client, base: &str, event_id: &str, qty: u32, i: usize) -> Attempt {
-    let request = client.post(format!("{base}/book")).json(&json!({
-        "eventId": event_id, "sectionId": "s1", "qty": qty, "userId": format!("buyer{i}"),
-    }));
-    let (instance, reply) = send(request).await;
-    let outcome = match reply {
-        Ok((201, body)) => Ok(body["qty"].as_u64().unwrap_or(0) as u32),
-        Ok((_, body)) => Err(error_code(&body)),
-        Err(e) => Err(e),
-    };
-    Attempt { instance, outcome }
+/// One buyer: where to send, and how persistently.
+struct Buyer {
+    client: Client,
+    targets: Vec<String>,
+    index: usize,
+    retries: u32,
+    event_id: String,
 }
 
-async fn lock_and_confirm(
-    client: &Client,
-    base: &str,
-    event_id: &str,
-    seat: &str,
-    i: usize,
-) -> Attempt {
-    let user = json!({ "userId": format!("buyer{i}") });
-    let url = format!("{base}/events/{event_id}/seats/{seat}");
-    let (instance, lock) = send(client.post(format!("{url}/lock")).json(&user)).await;
-    match lock {
-        Ok((200, _)) => {}
-        Ok((_, body)) => {
-            return Attempt {
-                instance,
-                outcome: Err(format!("lock: {}", error_code(&body))),
-            };
-        }
-        Err(e) => {
-            return Attempt {
-                instance,
-                outcome: Err(e),
-            };
+/// One answer: status, body, whether it was an idempotent replay.
+type Answer = (u16, Value, bool);
+
+impl Buyer {
+    async fn book(&self, qty: u32) -> Attempt {
+        let body = json!({
+            "eventId": self.event_id, "sectionId": "s1", "qty": qty,
+            "userId": format!("buyer{}", self.index),
+        });
+        let (instance, answer, retries) = self.post("/book", &body, "book").await;
+        let (outcome, replayed) = match answer {
+            Ok((201, body, replayed)) => (Ok(body["qty"].as_u64().unwrap_or(0) as u32), replayed),
+            Ok((_, body, _)) => (Err(error_code(&body)), false),
+            Err(e) => (Err(e), false),
+        };
+        Attempt {
+            instance,
+            outcome,
+            retries,
+            replayed,
         }
     }
-    let (instance, confirm) = send(client.post(format!("{url}/confirm")).json(&user)).await;
-    let outcome = match confirm {
-        Ok((201, _)) => Ok(1),
-        Ok((_, body)) => Err(format!("confirm: {}", error_code(&body))),
-        Err(e) => Err(e),
-    };
-    Attempt { instance, outcome }
+
+    async fn lock_and_confirm(&self, seat: &str) -> Attempt {
+        let user = json!({ "userId": format!("buyer{}", self.index) });
+        let path = format!("/events/{}/seats/{seat}", self.event_id);
+        let (instance, lock, lock_retries) =
+            self.post(&format!("{path}/lock"), &user, "lock").await;
+        let failed = |instance, outcome, retries| Attempt {
+            instance,
+            outcome: Err(outcome),
+            retries,
+            replayed: false,
+        };
+        match lock {
+            Ok((200, _, _)) => {}
+            Ok((_, body, _)) => {
+                return failed(
+                    instance,
+                    format!("lock: {}", error_code(&body)),
+                    lock_retries,
+                );
+            }
+            Err(e) => return failed(instance, e, lock_retries),
+        }
+        let (instance, confirm, retries) = self
+            .post(&format!("{path}/confirm"), &user, "confirm")
+            .await;
+        let retries = retries + lock_retries;
+        match confirm {
+            Ok((201, _, replayed)) => Attempt {
+                instance,
+                outcome: Ok(1),
+                retries,
+                replayed,
+            },
+            Ok((_, body, _)) => {
+                failed(instance, format!("confirm: {}", error_code(&body)), retries)
+            }
+            Err(e) => failed(instance, e, retries),
+        }
+    }
+
+    /// POSTs `body`, starting on this buyer's target; with retries, moves to the next target
+    /// whenever there is no answer or a 502/503/504. Returns the answering instance, the
+    /// answer, and how many times it retried.
+    async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        action: &str,
+    ) -> (String, Result<Answer, String>, u32) {
+        let key = format!("race-{}-{action}-{}", self.event_id, self.index);
+        let mut retries = 0;
+        loop {
+            let base = &self.targets[(self.index + retries as usize) % self.targets.len()];
+            let mut request = self.client.post(format!("{base}{path}")).json(body);
+            if self.retries > 0 {
+                request = request.header("idempotency-key", &key);
+            }
+            let (instance, answer) = send(request).await;
+            let unanswered = match &answer {
+                Ok((status, _, _)) => matches!(status, 502..=504),
+                Err(_) => true,
+            };
+            if !unanswered || retries >= self.retries {
+                return (instance, answer, retries);
+            }
+            retries += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
-/// Sends a request; returns the answering instance and (status, JSON body).
-async fn send(request: reqwest::RequestBuilder) -> (String, Result<(u16, Value), String>) {
+/// Sends a request; returns the answering instance and the answer.
+async fn send(request: reqwest::RequestBuilder) -> (String, Result<Answer, String>) {
     match request.send().await {
         Ok(response) => {
             let instance = response
@@ -242,9 +315,10 @@ async fn send(request: reqwest::RequestBuilder) -> (String, Result<(u16, Value),
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("unknown")
                 .to_owned();
+            let replayed = response.headers().contains_key("idempotent-replayed");
             let status = response.status().as_u16();
             let body = response.json::<Value>().await.unwrap_or(Value::Null);
-            (instance, Ok((status, body)))
+            (instance, Ok((status, body, replayed)))
         }
         Err(e) => {
             let kind = if e.is_timeout() {
@@ -337,6 +411,12 @@ fn print_report(r: &Value) {
     println!("rejected:         {total}");
     for (reason, count) in &rejected {
         println!("  {reason:<30} {count}");
+    }
+    if r["retries"].as_u64().unwrap_or(0) > 0 {
+        println!(
+            "retried:          {} buyers (Idempotency-Key), {} found their booking already made",
+            r["buyersWhoRetried"], r["replayedBookings"]
+        );
     }
     println!("final remaining:  {}", r["remaining"]);
     println!(
