@@ -105,4 +105,6 @@ async fn without_persistence_the_same_crash_loses_them() {
     let (acknowledged, found) = storm_crash_restart(&mut redis).await;
     eprintln!("control (no AOF): {acknowledged} acknowledged, {found} found after restart");
     assert_eq!(found, 0);
+    // Lost, but consistently so: nothing half-there.
+    assert_audit_clean(&redis.url());
 }

@@ -163,4 +163,5 @@ async fn redis_down_at_start_up_does_not_stop_the_replica() {
     app.get("/seats").await.assert_status(200);
     let event = app.create_ga_event(3).await;
     app.book(&event, "s1", 3, "u").await.assert_status(201);
+    assert_audit_clean(&redis.url());
 }

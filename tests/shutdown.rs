@@ -59,6 +59,7 @@ async fn an_idle_replica_exits_at_once() {
     let (code, took) = server.terminate(Duration::from_secs(15));
     assert_eq!(code, Some(0));
     assert!(took < Duration::from_secs(2), "idle shutdown took {took:?}");
+    assert_audit_clean(&redis.url());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
