@@ -299,3 +299,30 @@ async fn a_buyer_retrying_with_its_key_through_another_replica_is_booked_exactly
     );
     assert_audit_clean(&redis.url());
 }
+
+#[tokio::test]
+async fn large_bodies_pass_through_nginx_both_ways() {
+    // A 5000-seat event is ~40 KB in and its seat map ~275 KB out: more than nginx keeps in
+    // its default buffers. Found by scripts/bench (read-seats through nginx).
+    let redis = RedisServer::start();
+    let replica = ServerProcess::spawn(&redis.url(), "api-1", &[]);
+    let nginx = Nginx::start(&[replica.port]);
+    let seats: Vec<String> = (1..=5000).map(|n| format!("S{n:04}")).collect();
+    let event = nginx
+        .http
+        .create_seated_event(&seats.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    let map = nginx.http.get(&format!("/events/{event}/seats")).await;
+    map.assert_status(200);
+    assert!(map.text.len() > 200_000, "{} bytes", map.text.len());
+    assert_eq!(map.body["seats"].as_array().unwrap().len(), 5000);
+    let details = nginx.http.get(&format!("/events/{event}")).await;
+    assert_eq!(
+        details.body["sections"][0]["seats"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5000
+    );
+    assert!(!nginx.log().contains("temporary file"), "{}", nginx.log());
+}

@@ -507,6 +507,13 @@ pub struct Nginx {
 impl Nginx {
     pub fn start(upstream_ports: &[u16]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        // Private, as `mktemp -d` makes it: nginx's workers (an unprivileged user when the
+        // master runs as root) cannot create files in it, so nothing may depend on that.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .expect("chmod");
         let port = free_port();
         let conf =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/nginx/nginx.conf"))
