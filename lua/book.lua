@@ -22,9 +22,6 @@ local remaining = tonumber(section[1])
 if remaining < qty then
   return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = remaining })
 end
-if redis.call('EXISTS', KEYS[5]) == 1 then
-  return refuse('ID_COLLISION')
-end
 
 local seats = nil
 if section[3] then
@@ -50,14 +47,20 @@ if section[3] then
   if #seats < qty then
     return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = remaining, unlocked = #seats })
   end
-  redis.call('ZREM', KEYS[3], unpack(seats))
 end
 
-remaining = redis.call('HINCRBY', KEYS[2], section_id .. ':remaining', -qty)
-local booking = {
+-- The document goes first, and only where none is: an id collision refuses before any write.
+local document = cjson.encode({
   id = ARGV[1], eventId = ARGV[2], sectionId = section_id, qty = qty, seats = seats,
   userId = ARGV[5], unitPrice = tonumber(section[2]), status = 'confirmed',
   createdAt = tonumber(ARGV[6]),
-}
-store_booking(KEYS[5], KEYS[6], KEYS[7], booking)
-return remember_reply(KEYS[8], ARGV[7], ARGV[8], reply({ booking = booking, remaining = remaining }))
+})
+if not redis.call('SET', KEYS[5], document, 'NX') then
+  return refuse('ID_COLLISION')
+end
+if seats then
+  redis.call('ZREM', KEYS[3], unpack(seats))
+end
+remaining = redis.call('HINCRBY', KEYS[2], section_id .. ':remaining', -qty)
+index_booking(KEYS[6], KEYS[7], ARGV[1])
+return remember_reply(KEYS[8], ARGV[7], ARGV[8], booking_reply(document, remaining))

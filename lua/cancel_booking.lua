@@ -20,11 +20,12 @@ end
 
 booking.status = 'cancelled'
 booking.cancelledAt = tonumber(ARGV[1])
-redis.call('SET', KEYS[1], cjson.encode(booking))
+local document = cjson.encode(booking)
+redis.call('SET', KEYS[1], document)
 local remaining = redis.call('HINCRBY', KEYS[2], booking.sectionId .. ':remaining', booking.qty)
 if booking.seats then
   for _, seat in ipairs(booking.seats) do
     redis.call('ZADD', KEYS[4], redis.call('HGET', KEYS[3], seat), seat)
   end
 end
-return remember_reply(KEYS[5], ARGV[2], ARGV[3], reply({ booking = booking, remaining = remaining }))
+return remember_reply(KEYS[5], ARGV[2], ARGV[3], booking_reply(document, remaining))

@@ -26,18 +26,19 @@ end
 if holder ~= user then
   return refuse('LOCK_NOT_OWNED')
 end
-if redis.call('EXISTS', KEYS[7]) == 1 then
+
+-- The document goes first, and only where none is: an id collision refuses before any write.
+local document = cjson.encode({
+  id = ARGV[3], eventId = ARGV[4], sectionId = section_id, qty = 1, seats = { seat },
+  userId = user, unitPrice = tonumber(redis.call('HGET', KEYS[6], section_id .. ':price')),
+  status = 'confirmed', createdAt = tonumber(ARGV[5]),
+})
+if not redis.call('SET', KEYS[7], document, 'NX') then
   return refuse('ID_COLLISION')
 end
-
 redis.call('ZREM', KEYS[3], seat)
 redis.call('DEL', KEYS[5])
 redis.call('ZREM', KEYS[4], seat)
 local remaining = redis.call('HINCRBY', KEYS[6], section_id .. ':remaining', -1)
-local booking = {
-  id = ARGV[3], eventId = ARGV[4], sectionId = section_id, qty = 1, seats = { seat },
-  userId = user, unitPrice = tonumber(redis.call('HGET', KEYS[6], section_id .. ':price')),
-  status = 'confirmed', createdAt = tonumber(ARGV[5]),
-}
-store_booking(KEYS[7], KEYS[8], KEYS[9], booking)
-return remember_reply(KEYS[10], ARGV[6], ARGV[7], reply({ booking = booking, remaining = remaining }))
+index_booking(KEYS[8], KEYS[9], ARGV[3])
+return remember_reply(KEYS[10], ARGV[6], ARGV[7], booking_reply(document, remaining))

@@ -4,17 +4,21 @@
 -- Conventions for all scripts:
 --   * every key arrives through KEYS (never built here), and all keys of one call share one
 --     cluster slot, so a script runs unchanged on a single Redis or on Redis Cluster;
---   * replies are JSON documents (cjson): {"error": CODE, ...} on a refusal, anything else on
---     success. Refusals write nothing.
+--   * a reply is a pair {"ok", json} or {"refused", json}, where a refusal's json is
+--     {"error": CODE, ...details}. Refusals write nothing.
+
+local function reply_json(json)
+  return { 'ok', json }
+end
 
 local function reply(t)
-  return cjson.encode(t)
+  return reply_json(cjson.encode(t))
 end
 
 local function refuse(code, extra)
   local t = extra or {}
   t.error = code
-  return cjson.encode(t)
+  return { 'refused', cjson.encode(t) }
 end
 
 -- Redis's own clock in milliseconds: the one clock every replica shares.
@@ -47,23 +51,28 @@ local function idempotent_replay(record_key, fingerprint)
   end
   local first = cjson.decode(stored[2])
   first.replayed = true
-  return cjson.encode(first)
+  return reply(first)
 end
 
-local function remember_reply(record_key, fingerprint, ttl_ms, encoded)
+-- Answers with `json`, remembering it first when the request carries an idempotency key.
+local function remember_reply(record_key, fingerprint, ttl_ms, json)
   if record_key then
-    redis.call('HSET', record_key, 'fingerprint', fingerprint, 'reply', encoded)
+    redis.call('HSET', record_key, 'fingerprint', fingerprint, 'reply', json)
     redis.call('PEXPIRE', record_key, ttl_ms)
   end
-  return encoded
+  return reply_json(json)
 end
 
 -- A booking is one JSON document; the event's booking index and the user's index within the
 -- event list its id (score 0, so members sort by id: UUIDv7 ids sort by time).
-local function store_booking(booking_key, bookings_key, user_bookings_key, booking)
-  redis.call('SET', booking_key, cjson.encode(booking))
-  redis.call('ZADD', bookings_key, 0, booking.id)
-  redis.call('ZADD', user_bookings_key, 0, booking.id)
+local function index_booking(bookings_key, user_bookings_key, id)
+  redis.call('ZADD', bookings_key, 0, id)
+  redis.call('ZADD', user_bookings_key, 0, id)
+end
+
+-- The reply of a booking script: the booking document as stored, and the section's remaining.
+local function booking_reply(document, remaining)
+  return '{"booking":' .. document .. ',"remaining":' .. remaining .. '}'
 end
 
 -- A seat is locked while its lock index entry lies in the future. The index mirrors the lock keys

@@ -119,13 +119,19 @@ impl Store {
         Err(AppError::Internal("booking id collided repeatedly".into()))
     }
 
-    /// Runs a script whose reply is a JSON document, see `lua/lib.lua`.
+    /// Runs a script; its reply is `("ok", json)` or `("refused", json)`, see `lua/lib.lua`.
     async fn run_script<T: DeserializeOwned>(
         &self,
         invocation: &ScriptInvocation<'_>,
     ) -> Result<Result<T, Refusal>, AppError> {
-        let raw: String = invocation.invoke_async(&mut self.conn()).await?;
-        parse_reply(&raw)
+        let (status, json): (String, String) = invocation.invoke_async(&mut self.conn()).await?;
+        let unexpected =
+            |e: serde_json::Error| AppError::Internal(format!("script reply {status} {json}: {e}"));
+        Ok(match status.as_str() {
+            "ok" => Ok(serde_json::from_str(&json).map_err(unexpected)?),
+            "refused" => Err(serde_json::from_str(&json).map_err(unexpected)?),
+            other => return Err(AppError::Internal(format!("script replied {other:?}"))),
+        })
     }
 }
 
@@ -167,20 +173,6 @@ impl From<Refusal> for AppError {
             other => AppError::Internal(format!("script refused with {other}")),
         }
     }
-}
-
-fn parse_reply<T: DeserializeOwned>(raw: &str) -> Result<Result<T, Refusal>, AppError> {
-    #[derive(Deserialize)]
-    struct Probe {
-        error: Option<String>,
-    }
-    let unexpected = |e: serde_json::Error| AppError::Internal(format!("script reply {raw}: {e}"));
-    let probe: Probe = serde_json::from_str(raw).map_err(unexpected)?;
-    Ok(if probe.error.is_some() {
-        Err(serde_json::from_str(raw).map_err(unexpected)?)
-    } else {
-        Ok(serde_json::from_str(raw).map_err(unexpected)?)
-    })
 }
 
 impl From<RedisError> for AppError {
