@@ -4,6 +4,12 @@ use boxoffice::{audit, telemetry};
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: a request allocates and frees many small objects across
+/// threads, and glibc's allocator took over a fifth of the CPU under load (perf, see
+/// BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
