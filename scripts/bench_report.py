@@ -1,0 +1,174 @@
+"""Turns the results of scripts/bench (JSON lines) into BENCHMARKS.md and BENCHMARKS.png.
+
+usage: bench_report.py RESULTS MACHINE DURATION SWEEP OUT.md OUT.png
+"""
+
+import json
+import sys
+from datetime import datetime, timezone
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+SCENARIOS = ["HotSection", "Spread", "SoldOut", "SeatStorm", "ReadSeats", "Mixed"]
+SLUG = {s: "".join("-" + c.lower() if c.isupper() else c for c in s).lstrip("-") for s in SCENARIOS}
+SETUPS = ["1 replica", "3 replicas + nginx"]
+
+
+def load(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    api = {}
+    raw = {}
+    for row in rows:
+        r = row["report"]
+        if row["kind"] == "raw":
+            raw[r["connections"]] = r
+        else:
+            api[(row["setup"], r["scenario"], r["connections"])] = r
+    return api, raw
+
+
+def errors(report):
+    """Answers that are neither success nor an expected business refusal."""
+    return sum(n for k, n in report.get("outcomes", {}).items()
+               if k.startswith("5") or k.startswith("transport"))
+
+
+def mix(report):
+    items = sorted(report.get("outcomes", {}).items(), key=lambda kv: -kv[1])
+    total = sum(n for _, n in items) or 1
+    return ", ".join(f"{k} {100 * n / total:.0f}%" for k, n in items)
+
+
+def main():
+    results, machine, duration, sweep, out_md, out_png = sys.argv[1:7]
+    sweep = [int(c) for c in sweep.split()]
+    api, raw = load(results)
+    ceiling = raw.get(64, {}).get("rps", 0)
+
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `scripts/bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Re-run it to "
+        "refresh every figure; nothing here is edited by hand.",
+        "",
+        f"**Machine:** {machine}. The load generator, the replicas, nginx and Redis all share "
+        "these cores, so every figure is what is left after the others took theirs; compare "
+        "figures within this page (same run), not with other machines.",
+        "",
+        "**Commands:** `scripts/bench` (this page), which runs "
+        f"`target/release/bench --target URL --scenario NAME --connections N --duration {duration} --json` "
+        "per row (after 1 s of warm-up, not measured) and, for the ceiling, "
+        "`redis-benchmark -c N -n M -r 100000000000 --csv EVALSHA <sha of lua/lib.lua + lua/book.lua> 7 <keys> <args>` "
+        "against a fresh event: the booking script itself, called straight by Redis clients. "
+        "Redis runs without persistence except in the last table.",
+        "",
+        "## Scenarios at 64 connections",
+        "",
+        f"Raw Redis ceiling (the booking script, 64 clients): **{ceiling:,} calls/s**. "
+        "The ratio column is API requests/s divided by it.",
+        "",
+        "| scenario | setup | requests/s | ratio | p50 ms | p90 ms | p99 ms | max ms | status mix |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for scenario in SCENARIOS:
+        for setup in SETUPS:
+            r = api.get((setup, scenario, 64))
+            if not r:
+                continue
+            l = r["latencyMs"]
+            ratio = r["rps"] / ceiling if ceiling else 0
+            lines.append(
+                f"| {SLUG[scenario]} | {setup} | {r['rps']:,.0f} | {ratio:.2f} | {l['p50']:.2f} | "
+                f"{l['p90']:.2f} | {l['p99']:.2f} | {l['max']:.1f} | {mix(r)} |")
+
+    lines += [
+        "",
+        "## hot-section against connections",
+        "",
+        "| connections | raw Redis calls/s | raw p99 ms | 1 replica req/s | p99 ms | errors "
+        "| 3 replicas + nginx req/s | p99 ms | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    series = {setup: [] for setup in SETUPS}
+    for c in sweep:
+        row = [f"{c}"]
+        rr = raw.get(c)
+        row += [f"{rr['rps']:,}", f"{rr['latencyMs']['p99']:.2f}"] if rr else ["", ""]
+        for setup in SETUPS:
+            r = api.get((setup, "HotSection", c))
+            if r:
+                series[setup].append((c, r["rps"], r["latencyMs"]["p99"]))
+                row += [f"{r['rps']:,.0f}", f"{r['latencyMs']['p99']:.2f}", f"{errors(r)}"]
+            else:
+                row += ["", "", ""]
+        lines.append("| " + " | ".join(row) + " |")
+
+    durable = api.get(("1 replica, AOF always", "HotSection", 64))
+    plain = api.get(("1 replica", "HotSection", 64))
+    if durable and plain:
+        lines += [
+            "",
+            "## The cost of durability",
+            "",
+            "hot-section, 1 replica, 64 connections, against a Redis with `appendonly yes` and "
+            "`appendfsync always` (as docker-compose.yml runs it), on this machine's disk:",
+            "",
+            "| Redis | requests/s | p50 ms | p99 ms |",
+            "|---|---:|---:|---:|",
+            f"| no persistence | {plain['rps']:,.0f} | {plain['latencyMs']['p50']:.2f} | {plain['latencyMs']['p99']:.2f} |",
+            f"| AOF, fsync always | {durable['rps']:,.0f} | {durable['latencyMs']['p50']:.2f} | {durable['latencyMs']['p99']:.2f} |",
+        ]
+
+    hot = api.get(("1 replica", "HotSection", 64))
+    sold = api.get(("1 replica", "SoldOut", 64))
+    targets = []
+    if hot and ceiling:
+        ratio = hot["rps"] / ceiling
+        targets.append(f"- hot-section, 1 replica, 64 connections: {ratio:.2f} of the raw ceiling "
+                       f"(target 0.30): **{'met' if ratio >= 0.30 else 'missed'}**; p99 "
+                       f"{hot['latencyMs']['p99']:.2f} ms (target under 10 ms): "
+                       f"**{'met' if hot['latencyMs']['p99'] < 10 else 'missed'}**.")
+    if hot and sold:
+        targets.append(f"- sold-out at least as fast as hot-section: {sold['rps']:,.0f} vs "
+                       f"{hot['rps']:,.0f} requests/s: **{'met' if sold['rps'] >= hot['rps'] else 'missed'}**.")
+    top = max(sweep)
+    for setup in SETUPS:
+        r = api.get((setup, "HotSection", top))
+        if r:
+            targets.append(f"- no errors at {top} connections, {setup}: {errors(r)} errors "
+                           f"(5xx or transport): **{'met' if errors(r) == 0 else 'missed'}**.")
+    lines += ["", "## Targets", ""] + targets
+    lines += ["", "![throughput and p99 against connections](BENCHMARKS.png)", ""]
+    open(out_md, "w").write("\n".join(lines))
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    raw_points = [(c, raw[c]["rps"], raw[c]["latencyMs"]["p99"]) for c in sweep if c in raw]
+    for label, points, style in [("raw Redis (booking script)", raw_points, "k--"),
+                                 ("1 replica", series["1 replica"], "o-"),
+                                 ("3 replicas + nginx", series["3 replicas + nginx"], "s-")]:
+        if points:
+            xs = [p[0] for p in points]
+            left.plot(xs, [p[1] for p in points], style, label=label)
+            right.plot(xs, [p[2] for p in points], style, label=label)
+    for ax, title, unit in [(left, "throughput (hot-section)", "requests/s"),
+                            (right, "p99 latency (hot-section)", "ms")]:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sweep)
+        ax.set_xticklabels([str(c) for c in sweep])
+        ax.set_xlabel("connections (raw: clients)")
+        ax.set_ylabel(unit)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        ax.set_ylim(bottom=0)
+    right.set_yscale("log")
+    left.legend()
+    fig.suptitle(f"boxoffice on {machine.split(';')[0]}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+
+
+if __name__ == "__main__":
+    main()

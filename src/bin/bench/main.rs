@@ -1,0 +1,146 @@
+//! `bench`: load on one or more replicas, scenario by scenario; prints requests/s, latency
+//! percentiles (HDR histogram) and the status mix.
+//!
+//! ```text
+//! cargo run --release --bin bench -- --target http://127.0.0.1:8080 --scenario hot-section \
+//!     --connections 64 --duration 10s
+//! ```
+//!
+//! Each of `--connections` keep-alive HTTP/1.1 connections (spread round-robin over the
+//! targets) is one virtual user sending its next request as soon as the last one is answered.
+//! Each scenario creates its own data first. The first `--warmup` is not measured.
+
+mod client;
+mod record;
+mod scenarios;
+
+use clap::Parser;
+use client::Connection;
+use record::Recorder;
+use scenarios::{Name, Scenario};
+use serde_json::json;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(about = "Load generator for boxoffice")]
+struct Args {
+    /// Base URL of a replica or load balancer; repeat for several.
+    #[arg(long = "target", required = true)]
+    targets: Vec<String>,
+    #[arg(long, value_enum)]
+    scenario: Name,
+    /// Concurrent keep-alive connections (virtual users).
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// How long to measure, e.g. `10s`.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// How long to run before measuring.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let _ = rlimit::increase_nofile_limit(65_536);
+    match run(&args).await {
+        Ok(report) => {
+            if args.json {
+                println!("{report}");
+            } else {
+                print_report(&report);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<serde_json::Value, String> {
+    let scenario = Arc::new(Scenario::prepare(args.scenario, &args.targets[0]).await?);
+    let mut connections = Vec::with_capacity(args.connections);
+    for i in 0..args.connections {
+        connections.push(Connection::open(&args.targets[i % args.targets.len()]).await?);
+    }
+
+    let measure_from = Instant::now() + args.warmup;
+    let measure_until = measure_from + args.duration;
+    let users: Vec<_> = connections
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut conn)| {
+            let scenario = scenario.clone();
+            let target = args.targets[i % args.targets.len()].clone();
+            tokio::spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(i as u64);
+                let mut rec = Recorder::new();
+                loop {
+                    let now = Instant::now();
+                    if now >= measure_until {
+                        return rec;
+                    }
+                    rec.recording = now >= measure_from;
+                    if scenario.step(&mut conn, &mut rng, &mut rec).await.is_err() {
+                        // The connection broke (counted as a transport error): open another.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        if let Ok(fresh) = Connection::open(&target).await {
+                            conn = fresh;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut total = Recorder::new();
+    for user in users {
+        total.merge(user.await.map_err(|e| e.to_string())?);
+    }
+
+    let requests = total.latency.len();
+    let seconds = args.duration.as_secs_f64();
+    let ms = |q: f64| total.latency.value_at_quantile(q) as f64 / 1000.0;
+    Ok(json!({
+        "scenario": format!("{:?}", args.scenario),
+        "targets": args.targets,
+        "connections": args.connections,
+        "durationSecs": seconds,
+        "requests": requests,
+        "rps": (requests as f64 / seconds).round(),
+        "latencyMs": {
+            "p50": ms(0.50), "p90": ms(0.90), "p99": ms(0.99),
+            "max": total.latency.max() as f64 / 1000.0,
+        },
+        "outcomes": total.outcomes,
+    }))
+}
+
+fn print_report(r: &serde_json::Value) {
+    let l = &r["latencyMs"];
+    println!(
+        "bench: {} with {} connections over {} target(s), measured {} s",
+        r["scenario"].as_str().unwrap_or(""),
+        r["connections"],
+        r["targets"].as_array().map_or(0, Vec::len),
+        r["durationSecs"]
+    );
+    println!("requests:   {} ({} req/s)", r["requests"], r["rps"]);
+    println!(
+        "latency:    p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        l["p50"], l["p90"], l["p99"], l["max"]
+    );
+    println!("status mix:");
+    if let Some(outcomes) = r["outcomes"].as_object() {
+        for (outcome, n) in outcomes {
+            println!("  {outcome:<34} {n}");
+        }
+    }
+}
