@@ -1,12 +1,12 @@
 -- Turn a live seat lock into a booking: only the lock's owner, only while the lock lives.
 --
--- KEYS: 1 event document, 2 seat -> section hash, 3 free seats, 4 lock index, 5 seat lock,
---       6 sections hash, 7 booking document, 8 event bookings index, 9 user bookings index,
---       [10 idempotency record]
+-- KEYS: 1 event document, 2 seat -> section hash, 3 seat -> position hash, 4 booked-seats bitmap,
+--       5 lock index, 6 seat lock, 7 sections hash, 8 booking document, 9 event bookings index,
+--       10 user bookings index, [11 idempotency record]
 -- ARGV: 1 seat id, 2 user id, 3 booking id, 4 event id, 5 createdAt (ms),
 --       [6 idempotency fingerprint, 7 idempotency ttl (ms)]
 
-local replay = idempotent_replay(KEYS[10], ARGV[6])
+local replay = idempotent_replay(KEYS[11], ARGV[6])
 if replay then
   return replay
 end
@@ -16,10 +16,11 @@ local section_id = redis.call('HGET', KEYS[2], seat)
 if not section_id then
   return not_found(KEYS[1], 'SEAT_NOT_FOUND')
 end
-if not redis.call('ZSCORE', KEYS[3], seat) then
+local position = redis.call('HGET', KEYS[3], seat)
+if seat_is_booked(KEYS[4], position) then
   return refuse('SEAT_BOOKED')
 end
-local holder = redis.call('GET', KEYS[5])
+local holder = redis.call('GET', KEYS[6])
 if not holder then
   return refuse('SEAT_NOT_LOCKED')
 end
@@ -30,15 +31,15 @@ end
 -- The document goes first, and only where none is: an id collision refuses before any write.
 local document = cjson.encode({
   id = ARGV[3], eventId = ARGV[4], sectionId = section_id, qty = 1, seats = { seat },
-  userId = user, unitPrice = tonumber(redis.call('HGET', KEYS[6], section_id .. ':price')),
+  userId = user, unitPrice = tonumber(redis.call('HGET', KEYS[7], section_id .. ':price')),
   status = 'confirmed', createdAt = tonumber(ARGV[5]),
 })
-if not redis.call('SET', KEYS[7], document, 'NX') then
+if not redis.call('SET', KEYS[8], document, 'NX') then
   return refuse('ID_COLLISION')
 end
-redis.call('ZREM', KEYS[3], seat)
-redis.call('DEL', KEYS[5])
-redis.call('ZREM', KEYS[4], seat)
-local remaining = redis.call('HINCRBY', KEYS[6], section_id .. ':remaining', -1)
-index_booking(KEYS[8], KEYS[9], ARGV[3])
-return remember_reply(KEYS[10], ARGV[6], ARGV[7], booking_reply(document, remaining))
+redis.call('SETBIT', KEYS[4], position, 1)
+redis.call('DEL', KEYS[6])
+redis.call('ZREM', KEYS[5], seat)
+local remaining = redis.call('HINCRBY', KEYS[7], section_id .. ':remaining', -1)
+index_booking(KEYS[9], KEYS[10], ARGV[3])
+return remember_reply(KEYS[11], ARGV[6], ARGV[7], booking_reply(document, remaining))

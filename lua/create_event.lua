@@ -2,7 +2,7 @@
 -- that starts later never resets the demo event).
 --
 -- KEYS: 1 event document, 2 sections hash, 3 seat -> section hash, 4 seat -> position hash,
---       5 free seats (zset, score = position)
+--       5 position -> seat hash, 6 booked-seats bitmap
 -- ARGV: 1 event document (JSON: id, name, createdAt, sections[{id, name, price, capacity, seats?}])
 
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -11,6 +11,17 @@ end
 
 local event = cjson.decode(ARGV[1])
 redis.call('SET', KEYS[1], ARGV[1])
+
+-- Seat fields go in batches: one HSET per 500 seats rather than one per seat.
+local by_seat, by_position, sections = {}, {}, {}
+local function flush()
+  if #by_seat > 0 then
+    redis.call('HSET', KEYS[3], unpack(sections))
+    redis.call('HSET', KEYS[4], unpack(by_seat))
+    redis.call('HSET', KEYS[5], unpack(by_position))
+    by_seat, by_position, sections = {}, {}, {}
+  end
+end
 
 local position = 0
 for _, section in ipairs(event.sections) do
@@ -22,12 +33,23 @@ for _, section in ipairs(event.sections) do
   if section.seats then
     redis.call('HSET', KEYS[2], id .. ':first', position, id .. ':last', position + #section.seats - 1)
     for _, seat in ipairs(section.seats) do
-      redis.call('HSET', KEYS[3], seat, id)
-      redis.call('HSET', KEYS[4], seat, position)
-      redis.call('ZADD', KEYS[5], position, seat)
+      sections[#sections + 1] = seat
+      sections[#sections + 1] = id
+      by_seat[#by_seat + 1] = seat
+      by_seat[#by_seat + 1] = position
+      by_position[#by_position + 1] = position
+      by_position[#by_position + 1] = seat
       position = position + 1
+      if #by_seat >= 1000 then
+        flush()
+      end
     end
   end
+end
+flush()
+if position > 0 then
+  -- Allocates the bitmap, all seats free: BITPOS on a missing key would ignore its range.
+  redis.call('SETBIT', KEYS[6], position - 1, 0)
 end
 
 return reply({ created = true })

@@ -75,6 +75,12 @@ local function booking_reply(document, remaining)
   return '{"booking":' .. document .. ',"remaining":' .. remaining .. '}'
 end
 
+-- Reserved seats have positions 0..n-1 in the event's seat order; bit `position` of the event's
+-- booked-seats bitmap is 1 while that seat is sold.
+local function seat_is_booked(booked_key, position)
+  return redis.call('GETBIT', booked_key, position) == 1
+end
+
 -- A seat is locked while its lock index entry lies in the future. The index mirrors the lock keys
 -- (same expiry, written in the same scripts) so that scripts which cannot name every lock key
 -- (picking free seats, listing) still see the locks.

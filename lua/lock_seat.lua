@@ -1,7 +1,8 @@
 -- Lock a reserved seat for a user: SET NX PX semantics, plus the booked check in the same step.
 -- The same user locking again gets their existing lock back, not extended.
 --
--- KEYS: 1 event document, 2 seat -> section hash, 3 free seats, 4 lock index, 5 seat lock
+-- KEYS: 1 event document, 2 seat -> section hash, 3 seat -> position hash, 4 booked-seats bitmap,
+--       5 lock index, 6 seat lock
 -- ARGV: 1 seat id, 2 user id, 3 ttl (ms)
 
 local seat, user = ARGV[1], ARGV[2]
@@ -9,13 +10,13 @@ local section_id = redis.call('HGET', KEYS[2], seat)
 if not section_id then
   return not_found(KEYS[1], 'SEAT_NOT_FOUND')
 end
-if not redis.call('ZSCORE', KEYS[3], seat) then
+if seat_is_booked(KEYS[4], redis.call('HGET', KEYS[3], seat)) then
   return refuse('SEAT_BOOKED')
 end
 
-local holder = redis.call('GET', KEYS[5])
+local holder = redis.call('GET', KEYS[6])
 if holder then
-  local expires_at = redis.call('PEXPIRETIME', KEYS[5])
+  local expires_at = redis.call('PEXPIRETIME', KEYS[6])
   if holder ~= user then
     -- Never say who holds it; when it frees up is fair to tell.
     return refuse('SEAT_LOCKED', { expiresAt = expires_at })
@@ -23,9 +24,9 @@ if holder then
   return reply({ sectionId = section_id, expiresAt = expires_at, alreadyHeld = true })
 end
 
-redis.call('SET', KEYS[5], user, 'NX', 'PX', ARGV[3])
-local expires_at = redis.call('PEXPIRETIME', KEYS[5])
-redis.call('ZADD', KEYS[4], expires_at, seat)
+redis.call('SET', KEYS[6], user, 'NX', 'PX', ARGV[3])
+local expires_at = redis.call('PEXPIRETIME', KEYS[6])
+redis.call('ZADD', KEYS[5], expires_at, seat)
 -- Drop index entries of locks that have expired since (their keys are gone already).
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now_ms())
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now_ms())
 return reply({ sectionId = section_id, expiresAt = expires_at, alreadyHeld = false })

@@ -2,7 +2,8 @@
 //!
 //! * `remaining >= 0`, and `remaining + sum(qty of confirmed bookings) == capacity` per section;
 //! * on reserved sections, the free seats number `remaining`; every booked seat belongs to
-//!   exactly one confirmed booking, and every seat of a confirmed booking is booked;
+//!   exactly one confirmed booking, and every seat of a confirmed booking is booked; the seat
+//!   positions the scripts use agree with the event's seat order;
 //! * no live lock on a booked seat;
 //! * every booking in an event's index has its document, in that event, at the section's price;
 //! * every event is in the events index.
@@ -15,12 +16,13 @@ use crate::config::AuditArgs;
 use crate::domain::booking::{BookingRecord, BookingStatus};
 use crate::domain::event::EventRecord;
 use crate::domain::ids::{BookingId, EventId};
+use crate::domain::seats::bit_is_set;
 use crate::error::AppError;
 use crate::store::keys::{self, EVENTS_INDEX, EventKeys};
 use crate::store::{RedisTime, parse_document, query_each, redis_millis};
 use redis::aio::MultiplexedConnection;
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::process::ExitCode;
 
 const SNAPSHOT_ATTEMPTS: usize = 20;
@@ -135,11 +137,14 @@ async fn stored_event_ids(conn: &mut MultiplexedConnection) -> Result<BTreeSet<S
     }
 }
 
-/// Event document, sections hash, free seats, booking ids, Redis's clock.
+/// Event document, sections hash, booked-seats bitmap, seat -> position, position -> seat,
+/// booking ids, Redis's clock.
 type EventRead = (
     Option<String>,
     HashMap<String, String>,
-    HashSet<String>,
+    Vec<u8>,
+    HashMap<String, String>,
+    HashMap<String, String>,
     Vec<String>,
     RedisTime,
 );
@@ -148,7 +153,9 @@ type EventRead = (
 struct Snapshot {
     event: EventRecord,
     counters: HashMap<String, String>,
-    free: HashSet<String>,
+    booked: Vec<u8>,
+    positions: HashMap<String, String>,
+    seats_at: HashMap<String, String>,
     booking_ids: Vec<String>,
     bookings: Vec<Option<String>>,
     locked_booked_seats: Vec<String>,
@@ -163,19 +170,22 @@ async fn snapshot(
         // Every booking, cancellation and lock changes at least one of these.
         redis::cmd("WATCH")
             .arg(keys.sections())
-            .arg(keys.free_seats())
+            .arg(keys.booked_seats())
             .arg(keys.lock_index())
             .arg(keys.bookings())
             .exec_async(conn)
             .await?;
-        let (raw, counters, free, booking_ids, now): EventRead = redis::pipe()
-            .get(keys.event())
-            .hgetall(keys.sections())
-            .zrange(keys.free_seats(), 0, -1)
-            .zrange(keys.bookings(), 0, -1)
-            .cmd("TIME")
-            .query_async(conn)
-            .await?;
+        let (raw, counters, booked, positions, seats_at, booking_ids, now): EventRead =
+            redis::pipe()
+                .get(keys.event())
+                .hgetall(keys.sections())
+                .get(keys.booked_seats())
+                .hgetall(keys.seat_positions())
+                .hgetall(keys.seats_at())
+                .zrange(keys.bookings(), 0, -1)
+                .cmd("TIME")
+                .query_async(conn)
+                .await?;
         let Some(raw) = raw else {
             redis::cmd("UNWATCH").exec_async(conn).await?;
             return Ok(None);
@@ -196,8 +206,9 @@ async fn snapshot(
             .sections
             .iter()
             .flat_map(|s| s.seats.iter().flatten())
-            .map(|s| s.as_str())
-            .filter(|s| !free.contains(*s))
+            .enumerate()
+            .filter(|(position, _)| bit_is_set(&booked, *position))
+            .map(|(_, seat)| seat.as_str())
             .collect();
         let mut pipe = redis::pipe();
         for seat in &booked_seats {
@@ -232,7 +243,9 @@ async fn snapshot(
             return Ok(Some(Snapshot {
                 event,
                 counters,
-                free,
+                booked,
+                positions,
+                seats_at,
                 booking_ids,
                 bookings,
                 locked_booked_seats,
@@ -317,7 +330,7 @@ async fn audit_event(
     }
 
     // Sections: counters against bookings, seats against bookings.
-    let mut seats_in_sections = HashSet::new();
+    let mut position = 0usize;
     for section in &snap.event.sections {
         report.sections += 1;
         let s = &section.id;
@@ -355,20 +368,28 @@ async fn audit_event(
         let mut free_here = 0;
         for seat in seats {
             let seat = seat.as_str();
-            seats_in_sections.insert(seat);
+            let here = position.to_string();
+            if snap.positions.get(seat) != Some(&here)
+                || snap.seats_at.get(&here).map(String::as_str) != Some(seat)
+            {
+                flag(format!("seat {seat} is not mapped to its position {here}"));
+            }
             let held_by = holders.remove(seat).unwrap_or(0);
-            if snap.free.contains(seat) {
+            if bit_is_set(&snap.booked, position) {
+                if held_by != 1 {
+                    flag(format!(
+                        "seat {seat} is booked but belongs to {held_by} confirmed bookings"
+                    ));
+                }
+            } else {
                 free_here += 1;
                 if held_by > 0 {
                     flag(format!(
                         "seat {seat} is free but {held_by} confirmed booking(s) hold it"
                     ));
                 }
-            } else if held_by != 1 {
-                flag(format!(
-                    "seat {seat} is booked but belongs to {held_by} confirmed bookings"
-                ));
             }
+            position += 1;
         }
         for seat in holders.keys() {
             flag(format!(
@@ -381,10 +402,11 @@ async fn audit_event(
             ));
         }
     }
-    for seat in &snap.free {
-        if !seats_in_sections.contains(seat.as_str()) {
-            flag(format!("free seat {seat} belongs to no section"));
-        }
+    let stray = (position..snap.booked.len() * 8).find(|&p| bit_is_set(&snap.booked, p));
+    if let Some(stray) = stray {
+        flag(format!(
+            "booked-seats bit {stray} is set, but no seat has that position"
+        ));
     }
     for seat in &snap.locked_booked_seats {
         flag(format!("booked seat {seat} is locked"));

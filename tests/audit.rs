@@ -75,16 +75,25 @@ async fn each_broken_invariant_is_reported() {
         }),
         (
             "seat A2 is booked but belongs to 0 confirmed bookings",
-            |e, _| vec!["ZREM".into(), format!("bo:{{{e}}}:free-seats"), "A2".into()],
+            // A2 is the seat at position 1.
+            |e, _| {
+                vec![
+                    "SETBIT".into(),
+                    format!("bo:{{{e}}}:booked-seats"),
+                    "1".into(),
+                    "1".into(),
+                ]
+            },
         ),
         (
             "seat A1 is free but 1 confirmed booking(s) hold it",
             |e, _| {
+                // A1, at position 0, was sold to bob.
                 vec![
-                    "ZADD".into(),
-                    format!("bo:{{{e}}}:free-seats"),
+                    "SETBIT".into(),
+                    format!("bo:{{{e}}}:booked-seats"),
                     "0".into(),
-                    "A1".into(),
+                    "0".into(),
                 ]
             },
         ),
@@ -103,6 +112,25 @@ async fn each_broken_invariant_is_reported() {
                 "return redis.call('DEL', unpack(redis.call('KEYS', ARGV[1])))".into(),
                 "0".into(),
                 format!("bo:*:booking:{b}"),
+            ]
+        }),
+        (
+            "booked-seats bit 7 is set, but no seat has that position",
+            |e, _| {
+                vec![
+                    "SETBIT".into(),
+                    format!("bo:{{{e}}}:booked-seats"),
+                    "7".into(),
+                    "1".into(),
+                ]
+            },
+        ),
+        ("seat A3 is not mapped to its position 2", |e, _| {
+            vec![
+                "HSET".into(),
+                format!("bo:{{{e}}}:seat-at"),
+                "2".into(),
+                "A2".into(),
             ]
         }),
         ("missing from the events index", |e, _| {

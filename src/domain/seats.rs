@@ -1,13 +1,16 @@
 //! The seat map of an event: every named seat with its status, derived from three facts kept
-//! in Redis (the seats still free, the live locks with their expiry, Redis's clock).
+//! in Redis (the booked-seats bitmap, the live locks with their expiry, Redis's clock).
+//!
+//! It serializes straight from the event document: a 5000-seat map is written out without a
+//! copy of any seat id.
 
 use super::event::EventRecord;
 use super::ids::{SeatId, SectionId};
 use super::time::serialize_opt_ms;
-use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use serde::ser::{Serialize, SerializeSeq, Serializer};
+use std::collections::HashMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SeatStatus {
     Available,
@@ -15,11 +18,11 @@ pub enum SeatStatus {
     Booked,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SeatView {
-    pub id: SeatId,
-    pub section_id: SectionId,
+pub struct SeatView<'a> {
+    pub id: &'a SeatId,
+    pub section_id: &'a SectionId,
     pub status: SeatStatus,
     /// When the lock ends; who holds it is never shown.
     #[serde(
@@ -29,38 +32,107 @@ pub struct SeatView {
     pub lock_expires_at: Option<i64>,
 }
 
-/// Seats in the order the event lists them.
-pub fn seat_map(
-    event: &EventRecord,
-    free: &HashSet<String>,
-    lock_expiry: &HashMap<String, i64>,
+/// Whether bit `position` of a Redis bitmap is set (bit 0 is the high bit of byte 0). Bits past
+/// the end of the string are 0, as Redis reads them.
+pub fn bit_is_set(bitmap: &[u8], position: usize) -> bool {
+    bitmap
+        .get(position / 8)
+        .is_some_and(|byte| byte & (0x80 >> (position % 8)) != 0)
+}
+
+#[derive(Debug)]
+pub struct SeatMap {
+    event: EventRecord,
+    booked: Vec<u8>,
+    lock_expiry: HashMap<String, i64>,
     now_ms: i64,
-) -> Vec<SeatView> {
-    let mut seats = Vec::new();
-    for section in &event.sections {
-        for seat in section.seats.iter().flatten() {
-            let expires = lock_expiry
-                .get(seat.as_str())
-                .copied()
-                .filter(|&at| at > now_ms);
-            let status = if !free.contains(seat.as_str()) {
-                SeatStatus::Booked
-            } else if expires.is_some() {
-                SeatStatus::Locked
-            } else {
-                SeatStatus::Available
-            };
-            seats.push(SeatView {
-                id: seat.clone(),
-                section_id: section.id.clone(),
-                status,
-                lock_expires_at: if status == SeatStatus::Locked {
-                    expires
-                } else {
-                    None
-                },
-            });
-        }
+}
+
+/// `booked` is the event's booked-seats bitmap, `lock_expiry` the lock index (seat -> expiry
+/// in ms), `now_ms` Redis's clock: the same clock that expires the lock keys.
+pub fn seat_map(
+    event: EventRecord,
+    booked: Vec<u8>,
+    lock_expiry: HashMap<String, i64>,
+    now_ms: i64,
+) -> SeatMap {
+    SeatMap {
+        event,
+        booked,
+        lock_expiry,
+        now_ms,
     }
-    seats
+}
+
+impl SeatMap {
+    /// How many seats the map has.
+    pub fn len(&self) -> usize {
+        self.event
+            .sections
+            .iter()
+            .map(|s| s.seats.as_ref().map_or(0, Vec::len))
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Seats in the order the event lists them: their positions.
+    pub fn seats(&self) -> impl Iterator<Item = SeatView<'_>> {
+        self.event
+            .sections
+            .iter()
+            .flat_map(|section| {
+                section
+                    .seats
+                    .iter()
+                    .flatten()
+                    .map(move |seat| (section, seat))
+            })
+            .enumerate()
+            .map(|(position, (section, seat))| {
+                let expires = self
+                    .lock_expiry
+                    .get(seat.as_str())
+                    .copied()
+                    .filter(|&at| at > self.now_ms);
+                let status = if bit_is_set(&self.booked, position) {
+                    SeatStatus::Booked
+                } else if expires.is_some() {
+                    SeatStatus::Locked
+                } else {
+                    SeatStatus::Available
+                };
+                SeatView {
+                    id: seat,
+                    section_id: &section.id,
+                    status,
+                    lock_expires_at: expires.filter(|_| status == SeatStatus::Locked),
+                }
+            })
+    }
+}
+
+impl Serialize for SeatMap {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        for seat in self.seats() {
+            seq.serialize_element(&seat)?;
+        }
+        seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bit_is_set;
+
+    #[test]
+    fn bits_are_read_as_redis_numbers_them() {
+        // SETBIT k 0 1 and SETBIT k 9 1 give the bytes 0x80 0x40.
+        let bitmap = [0x80, 0x40];
+        let set: Vec<usize> = (0..20).filter(|&p| bit_is_set(&bitmap, p)).collect();
+        assert_eq!(set, [0, 9]);
+    }
 }

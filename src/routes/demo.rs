@@ -5,7 +5,7 @@
 //! `{"seatId", "userId"}` where seatId may be a string or a number.
 
 use super::parse_id;
-use super::seats::{self, LockReply, SeatMapReply, UnlockReply};
+use super::seats::{self, LockReply, UnlockReply};
 use crate::app::AppState;
 use crate::domain::event::{EventRecord, SectionRecord};
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
@@ -105,7 +105,7 @@ fn seat_from_path(seat: String) -> Result<SeatId, AppError> {
     parse_id(seat, SeatId::parse)
 }
 
-pub async fn seats(State(state): State<AppState>) -> Result<Json<SeatMapReply>, AppError> {
+pub async fn seats(State(state): State<AppState>) -> Result<Response, AppError> {
     on_demo!(state, |event| seats::seat_map(&state, event).await)
 }
 

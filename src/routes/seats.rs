@@ -8,15 +8,15 @@ use super::bookings::booking_reply;
 use super::parse_id;
 use crate::app::AppState;
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
-use crate::domain::seats::SeatView;
+use crate::domain::seats::SeatMap;
 use crate::domain::time::serialize_ms;
 use crate::error::AppError;
 use crate::extract::{Idempotency, JsonBody, PathParams};
 use crate::store::IdempotencyKey;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -29,7 +29,7 @@ pub struct UserBody {
 #[serde(rename_all = "camelCase")]
 pub struct SeatMapReply {
     event_id: EventId,
-    seats: Vec<SeatView>,
+    seats: SeatMap,
 }
 
 #[derive(Serialize)]
@@ -62,7 +62,7 @@ fn event_and_seat((event, seat): (String, String)) -> Result<(EventId, SeatId), 
 pub async fn list(
     State(state): State<AppState>,
     PathParams(event): PathParams<String>,
-) -> Result<Json<SeatMapReply>, AppError> {
+) -> Result<Response, AppError> {
     seat_map(&state, parse_id(event, EventId::parse)?).await
 }
 
@@ -94,19 +94,22 @@ pub async fn unlock(
     unlock_seat(&state, event, seat, body.user_id).await
 }
 
-pub(super) async fn seat_map(
-    state: &AppState,
-    event: EventId,
-) -> Result<Json<SeatMapReply>, AppError> {
+/// A seat map of thousands of seats is hundreds of kilobytes of JSON: it is written into a
+/// buffer sized for it up front (about 64 bytes a seat) instead of one grown step by step.
+pub(super) async fn seat_map(state: &AppState, event: EventId) -> Result<Response, AppError> {
     let seats = state
         .store
         .seat_map(&event)
         .await?
         .ok_or(AppError::EventNotFound)?;
-    Ok(Json(SeatMapReply {
+    let mut body = Vec::with_capacity(64 + 64 * seats.len());
+    let reply = SeatMapReply {
         event_id: event,
         seats,
-    }))
+    };
+    serde_json::to_writer(&mut body, &reply)
+        .map_err(|e| AppError::Internal(format!("encoding the seat map: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// 200 for a new lock and for the holder asking again (the lock is not extended).

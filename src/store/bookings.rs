@@ -76,7 +76,8 @@ impl Store {
                 invocation
                     .key(keys.event())
                     .key(keys.sections())
-                    .key(keys.free_seats())
+                    .key(keys.booked_seats())
+                    .key(keys.seats_at())
                     .key(keys.lock_index())
                     .key(keys::booking(id))
                     .key(keys.bookings())
@@ -126,7 +127,7 @@ impl Store {
                 .key(&booking_key)
                 .key(keys.sections())
                 .key(keys.seat_positions())
-                .key(keys.free_seats())
+                .key(keys.booked_seats())
                 .arg(now_ms());
             if let Some(key) = idempotency {
                 Self::claim_idempotency_key(&mut conn, &booking.user_id, key, &fingerprint).await?;

@@ -36,7 +36,8 @@ impl Store {
                         .key(keys.sections())
                         .key(keys.seat_sections())
                         .key(keys.seat_positions())
-                        .key(keys.free_seats())
+                        .key(keys.seats_at())
+                        .key(keys.booked_seats())
                         .arg(&document),
                 )
                 .await?;

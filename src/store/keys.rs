@@ -17,8 +17,9 @@
 //! | `bo:{E}:event` | string | the event document (JSON, never changes) |
 //! | `bo:{E}:sections` | hash | per section `S`: `S:remaining`, `S:capacity`, `S:price` (cents), and for reserved seating `S:first`/`S:last` (seat positions) |
 //! | `bo:{E}:seat-section` | hash | seat -> section |
-//! | `bo:{E}:seat-position` | hash | seat -> position in the event's seat order |
-//! | `bo:{E}:free-seats` | zset | seats not booked, score = position |
+//! | `bo:{E}:seat-position` | hash | seat -> position in the event's seat order (0, 1, ...) |
+//! | `bo:{E}:seat-at` | hash | position -> seat |
+//! | `bo:{E}:booked-seats` | bitmap | bit `position` is 1 while that seat is sold |
 //! | `bo:{E}:lock:<seat>` | string | lock holder's user id, expiring by itself (`PX`) |
 //! | `bo:{E}:locks` | zset | seat -> lock expiry (ms): an index of the lock keys |
 //! | `bo:{E}:bookings` | zset | booking ids of the event (score 0: ordered by id = by time) |
@@ -104,8 +105,11 @@ impl EventKeys {
     pub fn seat_positions(&self) -> String {
         self.key("seat-position")
     }
-    pub fn free_seats(&self) -> String {
-        self.key("free-seats")
+    pub fn seats_at(&self) -> String {
+        self.key("seat-at")
+    }
+    pub fn booked_seats(&self) -> String {
+        self.key("booked-seats")
     }
     pub fn lock_index(&self) -> String {
         self.key("locks")

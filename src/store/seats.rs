@@ -5,11 +5,11 @@ use super::keys::{self, EventKeys};
 use super::{BookingOutcome, RedisTime, Store, parse_document, redis_millis};
 use crate::domain::event::EventRecord;
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
-use crate::domain::seats::{SeatView, seat_map};
+use crate::domain::seats::{SeatMap, seat_map};
 use crate::domain::time::now_ms;
 use crate::error::AppError;
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A lock as `lua/lock_seat.lua` answers it.
 #[derive(Debug, Deserialize)]
@@ -21,13 +21,8 @@ pub struct SeatLock {
     pub already_held: bool,
 }
 
-/// Event document, free seats, lock expiry by seat, Redis's clock.
-type SeatMapRead = (
-    Option<String>,
-    HashSet<String>,
-    HashMap<String, i64>,
-    RedisTime,
-);
+/// Event document, booked-seats bitmap, lock expiry by seat, Redis's clock.
+type SeatMapRead = (Option<String>, Vec<u8>, HashMap<String, i64>, RedisTime);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -37,13 +32,13 @@ struct Released {
 
 impl Store {
     /// Every seat of the event with its status, from one consistent snapshot.
-    pub async fn seat_map(&self, event: &EventId) -> Result<Option<Vec<SeatView>>, AppError> {
+    pub async fn seat_map(&self, event: &EventId) -> Result<Option<SeatMap>, AppError> {
         self.bounded(async {
             let keys = EventKeys::new(event);
-            let (raw, free, locks, now): SeatMapRead = redis::pipe()
+            let (raw, booked, locks, now): SeatMapRead = redis::pipe()
                 .atomic()
                 .get(keys.event())
-                .zrange(keys.free_seats(), 0, -1)
+                .get(keys.booked_seats())
                 .zrange_withscores(keys.lock_index(), 0, -1)
                 .cmd("TIME")
                 .query_async(&mut self.conn())
@@ -53,7 +48,7 @@ impl Store {
             };
             let record: EventRecord = parse_document("event", &raw)?;
             // Redis's clock decides which locks still live, as it does for the lock keys.
-            Ok(Some(seat_map(&record, &free, &locks, redis_millis(now))))
+            Ok(Some(seat_map(record, booked, locks, redis_millis(now))))
         })
         .await
     }
@@ -73,7 +68,8 @@ impl Store {
                         .lock_seat
                         .key(keys.event())
                         .key(keys.seat_sections())
-                        .key(keys.free_seats())
+                        .key(keys.seat_positions())
+                        .key(keys.booked_seats())
                         .key(keys.lock_index())
                         .key(keys.seat_lock(seat))
                         .arg(seat.as_str())
@@ -106,7 +102,8 @@ impl Store {
                 invocation
                     .key(keys.event())
                     .key(keys.seat_sections())
-                    .key(keys.free_seats())
+                    .key(keys.seat_positions())
+                    .key(keys.booked_seats())
                     .key(keys.lock_index())
                     .key(keys.seat_lock(seat))
                     .key(keys.sections())
@@ -146,7 +143,8 @@ impl Store {
                         .unlock_seat
                         .key(keys.event())
                         .key(keys.seat_sections())
-                        .key(keys.free_seats())
+                        .key(keys.seat_positions())
+                        .key(keys.booked_seats())
                         .key(keys.lock_index())
                         .key(keys.seat_lock(seat))
                         .arg(seat.as_str())

@@ -14,6 +14,14 @@ pub struct Connection {
     host: String,
 }
 
+/// Why a request failed: `NotSent` (the server had closed the connection between requests,
+/// e.g. after `Connection: close`; reconnecting is all it takes) or `Lost` (sent, no answer).
+#[derive(Debug)]
+pub enum Failure {
+    NotSent,
+    Lost(String),
+}
+
 /// One answer: status, `X-Instance-Id`, body.
 pub struct Answer {
     pub status: u16,
@@ -44,7 +52,7 @@ impl Connection {
         method: Method,
         path: &str,
         body: Option<Bytes>,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, Failure> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -54,19 +62,16 @@ impl Connection {
         }
         let request = request
             .body(Full::new(body.unwrap_or_default()))
-            .map_err(|e| e.to_string())?;
-        self.sender.ready().await.map_err(|e| e.to_string())?;
-        let response = self
-            .sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| Failure::NotSent)?;
+        self.sender.ready().await.map_err(|_| Failure::NotSent)?;
+        let lost = |e: hyper::Error| Failure::Lost(e.to_string());
+        let response = self.sender.send_request(request).await.map_err(lost)?;
         let status = response.status().as_u16();
         let body = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(lost)?
             .to_bytes();
         Ok(Answer { status, body })
     }

@@ -15,7 +15,7 @@ mod record;
 mod scenarios;
 
 use clap::Parser;
-use client::Connection;
+use client::{Connection, Failure};
 use record::Recorder;
 use scenarios::{Name, Scenario};
 use serde_json::json;
@@ -89,9 +89,11 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
                         return rec;
                     }
                     rec.recording = now >= measure_from;
-                    if scenario.step(&mut conn, &mut rng, &mut rec).await.is_err() {
-                        // The connection broke (counted as a transport error): open another.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    if let Err(failure) = scenario.step(&mut conn, &mut rng, &mut rec).await {
+                        // Closed by the server (recorded if a request was lost): open another.
+                        if matches!(failure, Failure::Lost(_)) {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
                         if let Ok(fresh) = Connection::open(&target).await {
                             conn = fresh;
                         }
@@ -120,6 +122,7 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
             "max": total.latency.max() as f64 / 1000.0,
         },
         "outcomes": total.outcomes,
+        "firstError": total.first_error,
     }))
 }
 
@@ -137,6 +140,9 @@ fn print_report(r: &serde_json::Value) {
         "latency:    p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
         l["p50"], l["p90"], l["p99"], l["max"]
     );
+    if let Some(error) = r["firstError"].as_str() {
+        println!("first transport error: {error}");
+    }
     println!("status mix:");
     if let Some(outcomes) = r["outcomes"].as_object() {
         for (outcome, n) in outcomes {

@@ -1,6 +1,6 @@
 //! The scenarios: what data each creates first, and what one virtual user does per step.
 
-use crate::client::{Answer, Connection};
+use crate::client::{Answer, Connection, Failure};
 use crate::record::Recorder;
 use bytes::Bytes;
 use hyper::Method;
@@ -164,7 +164,7 @@ impl Scenario {
         conn: &mut Connection,
         rng: &mut fastrand::Rng,
         rec: &mut Recorder,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         match self {
             Scenario::HotSection { event } | Scenario::SoldOut { event } => {
                 book(conn, rec, event, "s1", 1, rng.u32(..100_000)).await?;
@@ -233,7 +233,7 @@ async fn book(
     section: &str,
     qty: u32,
     user: u32,
-) -> Result<Answer, String> {
+) -> Result<Answer, Failure> {
     let body = format!(
         r#"{{"eventId":"{event}","sectionId":"{section}","qty":{qty},"userId":"u{user}"}}"#
     );
@@ -245,10 +245,11 @@ fn user_body(user: u32) -> Bytes {
     Bytes::from(format!(r#"{{"userId":"u{user}"}}"#))
 }
 
-fn booking_id(answer: &Answer) -> Result<String, String> {
-    let body: Value = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
+/// The id in a 201 booking; a 201 without one is a broken answer.
+fn booking_id(answer: &Answer) -> Result<String, Failure> {
+    let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
     body["id"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| "booking without id".into())
+        .ok_or_else(|| Failure::Lost("a 201 without a booking id".into()))
 }
