@@ -162,7 +162,7 @@ def main():
         ax.set_ylabel(unit)
         ax.set_title(title)
         ax.grid(True, alpha=0.3)
-        ax.set_ylim(bottom=0)
+    left.set_ylim(bottom=0)
     right.set_yscale("log")
     left.legend()
     fig.suptitle(f"boxoffice on {machine.split(';')[0]}", fontsize=9)
