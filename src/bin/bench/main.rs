@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 #[command(about = "Load generator for boxoffice")]
 struct Args {
     /// Base URL of a replica or load balancer; repeat for several.
-    #[arg(long = "target", required = true)]
+    #[arg(long = "target", required_unless_present = "print_book_call")]
     targets: Vec<String>,
-    #[arg(long, value_enum)]
-    scenario: Name,
+    #[arg(long, value_enum, required_unless_present = "print_book_call")]
+    scenario: Option<Name>,
     /// Concurrent keep-alive connections (virtual users).
     #[arg(long, default_value_t = 64)]
     connections: usize,
@@ -43,11 +43,61 @@ struct Args {
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Print, one per line, what follows EVALSHA for one booking of qty 1 in section s1 of
+    /// this event: the booking script's SHA (as the service loads it), the key count, the
+    /// keys and the arguments, with `__rand_int__` where redis-benchmark must vary them.
+    /// scripts/bench measures the raw Redis ceiling with it.
+    #[arg(long, value_name = "EVENT_ID")]
+    print_book_call: Option<String>,
+}
+
+/// The booking script's call, from the service's own scripts and key layout.
+fn print_book_call(event: &str) -> Result<(), String> {
+    use boxoffice::domain::ids::{BookingId, EventId};
+    use boxoffice::store::{Scripts, keys};
+    let event = EventId::parse(event).map_err(|e| e.to_string())?;
+    let k = keys::EventKeys::new(&event);
+    let sample = BookingId::new(keys::event_slot(&event));
+    let booking_key = keys::booking(&sample).replace(&sample.to_string(), "__rand_int__");
+    let user = boxoffice::domain::ids::UserId::parse("u__rand_int__").map_err(|e| e.to_string())?;
+    let keys = [
+        k.event(),
+        k.sections(),
+        k.booked_seats(),
+        k.seats_at(),
+        k.lock_index(),
+        booking_key,
+        k.bookings(),
+        k.user_bookings(&user),
+    ];
+    let args = [
+        "__rand_int__",
+        event.as_str(),
+        "s1",
+        "1",
+        user.as_str(),
+        "1790000000000",
+    ];
+    println!("{}", Scripts::new().book.get_hash());
+    println!("{}", keys.len());
+    for line in keys.iter().map(String::as_str).chain(args) {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(event) = &args.print_book_call {
+        return match print_book_call(event) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let _ = rlimit::increase_nofile_limit(65_536);
     match run(&args).await {
         Ok(report) => {
@@ -66,7 +116,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &Args) -> Result<serde_json::Value, String> {
-    let scenario = Arc::new(Scenario::prepare(args.scenario, &args.targets[0]).await?);
+    let name = args.scenario.ok_or("--scenario is required")?;
+    let scenario = Arc::new(Scenario::prepare(name, &args.targets[0]).await?);
     let mut connections = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
         connections.push(Connection::open(&args.targets[i % args.targets.len()]).await?);
@@ -111,7 +162,7 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
     let seconds = args.duration.as_secs_f64();
     let ms = |q: f64| total.latency.value_at_quantile(q) as f64 / 1000.0;
     Ok(json!({
-        "scenario": format!("{:?}", args.scenario),
+        "scenario": format!("{name:?}"),
         "targets": args.targets,
         "connections": args.connections,
         "durationSecs": seconds,
