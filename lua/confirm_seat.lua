@@ -12,20 +12,13 @@ if replay then
 end
 
 local seat, user = ARGV[1], ARGV[2]
-local section_id = redis.call('HGET', KEYS[2], seat)
-if not section_id then
-  return not_found(KEYS[1], 'SEAT_NOT_FOUND')
+local section_id, position, refusal = unsold_seat(seat)
+if refusal then
+  return refusal
 end
-local position = redis.call('HGET', KEYS[3], seat)
-if seat_is_booked(KEYS[4], position) then
-  return refuse('SEAT_BOOKED')
-end
-local holder = redis.call('GET', KEYS[6])
-if not holder then
-  return refuse('SEAT_NOT_LOCKED')
-end
-if holder ~= user then
-  return refuse('LOCK_NOT_OWNED')
+refusal = not_held_by(user)
+if refusal then
+  return refusal
 end
 
 -- The document goes first, and only where none is: an id collision refuses before any write.

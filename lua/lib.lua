@@ -76,9 +76,34 @@ local function booking_reply(document, remaining)
 end
 
 -- Reserved seats have positions 0..n-1 in the event's seat order; bit `position` of the event's
--- booked-seats bitmap is 1 while that seat is sold.
-local function seat_is_booked(booked_key, position)
-  return redis.call('GETBIT', booked_key, position) == 1
+-- booked-seats bitmap is 1 while that seat is sold. The seat scripts (lock, confirm, unlock)
+-- take the same first keys: 1 event document, 2 seat -> section, 3 seat -> position,
+-- 4 booked-seats bitmap, 5 lock index, 6 the seat's lock.
+
+-- The seat's section and position; or, as a third value, a refusal when the seat (or its
+-- event) does not exist or the seat is sold.
+local function unsold_seat(seat)
+  local section_id = redis.call('HGET', KEYS[2], seat)
+  if not section_id then
+    return nil, nil, not_found(KEYS[1], 'SEAT_NOT_FOUND')
+  end
+  local position = redis.call('HGET', KEYS[3], seat)
+  if redis.call('GETBIT', KEYS[4], position) == 1 then
+    return nil, nil, refuse('SEAT_BOOKED')
+  end
+  return section_id, position, nil
+end
+
+-- A refusal unless `user` holds the seat's lock right now.
+local function not_held_by(user)
+  local holder = redis.call('GET', KEYS[6])
+  if not holder then
+    return refuse('SEAT_NOT_LOCKED')
+  end
+  if holder ~= user then
+    return refuse('LOCK_NOT_OWNED')
+  end
+  return nil
 end
 
 -- A seat is locked while its lock index entry lies in the future. The index mirrors the lock keys

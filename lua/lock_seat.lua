@@ -6,12 +6,9 @@
 -- ARGV: 1 seat id, 2 user id, 3 ttl (ms)
 
 local seat, user = ARGV[1], ARGV[2]
-local section_id = redis.call('HGET', KEYS[2], seat)
-if not section_id then
-  return not_found(KEYS[1], 'SEAT_NOT_FOUND')
-end
-if seat_is_booked(KEYS[4], redis.call('HGET', KEYS[3], seat)) then
-  return refuse('SEAT_BOOKED')
+local section_id, _, refusal = unsold_seat(seat)
+if refusal then
+  return refusal
 end
 
 local holder = redis.call('GET', KEYS[6])

@@ -198,7 +198,7 @@ mod tests {
 
     fn record(json: &str) -> Result<EventRecord, String> {
         let event: NewEvent = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        event.into_record(EventId::parse("e1").unwrap(), 0)
+        event.into_record(EventId::parse("e1").expect("valid id"), 0)
     }
 
     #[test]
@@ -207,7 +207,7 @@ mod tests {
             r#"{"name":" Gig ","sections":[{"name":"Floor","price":10,"capacity":100},
                 {"name":"Box","price":99.5,"seats":["A1","A2"]}]}"#,
         )
-        .unwrap();
+        .expect("a valid event");
         assert_eq!(event.name, "Gig");
         assert_eq!(event.sections[0].id.as_str(), "s1");
         assert_eq!(event.sections[1].id.as_str(), "s2");

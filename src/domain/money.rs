@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn prices_are_written_as_numbers_with_two_decimals() {
         let json = serde_json::to_string(&[Money::from_cents(4999), Money::from_cents(5000)]);
-        assert_eq!(json.unwrap(), "[49.99,50.00]");
+        assert_eq!(json.expect("serializes"), "[49.99,50.00]");
         assert_eq!(
             Money::from_cents(4999).times(3),
             Some(Money::from_cents(14997))

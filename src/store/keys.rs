@@ -134,8 +134,8 @@ mod tests {
 
     /// Returns the text between the first `{` and the next `}`: what Redis Cluster hashes.
     fn hash_tag(key: &str) -> &str {
-        let open = key.find('{').unwrap();
-        let close = open + key[open..].find('}').unwrap();
+        let open = key.find('{').expect("a hash tag opens");
+        let close = open + key[open..].find('}').expect("a hash tag closes");
         &key[open + 1..close]
     }
 
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn a_booking_lives_in_its_events_slot() {
         for event in ["demo", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab", "e-42"] {
-            let event = EventId::parse(event).unwrap();
+            let event = EventId::parse(event).expect("valid id");
             let keys = EventKeys::new(&event);
             let booking_key = booking(&BookingId::new(event_slot(&event)));
             assert_eq!(

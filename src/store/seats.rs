@@ -8,6 +8,7 @@ use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
 use crate::domain::seats::{SeatMap, seat_map};
 use crate::domain::time::now_ms;
 use crate::error::AppError;
+use redis::{Script, ScriptInvocation};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -28,6 +29,26 @@ type SeatMapRead = (Option<String>, Vec<u8>, HashMap<String, i64>, RedisTime);
 #[serde(rename_all = "camelCase")]
 struct Released {
     section_id: SectionId,
+}
+
+/// The keys and arguments every seat script starts with (see `lua/lib.lua`).
+fn seat_invocation<'s>(
+    script: &'s Script,
+    keys: &EventKeys,
+    seat: &SeatId,
+    user: &UserId,
+) -> ScriptInvocation<'s> {
+    let mut invocation = script.prepare_invoke();
+    invocation
+        .key(keys.event())
+        .key(keys.seat_sections())
+        .key(keys.seat_positions())
+        .key(keys.booked_seats())
+        .key(keys.lock_index())
+        .key(keys.seat_lock(seat))
+        .arg(seat.as_str())
+        .arg(user.as_str());
+    invocation
 }
 
 impl Store {
@@ -60,25 +81,11 @@ impl Store {
         user: &UserId,
         ttl_ms: u64,
     ) -> Result<SeatLock, AppError> {
-        let keys = EventKeys::new(event);
-        self.bounded(async {
-            Ok(self
-                .run_script::<SeatLock>(
-                    self.scripts
-                        .lock_seat
-                        .key(keys.event())
-                        .key(keys.seat_sections())
-                        .key(keys.seat_positions())
-                        .key(keys.booked_seats())
-                        .key(keys.lock_index())
-                        .key(keys.seat_lock(seat))
-                        .arg(seat.as_str())
-                        .arg(user.as_str())
-                        .arg(ttl_ms),
-                )
-                .await??)
-        })
-        .await
+        let mut invocation =
+            seat_invocation(&self.scripts.lock_seat, &EventKeys::new(event), seat, user);
+        invocation.arg(ttl_ms);
+        self.bounded(async { Ok(self.run_script::<SeatLock>(&invocation).await??) })
+            .await
     }
 
     /// Turns the caller's live lock into a booking.
@@ -98,20 +105,12 @@ impl Store {
                 Self::claim_idempotency_key(&mut conn, user, key, &fingerprint).await?;
             }
             self.run_booking_script(slot, |id| {
-                let mut invocation = self.scripts.confirm_seat.prepare_invoke();
+                let mut invocation = seat_invocation(&self.scripts.confirm_seat, &keys, seat, user);
                 invocation
-                    .key(keys.event())
-                    .key(keys.seat_sections())
-                    .key(keys.seat_positions())
-                    .key(keys.booked_seats())
-                    .key(keys.lock_index())
-                    .key(keys.seat_lock(seat))
                     .key(keys.sections())
                     .key(keys::booking(id))
                     .key(keys.bookings())
                     .key(keys.user_bookings(user))
-                    .arg(seat.as_str())
-                    .arg(user.as_str())
                     .arg(id.to_string())
                     .arg(event.as_str())
                     .arg(now_ms());
@@ -135,22 +134,14 @@ impl Store {
         seat: &SeatId,
         user: &UserId,
     ) -> Result<SectionId, AppError> {
-        let keys = EventKeys::new(event);
+        let invocation = seat_invocation(
+            &self.scripts.unlock_seat,
+            &EventKeys::new(event),
+            seat,
+            user,
+        );
         self.bounded(async {
-            let released = self
-                .run_script::<Released>(
-                    self.scripts
-                        .unlock_seat
-                        .key(keys.event())
-                        .key(keys.seat_sections())
-                        .key(keys.seat_positions())
-                        .key(keys.booked_seats())
-                        .key(keys.lock_index())
-                        .key(keys.seat_lock(seat))
-                        .arg(seat.as_str())
-                        .arg(user.as_str()),
-                )
-                .await??;
+            let released = self.run_script::<Released>(&invocation).await??;
             Ok(released.section_id)
         })
         .await
