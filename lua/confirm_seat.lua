@@ -12,11 +12,7 @@ if replay then
 end
 
 local seat, user = ARGV[1], ARGV[2]
-local section_id, position, refusal = unsold_seat(seat)
-if refusal then
-  return refusal
-end
-refusal = not_held_by(user)
+local section_id, position, refusal = seat_held_by(seat, user)
 if refusal then
   return refusal
 end

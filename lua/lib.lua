@@ -94,16 +94,20 @@ local function unsold_seat(seat)
   return section_id, position, nil
 end
 
--- A refusal unless `user` holds the seat's lock right now.
-local function not_held_by(user)
+-- As unsold_seat, and refused unless `user` holds the seat's lock right now.
+local function seat_held_by(seat, user)
+  local section_id, position, refusal = unsold_seat(seat)
+  if refusal then
+    return nil, nil, refusal
+  end
   local holder = redis.call('GET', KEYS[6])
   if not holder then
-    return refuse('SEAT_NOT_LOCKED')
+    return nil, nil, refuse('SEAT_NOT_LOCKED')
   end
   if holder ~= user then
-    return refuse('LOCK_NOT_OWNED')
+    return nil, nil, refuse('LOCK_NOT_OWNED')
   end
-  return nil
+  return section_id, position, nil
 end
 
 -- A seat is locked while its lock index entry lies in the future. The index mirrors the lock keys

@@ -5,11 +5,7 @@
 -- ARGV: 1 seat id, 2 user id
 
 local seat, user = ARGV[1], ARGV[2]
-local section_id, _, refusal = unsold_seat(seat)
-if refusal then
-  return refusal
-end
-refusal = not_held_by(user)
+local section_id, _, refusal = seat_held_by(seat, user)
 if refusal then
   return refusal
 end
