@@ -170,6 +170,12 @@ impl From<JsonRejection> for AppError {
     }
 }
 
+impl From<crate::domain::ids::InvalidId> for AppError {
+    fn from(invalid: crate::domain::ids::InvalidId) -> Self {
+        AppError::InvalidRequest(invalid.to_string())
+    }
+}
+
 impl From<PathRejection> for AppError {
     fn from(rejection: PathRejection) -> Self {
         AppError::InvalidRequest(rejection.body_text())

@@ -1,6 +1,6 @@
 //! `POST /book` (and `POST /bookings`), `GET /bookings`, `GET|DELETE /bookings/{id}`.
 
-use super::{page_limit, parse_id};
+use super::page_limit;
 use crate::app::AppState;
 use crate::domain::booking::BookingView;
 use crate::domain::ids::{BookingId, EventId, SectionId, UserId, check_id};
@@ -77,14 +77,8 @@ pub async fn list(
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<ListReply>, AppError> {
     let filter = BookingFilter {
-        event_id: query
-            .event_id
-            .map(|id| parse_id(id, EventId::parse))
-            .transpose()?,
-        user_id: query
-            .user_id
-            .map(|id| parse_id(id, UserId::parse))
-            .transpose()?,
+        event_id: query.event_id.map(EventId::parse).transpose()?,
+        user_id: query.user_id.map(UserId::parse).transpose()?,
         after: query
             .cursor
             .map(|c| {
@@ -106,7 +100,7 @@ pub async fn list(
 
 /// A booking id from the path: 400 if it is not even an id, 404 if it cannot be one of ours.
 fn booking_id(raw: String) -> Result<BookingId, AppError> {
-    check_id("bookingId", &raw).map_err(|e| AppError::InvalidRequest(e.to_string()))?;
+    check_id("bookingId", &raw)?;
     BookingId::parse(&raw).ok_or(AppError::BookingNotFound)
 }
 

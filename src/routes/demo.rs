@@ -4,7 +4,6 @@
 //! The user comes from `?user=`, or a body `{"userId"}`, else `anonymous`; body routes take
 //! `{"seatId", "userId"}` where seatId may be a string or a number.
 
-use super::parse_id;
 use super::seats::{self, LockReply, UnlockReply};
 use crate::app::AppState;
 use crate::domain::event::{EventRecord, SectionRecord};
@@ -21,7 +20,7 @@ use serde::Deserialize;
 pub const DEMO_EVENT_ID: &str = "demo";
 
 fn demo_event() -> Result<EventId, AppError> {
-    parse_id(DEMO_EVENT_ID.to_owned(), EventId::parse)
+    Ok(EventId::parse(DEMO_EVENT_ID)?)
 }
 
 /// Creates the demo event unless it exists: a replica starting later never resets its seats.
@@ -30,14 +29,14 @@ pub async fn ensure_demo_event(store: &Store, seats: u32) -> Result<(), AppError
         return Ok(());
     }
     let seat_ids = (1..=seats)
-        .map(|n| parse_id(n.to_string(), SeatId::parse))
+        .map(|n| SeatId::parse(n.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     let record = EventRecord {
         id: demo_event()?,
         name: "Demo event".to_owned(),
         created_at: now_ms(),
         sections: vec![SectionRecord {
-            id: parse_id("main".to_owned(), SectionId::parse)?,
+            id: SectionId::parse("main".to_owned())?,
             name: "Main hall".to_owned(),
             price: 0,
             capacity: seats,
@@ -94,15 +93,11 @@ fn demo_user(
     body: Option<JsonBody<OptionalUserBody>>,
 ) -> Result<UserId, AppError> {
     if let Some(user) = query.user {
-        return parse_id(user, UserId::parse);
+        return Ok(UserId::parse(user)?);
     }
     Ok(body
         .and_then(|JsonBody(body)| body.user_id)
         .unwrap_or_else(UserId::anonymous))
-}
-
-fn seat_from_path(seat: String) -> Result<SeatId, AppError> {
-    parse_id(seat, SeatId::parse)
 }
 
 pub async fn seats(State(state): State<AppState>) -> Result<Response, AppError> {
@@ -125,7 +120,7 @@ pub async fn lock_by_path(
     QueryParams(query): QueryParams<UserQuery>,
     body: Option<JsonBody<OptionalUserBody>>,
 ) -> Result<Json<LockReply>, AppError> {
-    let seat = seat_from_path(seat)?;
+    let seat = SeatId::parse(seat)?;
     let user = demo_user(query, body)?;
     on_demo!(state, |event| {
         seats::lock_seat(&state, event, seat.clone(), user.clone()).await
@@ -157,7 +152,7 @@ pub async fn confirm_by_path(
     QueryParams(query): QueryParams<UserQuery>,
     body: Option<JsonBody<OptionalUserBody>>,
 ) -> Result<Response, AppError> {
-    let seat = seat_from_path(seat)?;
+    let seat = SeatId::parse(seat)?;
     let user = demo_user(query, body)?;
     on_demo!(state, |event| {
         seats::confirm_seat(&state, event, seat.clone(), user.clone(), key.clone()).await
@@ -180,7 +175,7 @@ pub async fn unlock_by_path(
     QueryParams(query): QueryParams<UserQuery>,
     body: Option<JsonBody<OptionalUserBody>>,
 ) -> Result<Json<UnlockReply>, AppError> {
-    let seat = seat_from_path(seat)?;
+    let seat = SeatId::parse(seat)?;
     let user = demo_user(query, body)?;
     on_demo!(state, |event| {
         seats::unlock_seat(&state, event, seat.clone(), user.clone()).await

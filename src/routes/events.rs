@@ -1,6 +1,6 @@
 //! `POST /events`, `GET /events`, `GET /events/{eventId}`.
 
-use super::{page_limit, parse_id};
+use super::page_limit;
 use crate::app::AppState;
 use crate::domain::event::{EventView, NewEvent};
 use crate::domain::ids::EventId;
@@ -19,7 +19,7 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NewEvent>,
 ) -> Result<Response, AppError> {
-    let id = parse_id(Uuid::now_v7().to_string(), EventId::parse)?;
+    let id = EventId::parse(Uuid::now_v7().to_string())?;
     let record = body
         .into_record(id, now_ms())
         .map_err(AppError::InvalidRequest)?;
@@ -59,10 +59,7 @@ pub async fn list(
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<EventPage>, AppError> {
     let limit = page_limit(query.limit)?;
-    let after = query
-        .cursor
-        .map(|c| parse_id(c, EventId::parse))
-        .transpose()?;
+    let after = query.cursor.map(EventId::parse).transpose()?;
     let (events, next_cursor) = state.store.list_events(after.as_ref(), limit).await?;
     Ok(Json(EventPage {
         events,
@@ -74,7 +71,7 @@ pub async fn show(
     State(state): State<AppState>,
     PathParams(event_id): PathParams<String>,
 ) -> Result<Json<EventView>, AppError> {
-    let event_id = parse_id(event_id, EventId::parse)?;
+    let event_id = EventId::parse(event_id)?;
     state
         .store
         .event(&event_id)

@@ -53,14 +53,6 @@ pub fn router() -> Router<AppState> {
         .method_not_allowed_fallback(fallback::method_not_allowed)
 }
 
-/// Parses a path segment or query value as an id, naming the field when it is not one.
-fn parse_id<T>(
-    value: String,
-    parse: impl FnOnce(String) -> Result<T, crate::domain::ids::InvalidId>,
-) -> Result<T, crate::error::AppError> {
-    parse(value).map_err(|e| crate::error::AppError::InvalidRequest(e.to_string()))
-}
-
 /// `?limit=` of list routes.
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 500;

@@ -5,7 +5,6 @@
 //! name the event, the seat and the user.
 
 use super::bookings::booking_reply;
-use super::parse_id;
 use crate::app::AppState;
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
 use crate::domain::seats::SeatMap;
@@ -53,17 +52,14 @@ pub struct UnlockReply {
 }
 
 fn event_and_seat((event, seat): (String, String)) -> Result<(EventId, SeatId), AppError> {
-    Ok((
-        parse_id(event, EventId::parse)?,
-        parse_id(seat, SeatId::parse)?,
-    ))
+    Ok((EventId::parse(event)?, SeatId::parse(seat)?))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     PathParams(event): PathParams<String>,
 ) -> Result<Response, AppError> {
-    seat_map(&state, parse_id(event, EventId::parse)?).await
+    seat_map(&state, EventId::parse(event)?).await
 }
 
 pub async fn lock(

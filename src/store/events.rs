@@ -50,18 +50,6 @@ impl Store {
         .await
     }
 
-    /// The event document alone (names, prices, seats).
-    pub async fn event_record(&self, id: &EventId) -> Result<Option<EventRecord>, AppError> {
-        self.bounded(async {
-            let raw: Option<String> = redis::cmd("GET")
-                .arg(EventKeys::new(id).event())
-                .query_async(&mut self.conn())
-                .await?;
-            raw.map(|raw| parse_document("event", &raw)).transpose()
-        })
-        .await
-    }
-
     /// The event with its live `remaining` counters.
     pub async fn event(&self, id: &EventId) -> Result<Option<EventView>, AppError> {
         self.bounded(async {
