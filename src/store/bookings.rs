@@ -109,17 +109,12 @@ impl Store {
     ) -> Result<BookingOutcome, AppError> {
         self.bounded(async {
             let mut conn = self.conn();
-            let booking_key = keys::booking(id);
             // Only to learn the booking's event and user (which never change); the script
             // checks the status itself.
-            let raw: Option<String> = redis::cmd("GET")
-                .arg(&booking_key)
-                .query_async(&mut conn)
-                .await?;
-            let booking: BookingRecord = match raw {
-                Some(raw) => parse_document("booking", &raw)?,
-                None => return Err(AppError::BookingNotFound),
-            };
+            let booking = booking_record(&mut conn, id)
+                .await?
+                .ok_or(AppError::BookingNotFound)?;
+            let booking_key = keys::booking(id);
             let keys = EventKeys::new(&booking.event_id);
             let fingerprint = format!("cancel|{id}");
             let mut invocation = self.scripts.cancel_booking.prepare_invoke();
@@ -214,7 +209,7 @@ impl Store {
                 .map(|raw| parse_document::<BookingRecord>("booking", &raw))
                 .collect::<Result<Vec<_>, _>>()?;
 
-            let names = self.event_records(&mut conn, &records).await?;
+            let names = event_records(&mut conn, &records).await?;
             let bookings = records
                 .into_iter()
                 .map(|record| with_names(record, &names))
@@ -236,45 +231,49 @@ impl Store {
     pub async fn booking_view(&self, id: &BookingId) -> Result<Option<BookingView>, AppError> {
         self.bounded(async {
             let mut conn = self.conn();
-            let raw: Option<String> = redis::cmd("GET")
-                .arg(keys::booking(id))
-                .query_async(&mut conn)
-                .await?;
-            let Some(raw) = raw else {
+            let Some(record) = booking_record(&mut conn, id).await? else {
                 return Ok(None);
             };
-            let record: BookingRecord = parse_document("booking", &raw)?;
-            let names = self
-                .event_records(&mut conn, std::slice::from_ref(&record))
-                .await?;
+            let names = event_records(&mut conn, std::slice::from_ref(&record)).await?;
             Ok(Some(with_names(record, &names)))
         })
         .await
     }
+}
 
-    /// The event documents of the events these bookings belong to.
-    async fn event_records(
-        &self,
-        conn: &mut redis::aio::ConnectionManager,
-        bookings: &[BookingRecord],
-    ) -> Result<HashMap<EventId, EventRecord>, AppError> {
-        let mut events: Vec<&EventId> = bookings.iter().map(|b| &b.event_id).collect();
-        events.sort_unstable();
-        events.dedup();
-        let mut pipe = redis::pipe();
-        for event in &events {
-            pipe.get(EventKeys::new(event).event());
-        }
-        let documents: Vec<Option<String>> = query_each(&pipe, conn).await?;
-        documents
-            .into_iter()
-            .flatten()
-            .map(|raw| {
-                let record: EventRecord = parse_document("event", &raw)?;
-                Ok((record.id.clone(), record))
-            })
-            .collect()
+/// The event documents of the events these bookings belong to.
+async fn event_records(
+    conn: &mut redis::aio::ConnectionManager,
+    bookings: &[BookingRecord],
+) -> Result<HashMap<EventId, EventRecord>, AppError> {
+    let mut events: Vec<&EventId> = bookings.iter().map(|b| &b.event_id).collect();
+    events.sort_unstable();
+    events.dedup();
+    let mut pipe = redis::pipe();
+    for event in &events {
+        pipe.get(EventKeys::new(event).event());
     }
+    let documents: Vec<Option<String>> = query_each(&pipe, conn).await?;
+    documents
+        .into_iter()
+        .flatten()
+        .map(|raw| {
+            let record: EventRecord = parse_document("event", &raw)?;
+            Ok((record.id.clone(), record))
+        })
+        .collect()
+}
+
+/// A booking's document, found by its id alone.
+async fn booking_record(
+    conn: &mut redis::aio::ConnectionManager,
+    id: &BookingId,
+) -> Result<Option<BookingRecord>, AppError> {
+    let raw: Option<String> = redis::cmd("GET")
+        .arg(keys::booking(id))
+        .query_async(conn)
+        .await?;
+    raw.map(|raw| parse_document("booking", &raw)).transpose()
 }
 
 fn with_names(record: BookingRecord, events: &HashMap<EventId, EventRecord>) -> BookingView {
