@@ -88,6 +88,7 @@ impl Scenario {
     pub async fn prepare(name: Name, base: &str) -> Result<Self, String> {
         let http = reqwest::Client::new();
         let ga = |capacity: u32| json!([{ "name": "GA", "price": 49.5, "capacity": capacity }]);
+        let seated = |seats: &[String]| json!([{ "name": "Stalls", "price": 80, "seats": seats }]);
         Ok(match name {
             Name::HotSection => Scenario::HotSection {
                 event: create_event(&http, base, ga(1_000_000)).await?,
@@ -115,22 +116,12 @@ impl Scenario {
             }
             Name::SeatStorm => {
                 let seats = seat_names(100);
-                let event = create_event(
-                    &http,
-                    base,
-                    json!([{ "name": "Stalls", "price": 80, "seats": seats }]),
-                )
-                .await?;
+                let event = create_event(&http, base, seated(&seats)).await?;
                 Scenario::SeatStorm { event, seats }
             }
             Name::ReadSeats => {
                 let seats = seat_names(5000);
-                let event = create_event(
-                    &http,
-                    base,
-                    json!([{ "name": "Arena", "price": 80, "seats": seats }]),
-                )
-                .await?;
+                let event = create_event(&http, base, seated(&seats)).await?;
                 // Some seats sold and some held, so the map has all three states.
                 for seat in seats.iter().step_by(5) {
                     let url = format!("{base}/events/{event}/seats/{seat}/lock");
@@ -146,12 +137,7 @@ impl Scenario {
             }
             Name::Mixed => {
                 let seats = seat_names(500);
-                let seated = create_event(
-                    &http,
-                    base,
-                    json!([{ "name": "Stalls", "price": 80, "seats": seats }]),
-                )
-                .await?;
+                let seated = create_event(&http, base, seated(&seats)).await?;
                 let ga = create_event(&http, base, ga(1_000_000)).await?;
                 Scenario::Mixed { ga, seated, seats }
             }
