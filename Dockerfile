@@ -6,15 +6,17 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 # Dependencies first, in their own layer: source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src/bin \
+COPY bench/Cargo.toml bench/Cargo.toml
+RUN mkdir -p src/bin bench/src \
     && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > src/bin/race.rs \
+    && echo 'fn main() {}' > bench/src/main.rs \
     && touch src/lib.rs \
-    && cargo build --release --locked --bin boxoffice \
+    && cargo build --release --locked -p boxoffice --bin boxoffice \
     && rm -rf src
 COPY src src
 COPY lua lua
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin boxoffice
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked -p boxoffice --bin boxoffice
 
 FROM debian:bookworm-slim
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin boxoffice

@@ -1,15 +1,12 @@
--- Cancel a confirmed booking and give its quantity (and seats) back, exactly once.
---
--- KEYS: 1 booking document, 2 sections hash, 3 seat -> position hash, 4 booked-seats bitmap,
---       [5 idempotency record]
--- ARGV: 1 cancelledAt (ms), [2 idempotency fingerprint, 3 idempotency ttl (ms)]
+-- Cancel a confirmed booking and give its quantity (and seats) back, exactly once; the user's
+-- allowance (maxPerUser) comes back with it.
 
-local replay = idempotent_replay(KEYS[5], ARGV[2])
+local replay = idempotent_replay(K.idempotency, A.fingerprint)
 if replay then
   return replay
 end
 
-local stored = redis.call('GET', KEYS[1])
+local stored = redis.call('GET', K.booking)
 if not stored then
   return refuse('BOOKING_NOT_FOUND')
 end
@@ -19,13 +16,14 @@ if booking.status ~= 'confirmed' then
 end
 
 booking.status = 'cancelled'
-booking.cancelledAt = tonumber(ARGV[1])
+booking.cancelledAt = tonumber(A.cancelled_at)
 local document = cjson.encode(booking)
-redis.call('SET', KEYS[1], document)
-local remaining = redis.call('HINCRBY', KEYS[2], booking.sectionId .. ':remaining', booking.qty)
+redis.call('SET', K.booking, document)
+local remaining = redis.call('HINCRBY', K.sections, booking.sectionId .. ':remaining', booking.qty)
+count_user_tickets(K.user_tickets, booking.userId, booking.sectionId, -booking.qty)
 if booking.seats then
   for _, seat in ipairs(booking.seats) do
-    redis.call('SETBIT', KEYS[4], redis.call('HGET', KEYS[3], seat), 0)
+    redis.call('SETBIT', K.booked_seats, redis.call('HGET', K.seat_positions, seat), 0)
   end
 end
-return remember_reply(KEYS[5], ARGV[2], ARGV[3], booking_reply(document, remaining))
+return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

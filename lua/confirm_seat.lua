@@ -1,34 +1,34 @@
 -- Turn a live seat lock into a booking: only the lock's owner, only while the lock lives.
---
--- KEYS: 1 event document, 2 seat -> section hash, 3 seat -> position hash, 4 booked-seats bitmap,
---       5 lock index, 6 seat lock, 7 sections hash, 8 booking document, 9 event bookings index,
---       10 user bookings index, [11 idempotency record]
--- ARGV: 1 seat id, 2 user id, 3 booking id, 4 event id, 5 createdAt (ms),
---       [6 idempotency fingerprint, 7 idempotency ttl (ms)]
 
-local replay = idempotent_replay(KEYS[11], ARGV[6])
+local replay = idempotent_replay(K.idempotency, A.fingerprint)
 if replay then
   return replay
 end
 
-local seat, user = ARGV[1], ARGV[2]
-local section_id, position, refusal = seat_held_by(seat, user)
+local seat, user = A.seat, A.user
+local section_id, position, refusal = unsold_seat(K.event, K.seat_sections, K.seat_positions, K.booked_seats, seat)
+if refusal then
+  return refusal
+end
+refusal = refuse_unless_holder(K.seat_lock, user)
 if refusal then
   return refusal
 end
 
 -- The document goes first, and only where none is: an id collision refuses before any write.
 local document = cjson.encode({
-  id = ARGV[3], eventId = ARGV[4], sectionId = section_id, qty = 1, seats = { seat },
-  userId = user, unitPrice = tonumber(redis.call('HGET', KEYS[7], section_id .. ':price')),
-  status = 'confirmed', createdAt = tonumber(ARGV[5]),
+  id = A.booking_id, eventId = A.event_id, sectionId = section_id, qty = 1, seats = { seat },
+  userId = user, unitPrice = tonumber(redis.call('HGET', K.sections, section_id .. ':price')),
+  status = 'confirmed', createdAt = tonumber(A.created_at),
 })
-if not redis.call('SET', KEYS[8], document, 'NX') then
+if not redis.call('SET', K.booking, document, 'NX') then
   return refuse('ID_COLLISION')
 end
-redis.call('SETBIT', KEYS[4], position, 1)
-redis.call('DEL', KEYS[6])
-redis.call('ZREM', KEYS[5], seat)
-local remaining = redis.call('HINCRBY', KEYS[7], section_id .. ':remaining', -1)
-index_booking(KEYS[9], KEYS[10], ARGV[3])
-return remember_reply(KEYS[11], ARGV[6], ARGV[7], booking_reply(document, remaining))
+redis.call('SETBIT', K.booked_seats, position, 1)
+redis.call('DEL', K.seat_lock)
+redis.call('ZREM', K.lock_index, seat)
+redis.call('ZREM', K.user_locks, seat)
+local remaining = redis.call('HINCRBY', K.sections, section_id .. ':remaining', -1)
+count_user_tickets(K.user_tickets, user, section_id, 1)
+index_booking(K.bookings, K.user_bookings, A.booking_id)
+return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

@@ -1,7 +1,11 @@
--- Helpers shared by every script in this folder. The Rust side prepends this file to each script
--- before loading it, so each script is still one self-contained EVALSHA body.
+-- Helpers shared by every script in this folder. The Rust side (src/store/scripts.rs) builds
+-- each script as: a prelude naming its keys and arguments, this file, then the script. So
+-- every script is still one self-contained EVALSHA body, and the order of its keys and
+-- arguments is written once, in Rust.
 --
 -- Conventions for all scripts:
+--   * keys are K.<name> and arguments A.<name>, as the script's entry in scripts.rs declares
+--     them; an optional one is nil when the caller left it out;
 --   * every key arrives through KEYS (never built here), and all keys of one call share one
 --     cluster slot, so a script runs unchanged on a single Redis or on Redis Cluster;
 --   * a reply is a pair {"ok", json} or {"refused", json}, where a refusal's json is
@@ -35,9 +39,9 @@ local function not_found(event_key, code)
   return refuse(code)
 end
 
--- Idempotency. A request carrying an Idempotency-Key passes the record key as its last KEY and a
--- fingerprint of its body as an ARGV; without a key both are absent. A stored record replays the
--- first successful reply; a different fingerprint under the same key is refused.
+-- Idempotency. A request carrying an Idempotency-Key passes the record key and a fingerprint
+-- of its body; without a key both are nil. A stored record replays the first successful reply;
+-- a different fingerprint under the same key is refused.
 local function idempotent_replay(record_key, fingerprint)
   if not record_key then
     return nil
@@ -76,38 +80,32 @@ local function booking_reply(document, remaining)
 end
 
 -- Reserved seats have positions 0..n-1 in the event's seat order; bit `position` of the event's
--- booked-seats bitmap is 1 while that seat is sold. The seat scripts (lock, confirm, unlock)
--- take the same first keys: 1 event document, 2 seat -> section, 3 seat -> position,
--- 4 booked-seats bitmap, 5 lock index, 6 the seat's lock.
+-- booked-seats bitmap is 1 while that seat is sold.
 
 -- The seat's section and position; or, as a third value, a refusal when the seat (or its
 -- event) does not exist or the seat is sold.
-local function unsold_seat(seat)
-  local section_id = redis.call('HGET', KEYS[2], seat)
+local function unsold_seat(event_key, seat_sections_key, seat_positions_key, booked_key, seat)
+  local section_id = redis.call('HGET', seat_sections_key, seat)
   if not section_id then
-    return nil, nil, not_found(KEYS[1], 'SEAT_NOT_FOUND')
+    return nil, nil, not_found(event_key, 'SEAT_NOT_FOUND')
   end
-  local position = redis.call('HGET', KEYS[3], seat)
-  if redis.call('GETBIT', KEYS[4], position) == 1 then
+  local position = redis.call('HGET', seat_positions_key, seat)
+  if redis.call('GETBIT', booked_key, position) == 1 then
     return nil, nil, refuse('SEAT_BOOKED')
   end
   return section_id, position, nil
 end
 
--- As unsold_seat, and refused unless `user` holds the seat's lock right now.
-local function seat_held_by(seat, user)
-  local section_id, position, refusal = unsold_seat(seat)
-  if refusal then
-    return nil, nil, refusal
-  end
-  local holder = redis.call('GET', KEYS[6])
+-- A refusal unless `user` holds the seat's lock right now.
+local function refuse_unless_holder(lock_key, user)
+  local holder = redis.call('GET', lock_key)
   if not holder then
-    return nil, nil, refuse('SEAT_NOT_LOCKED')
+    return refuse('SEAT_NOT_LOCKED')
   end
   if holder ~= user then
-    return nil, nil, refuse('LOCK_NOT_OWNED')
+    return refuse('LOCK_NOT_OWNED')
   end
-  return section_id, position, nil
+  return nil
 end
 
 -- A seat is locked while its lock index entry lies in the future. The index mirrors the lock keys
@@ -116,4 +114,67 @@ end
 local function seat_is_locked(lock_index_key, seat, now)
   local expiry = redis.call('ZSCORE', lock_index_key, seat)
   return expiry ~= false and tonumber(expiry) > now
+end
+
+-- Per-user limits (maxPerUser on the event, `*:max`, or on a section, `<section>:max`, in the
+-- sections hash): what a user holds (live seat locks) plus has booked, after taking `adding`
+-- more in `section_id`, must stay within each limit. Reads only: a refusal writes nothing.
+-- `user_tickets` counts booked tickets per user (`<user>`) and per user and section
+-- (`<user>:<section>`); `user_locks` holds the user's locks (seat -> expiry).
+local function refuse_over_user_limit(sections_key, user_tickets_key, user_locks_key,
+                                      seat_sections_key, user, section_id, adding, now)
+  local limits = redis.call('HMGET', sections_key, '*:max', section_id .. ':max')
+  if not limits[1] and not limits[2] then
+    return nil
+  end
+  local booked = redis.call('HMGET', user_tickets_key, user, user .. ':' .. section_id)
+  local live = redis.call('ZRANGE', user_locks_key, '(' .. now, '+inf', 'BYSCORE')
+  if limits[1] then
+    local current = (tonumber(booked[1]) or 0) + #live
+    if current + adding > tonumber(limits[1]) then
+      return refuse('USER_LIMIT_REACHED', { limit = tonumber(limits[1]), current = current })
+    end
+  end
+  if limits[2] then
+    local held_here = 0
+    for _, seat in ipairs(live) do
+      if redis.call('HGET', seat_sections_key, seat) == section_id then
+        held_here = held_here + 1
+      end
+    end
+    local current = (tonumber(booked[2]) or 0) + held_here
+    if current + adding > tonumber(limits[2]) then
+      return refuse('USER_LIMIT_REACHED', { limit = tonumber(limits[2]), current = current })
+    end
+  end
+  return nil
+end
+
+-- Adds `qty` (negative to give back) to what `user` has booked in the event and section.
+local function count_user_tickets(user_tickets_key, user, section_id, qty)
+  redis.call('HINCRBY', user_tickets_key, user, qty)
+  redis.call('HINCRBY', user_tickets_key, user .. ':' .. section_id, qty)
+end
+
+-- GCRA rate limit on Redis's clock: at most `rate` per second, with a burst of `burst`.
+-- Returns a refusal (RATE_LIMITED, with retryAfterMs) or nil, having counted this request.
+local function refuse_over_rate(bucket_key, rate, burst)
+  rate = tonumber(rate)
+  if not bucket_key or not rate or rate <= 0 then
+    return nil
+  end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local interval = 1000000 / rate
+  local tolerance = interval * tonumber(burst)
+  local tat = tonumber(redis.call('GET', bucket_key)) or now
+  if tat < now then
+    tat = now
+  end
+  local next_tat = tat + interval
+  if next_tat - now > tolerance then
+    return refuse('RATE_LIMITED', { retryAfterMs = math.ceil((next_tat - tolerance - now) / 1000) })
+  end
+  redis.call('SET', bucket_key, string.format('%d', next_tat), 'PX', math.ceil(tolerance / 1000) + 1000)
+  return nil
 end

@@ -1,19 +1,16 @@
--- Lock a reserved seat for a user: SET NX PX semantics, plus the booked check in the same step.
--- The same user locking again gets their existing lock back, not extended.
---
--- KEYS: 1 event document, 2 seat -> section hash, 3 seat -> position hash, 4 booked-seats bitmap,
---       5 lock index, 6 seat lock
--- ARGV: 1 seat id, 2 user id, 3 ttl (ms)
+-- Lock a reserved seat for a user: SET NX PX semantics, plus the booked check, the user's
+-- limits (MAX_LOCKS_PER_USER live locks, maxPerUser tickets) in the same step. The same user
+-- locking again gets their existing lock back, not extended.
 
-local seat, user = ARGV[1], ARGV[2]
-local section_id, _, refusal = unsold_seat(seat)
+local seat, user = A.seat, A.user
+local section_id, _, refusal = unsold_seat(K.event, K.seat_sections, K.seat_positions, K.booked_seats, seat)
 if refusal then
   return refusal
 end
 
-local holder = redis.call('GET', KEYS[6])
+local holder = redis.call('GET', K.seat_lock)
 if holder then
-  local expires_at = redis.call('PEXPIRETIME', KEYS[6])
+  local expires_at = redis.call('PEXPIRETIME', K.seat_lock)
   if holder ~= user then
     -- Never say who holds it; when it frees up is fair to tell.
     return refuse('SEAT_LOCKED', { expiresAt = expires_at })
@@ -21,9 +18,25 @@ if holder then
   return reply({ sectionId = section_id, expiresAt = expires_at, alreadyHeld = true })
 end
 
-redis.call('SET', KEYS[6], user, 'NX', 'PX', ARGV[3])
-local expires_at = redis.call('PEXPIRETIME', KEYS[6])
-redis.call('ZADD', KEYS[5], expires_at, seat)
+local now = now_ms()
+local max_locks = tonumber(A.max_locks)
+if max_locks > 0 then
+  local live = redis.call('ZCOUNT', K.user_locks, '(' .. now, '+inf')
+  if live >= max_locks then
+    return refuse('USER_LIMIT_REACHED', { limit = max_locks, current = live })
+  end
+end
+local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.seat_sections,
+  user, section_id, 1, now)
+if over then
+  return over
+end
+
+redis.call('SET', K.seat_lock, user, 'NX', 'PX', A.ttl_ms)
+local expires_at = redis.call('PEXPIRETIME', K.seat_lock)
+redis.call('ZADD', K.lock_index, expires_at, seat)
+redis.call('ZADD', K.user_locks, expires_at, seat)
 -- Drop index entries of locks that have expired since (their keys are gone already).
-redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now_ms())
+redis.call('ZREMRANGEBYSCORE', K.lock_index, '-inf', now)
+redis.call('ZREMRANGEBYSCORE', K.user_locks, '-inf', now)
 return reply({ sectionId = section_id, expiresAt = expires_at, alreadyHeld = false })

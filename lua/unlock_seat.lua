@@ -1,15 +1,16 @@
 -- Release a seat lock: only its owner may.
---
--- KEYS: 1 event document, 2 seat -> section hash, 3 seat -> position hash, 4 booked-seats bitmap,
---       5 lock index, 6 seat lock
--- ARGV: 1 seat id, 2 user id
 
-local seat, user = ARGV[1], ARGV[2]
-local section_id, _, refusal = seat_held_by(seat, user)
+local seat, user = A.seat, A.user
+local section_id, _, refusal = unsold_seat(K.event, K.seat_sections, K.seat_positions, K.booked_seats, seat)
+if refusal then
+  return refusal
+end
+refusal = refuse_unless_holder(K.seat_lock, user)
 if refusal then
   return refusal
 end
 
-redis.call('DEL', KEYS[6])
-redis.call('ZREM', KEYS[5], seat)
+redis.call('DEL', K.seat_lock)
+redis.call('ZREM', K.lock_index, seat)
+redis.call('ZREM', K.user_locks, seat)
 return reply({ sectionId = section_id })

@@ -21,13 +21,17 @@ def load(path):
     rows = [json.loads(line) for line in open(path) if line.strip()]
     api = {}
     raw = {}
+    shards = {}
     for row in rows:
+        if row["kind"] == "shard":
+            shards.setdefault((row["setup"], row["scenario"]), []).append(row)
+            continue
         r = row["report"]
         if row["kind"] == "raw":
             raw[r["connections"]] = r
         else:
             api[(row["setup"], r["scenario"], r["connections"])] = r
-    return api, raw
+    return api, raw, shards
 
 
 def errors(report):
@@ -45,7 +49,7 @@ def mix(report):
 def main():
     results, machine, duration, sweep, out_md, out_png = sys.argv[1:7]
     sweep = [int(c) for c in sweep.split()]
-    api, raw = load(results)
+    api, raw, shards = load(results)
     ceiling = raw.get(64, {}).get("rps", 0)
 
     lines = [
@@ -121,6 +125,33 @@ def main():
             f"| no persistence | {plain['rps']:,.0f} | {plain['latencyMs']['p50']:.2f} | {plain['latencyMs']['p99']:.2f} |",
             f"| AOF, fsync always | {durable['rps']:,.0f} | {durable['latencyMs']['p50']:.2f} | {durable['latencyMs']['p99']:.2f} |",
         ]
+
+    cluster_setups = sorted({setup for (setup, _scenario) in shards})
+    if cluster_setups:
+        lines += [
+            "",
+            "## On Redis Cluster",
+            "",
+            "One replica (the API) against a Redis Cluster, 64 connections. Each booking is two "
+            "script calls: `register_booking` in the user's slot, then `book` in the event's slot. "
+            "Per primary: its `EVALSHA` calls during the run and their Redis CPU per call "
+            "(`INFO commandstats`, reset before the run). On 2 shared cores more primaries "
+            "cannot add CPU; what they show is how the work spreads.",
+            "",
+            "| setup | scenario | requests/s | p50 ms | p99 ms | EVALSHA calls per primary (µs of Redis CPU per call) |",
+            "|---|---|---:|---:|---:|---|",
+        ]
+        for setup in sorted(cluster_setups, key=lambda s: (len(s), s)):
+            for scenario in ["HotSection", "Spread"]:
+                r = api.get((setup, scenario, 64))
+                per = shards.get((setup, SLUG[scenario])) or shards.get((setup, scenario))
+                if not r or not per:
+                    continue
+                cells = ", ".join(f"{p['calls']:,} ({p['usecPerCall']:.1f} µs)"
+                                  for p in sorted(per, key=lambda p: -p["calls"]))
+                l = r["latencyMs"]
+                lines.append(f"| {setup} | {SLUG[scenario]} | {r['rps']:,.0f} | {l['p50']:.2f} | "
+                             f"{l['p99']:.2f} | {cells} |")
 
     hot = api.get(("1 replica", "HotSection", 64))
     sold = api.get(("1 replica", "SoldOut", 64))

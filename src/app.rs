@@ -1,18 +1,20 @@
 //! Assembling the service: state, middleware, the listener, and graceful shutdown.
 
-use crate::config::Settings;
+use crate::auth::Auth;
+use crate::config::{AuthMode, Settings};
 use crate::error::AppError;
 use crate::routes;
-use crate::store::Store;
+use crate::store::{Limits, Store};
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::serve::Listener;
+use ipnet::IpNet;
 use std::any::Any;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -36,12 +38,18 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
+    /// Verifies tokens (or, in open mode, lets clients name themselves).
+    pub auth: Arc<Auth>,
 }
 
 pub fn router(state: AppState, draining: Draining) -> Router {
     let instance = HeaderValue::from_str(&state.settings.instance_id())
         .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
-    routes::router().with_state(state).layer(
+    let limit_addresses = middleware::from_fn_with_state(state.clone(), limit_addresses);
+    routes::router(&state.settings)
+        .layer(limit_addresses)
+        .with_state(state.clone())
+        .layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn_with_state(draining, close_when_draining))
             .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
@@ -54,26 +62,84 @@ pub fn router(state: AppState, draining: Draining) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
             }))
             .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
+            .layer(middleware::from_fn(crate::metrics::track_http))
             .layer(SetResponseHeaderLayer::overriding(
                 X_INSTANCE_ID.clone(),
                 instance,
             ))
-            .layer(
-                CorsLayer::new()
-                    .allow_origin(AnyOrigin)
-                    .allow_methods(AnyOrigin)
-                    .allow_headers(AnyOrigin)
-                    .expose_headers([
-                        X_INSTANCE_ID.clone(),
-                        X_REQUEST_ID.clone(),
-                        HeaderName::from_static("idempotent-replayed"),
-                        header::RETRY_AFTER,
-                    ]),
-            )
+            .layer(cors(&state.settings))
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(middleware::from_fn(refuse_large_bodies))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
     )
+}
+
+/// CORS: the origins of CORS_ALLOWED_ORIGINS (`*` for any); none by default in jwt mode (a
+/// browser page on another origin may not call the API), any in open mode.
+fn cors(settings: &Settings) -> CorsLayer {
+    let origins = &settings.cors_allowed_origins;
+    let any = origins.iter().any(|o| o == "*")
+        || (origins.is_empty() && settings.auth.mode == AuthMode::Open);
+    let layer = CorsLayer::new()
+        .allow_methods(AnyOrigin)
+        .allow_headers(AnyOrigin)
+        .expose_headers([
+            X_INSTANCE_ID.clone(),
+            X_REQUEST_ID.clone(),
+            HeaderName::from_static("idempotent-replayed"),
+            header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
+        ]);
+    if any {
+        layer.allow_origin(AnyOrigin)
+    } else {
+        let listed: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+            .collect();
+        layer.allow_origin(listed)
+    }
+}
+
+/// RATE_LIMIT_PER_IP: every write counts against its client's address, in Redis, so that all
+/// replicas share one limit. Behind a proxy the address is the one the proxy saw, taken from
+/// X-Forwarded-For only when the peer is one of TRUSTED_PROXIES.
+async fn limit_addresses(
+    State(state): State<AppState>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if write && state.settings.rate_limit_per_ip > 0 {
+        let address = client_address(peer.ip(), req.headers(), &state.settings.trusted_proxies);
+        if let Err(e) = state.store.check_address_rate(&address).await {
+            return e.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the last address in
+/// X-Forwarded-For that is not one of them.
+pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .copied()
+        .unwrap_or(peer)
 }
 
 /// Cancelled when shutdown begins; see [`App::run`].
@@ -138,16 +204,48 @@ impl App {
     /// the demo routes create the demo event when they find it missing), and a slow or absent
     /// Redis must not hold up a replica that can already answer `/healthz` and fail fast.
     pub async fn build(settings: Settings) -> io::Result<Self> {
-        let store = Store::open(&settings.redis).map_err(io::Error::other)?;
+        if settings.metrics_addr.0.is_some() {
+            // Before anything records a metric.
+            crate::metrics::handle();
+        }
+        let auth = Auth::from_settings(&settings.auth).map_err(io::Error::other)?;
+        if auth.mode() == AuthMode::Open {
+            tracing::warn!(
+                "AUTH_MODE=open: clients name themselves (userId, ?user=) and may do anything; \
+                 for demos and tests only"
+            );
+        }
+        let store = Store::open(&settings.redis)
+            .map_err(|e| match e {
+                AppError::Internal(detail) => io::Error::other(detail),
+                other => io::Error::other(other.to_string()),
+            })?
+            .with_limits(Limits {
+                max_locks_per_user: settings.max_locks_per_user,
+                rate_per_user: settings.rate_limit_per_user,
+                rate_per_address: settings.rate_limit_per_ip,
+            });
         let listener = TcpListener::bind(settings.bind_addr).await?;
+        if let Some(addr) = settings.metrics_addr.0 {
+            let bound = crate::metrics::serve(addr).await.map_err(|e| {
+                io::Error::new(e.kind(), format!("metrics on {addr} (METRICS_ADDR): {e}"))
+            })?;
+            tracing::info!(%bound, "metrics on /metrics");
+        }
         tokio::spawn({
             let (store, demo_seats) = (store.clone(), settings.demo_seats);
             async move {
-                if let Err(e) = store.load_scripts().await {
-                    tracing::warn!(error = %e, "could not preload scripts yet");
+                // The one line that tells an operator at start whether Redis is usable.
+                match store.load_scripts().await {
+                    Ok(()) => tracing::info!(redis = store.target(), "redis is ready"),
+                    Err(AppError::StoreUnavailable(reason)) => tracing::warn!(
+                        "redis is not usable yet: {reason}; answering 503 STORE_UNAVAILABLE \
+                         until it is (GET /readyz tells why)"
+                    ),
+                    Err(e) => tracing::error!(redis = store.target(), "redis: {e:?}"),
                 }
                 if let Err(e) = routes::ensure_demo_event(&store, demo_seats).await {
-                    tracing::warn!(error = %e, "could not create the demo event yet");
+                    tracing::debug!(error = ?e, "could not create the demo event yet");
                 }
             }
         });
@@ -156,6 +254,7 @@ impl App {
         let state = AppState {
             store,
             settings: Arc::new(settings),
+            auth: Arc::new(auth),
         };
         let draining = Draining::new();
         let listener = ClosableListener {
@@ -200,7 +299,11 @@ impl App {
                 stopping.cancel();
             }
         };
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+        let server = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<Peer>(),
+        )
+        .with_graceful_shutdown(signal);
         let grace = self.shutdown_grace;
         tokio::select! {
             result = server => result,
@@ -212,9 +315,21 @@ impl App {
     }
 }
 
+/// The address of a connection's peer (for `ConnectInfo`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, ClosableListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, ClosableListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
 /// The listening socket, closed (dropped) as soon as draining starts, while the server keeps
 /// serving the connections it already has.
-struct ClosableListener {
+pub struct ClosableListener {
     inner: Option<TcpListener>,
     addr: SocketAddr,
     close: Draining,

@@ -12,13 +12,14 @@
 //! WATCHed during the reads and the read is redone if any of them changed (optimistic, like
 //! Redis transactions), so the audit can run against a live system.
 
-use crate::config::AuditArgs;
+use crate::config::{AuditArgs, RedisSettings};
 use crate::domain::booking::{BookingRecord, BookingStatus};
 use crate::domain::event::EventRecord;
 use crate::domain::ids::{BookingId, EventId};
 use crate::domain::seats::bit_is_set;
 use crate::error::AppError;
 use crate::store::keys::{self, EVENTS_INDEX, EventKeys};
+use crate::store::{RedisConn, Store};
 use crate::store::{RedisTime, parse_document, query_each, redis_millis};
 use redis::aio::MultiplexedConnection;
 use serde::Serialize;
@@ -45,7 +46,7 @@ impl Report {
 }
 
 pub async fn run(args: AuditArgs) -> ExitCode {
-    match audit(&args.redis.url).await {
+    match audit(&args.redis).await {
         Ok(report) => {
             if args.json {
                 match serde_json::to_string_pretty(&report) {
@@ -75,45 +76,53 @@ pub async fn run(args: AuditArgs) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("audit failed: {e}");
+            let reason = match e {
+                AppError::StoreUnavailable(reason) | AppError::Internal(reason) => reason,
+                other => other.to_string(),
+            };
+            eprintln!("audit: cannot read {}: {reason}", args.redis.url.masked());
             ExitCode::from(2)
         }
     }
 }
 
-pub async fn audit(redis_url: &str) -> Result<Report, AppError> {
-    let client = redis::Client::open(redis_url)
-        .map_err(|e| AppError::Internal(format!("invalid REDIS_URL: {e}")))?;
-    // A connection of its own: WATCH belongs to the connection.
-    let mut conn = client.get_multiplexed_async_connection().await?;
+/// Audits every event on every primary (the one Redis, or each primary of a cluster).
+pub async fn audit(settings: &RedisSettings) -> Result<Report, AppError> {
+    let store = Store::open(settings)?;
+    // Connections of their own, one per primary: WATCH belongs to the connection, and all of
+    // one event's keys live on one primary.
+    let primaries = store.primaries().await?;
+    let mut shared = store.shared().await?;
     let indexed: BTreeSet<String> = redis::cmd("ZRANGE")
         .arg(EVENTS_INDEX)
         .arg(0)
         .arg(-1)
-        .query_async::<Vec<String>>(&mut conn)
+        .query_async::<Vec<String>>(&mut shared)
         .await?
         .into_iter()
         .collect();
-    let stored = stored_event_ids(&mut conn).await?;
 
     let mut report = Report::default();
-    for id in &stored {
-        if !indexed.contains(id) {
-            report
-                .violations
-                .push(format!("event {id}: missing from the events index"));
-        }
-        match EventId::parse(id.as_str()) {
-            Ok(event) => audit_event(&mut conn, &event, &mut report).await?,
-            Err(_) => report
-                .violations
-                .push(format!("event key with an invalid id {id:?}")),
+    for mut node in primaries {
+        for id in stored_event_ids(&mut node.conn).await? {
+            if !indexed.contains(&id) {
+                report
+                    .violations
+                    .push(format!("event {id}: missing from the events index"));
+            }
+            match EventId::parse(id.as_str()) {
+                Ok(event) => audit_event(&mut node.conn, &mut shared, &event, &mut report).await?,
+                Err(_) => report.violations.push(format!(
+                    "event key with an invalid id {id:?} on {}",
+                    node.name
+                )),
+            }
         }
     }
     Ok(report)
 }
 
-/// Ids of all `bo:{<id>}:event` keys.
+/// Ids of all `bo:{<id>}:event` keys on one node.
 async fn stored_event_ids(conn: &mut MultiplexedConnection) -> Result<BTreeSet<String>, AppError> {
     let mut ids = BTreeSet::new();
     let mut cursor: u64 = 0;
@@ -264,12 +273,33 @@ fn seat_id(seat: &str) -> Result<crate::domain::ids::SeatId, AppError> {
 
 async fn audit_event(
     conn: &mut MultiplexedConnection,
+    shared: &mut RedisConn,
     event_id: &EventId,
     report: &mut Report,
 ) -> Result<(), AppError> {
     let Some(snap) = snapshot(conn, event_id).await? else {
         return Ok(());
     };
+    // Every booking's user indexes this event (written before the booking, in the user's
+    // slot; see lua/register_booking.lua), or listing the user's bookings would miss it.
+    let mut users = BTreeSet::new();
+    for raw in snap.bookings.iter().flatten() {
+        if let Ok(booking) = parse_document::<BookingRecord>("booking", raw) {
+            users.insert(booking.user_id);
+        }
+    }
+    for user in users {
+        let indexed: Option<f64> = redis::cmd("ZSCORE")
+            .arg(keys::user_events(&user))
+            .arg(event_id.as_str())
+            .query_async(shared)
+            .await?;
+        if indexed.is_none() {
+            report.violations.push(format!(
+                "event {event_id}: user {user} has a booking here, but the event is not in the user's index"
+            ));
+        }
+    }
     report.events += 1;
     let mut violations = Vec::new();
     let mut flag = |message: String| violations.push(format!("event {event_id}: {message}"));

@@ -3,8 +3,10 @@
 
 use crate::error::AppError;
 use crate::store::IdempotencyKey;
-use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 /// A JSON body (`Content-Type: application/json`).
@@ -19,14 +21,52 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// As an `Option`: no `Content-Type` at all means no body (the demo routes accept a bare POST).
-impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequest<S> for JsonBody<T> {
+/// A body that may be left out. An empty body is no body, whatever its `Content-Type` (some
+/// clients send `application/octet-stream` with an empty POST); a non-empty one must be JSON.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     type Rejection = AppError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, AppError> {
-        let value = <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await?;
-        Ok(value.map(|axum::Json(value)| Self(value)))
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_content_type);
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge {
+                    limit: crate::app::MAX_BODY_BYTES,
+                }
+            } else {
+                AppError::InvalidRequest(rejection.body_text())
+            }
+        })?;
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        if !is_json {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        // `null` is no body too.
+        let axum::Json(value) = axum::Json::<Option<T>>::from_bytes(&bytes)?;
+        Ok(Self(value))
     }
+}
+
+/// `application/json` or `application/<anything>+json`, parameters ignored.
+fn is_json_content_type(value: &str) -> bool {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
 }
 
 #[derive(FromRequestParts)]
@@ -54,4 +94,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
             }
         }
     }
+}
+
+/// The `Idempotency-Key` header, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documentation only: `Idempotency` reads the header
+pub struct IdempotencyHeader {
+    /// Send the same key again (after a 502, 503, 504 or no answer) to get the first answer
+    /// replayed instead of booking twice; a key used with a different request is 422.
+    /// Remembered for 24 hours, per user.
+    #[param(rename = "Idempotency-Key", pattern = r"^[\x21-\x7e]{1,255}$")]
+    idempotency_key: Option<String>,
 }

@@ -6,10 +6,13 @@
 
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod store;
 pub mod telemetry;

@@ -15,9 +15,51 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(settings)) => serve(settings).await,
+        Some(Command::Serve(settings)) => serve(*settings).await,
         Some(Command::Audit(args)) => audit::run(args).await,
         Some(Command::Healthcheck(args)) => healthcheck(&args.url).await,
+        Some(Command::Token(args)) => token(&args),
+    }
+}
+
+/// `boxoffice token`: an HS256 token signed with AUTH_JWT_SECRET.
+fn token(args: &boxoffice::config::TokenArgs) -> ExitCode {
+    let secret = match args.auth.secret() {
+        Ok(Some(secret)) => secret,
+        Ok(None) => {
+            eprintln!(
+                "token: set AUTH_JWT_SECRET (or AUTH_JWT_SECRET_FILE), the secret replicas verify with"
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("token: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if boxoffice::domain::ids::UserId::parse(&args.user).is_err() {
+        eprintln!(
+            "token: --user must match {}",
+            boxoffice::domain::ids::ID_PATTERN
+        );
+        return ExitCode::from(2);
+    }
+    match boxoffice::auth::mint(
+        &secret,
+        &args.user,
+        args.role,
+        args.ttl,
+        args.auth.audience.as_deref(),
+        args.auth.issuer.as_deref(),
+    ) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("token: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -46,12 +88,16 @@ async fn healthcheck(url: &str) -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> ExitCode {
-    telemetry::init(settings.log_format);
+    if let Err(e) = telemetry::init(settings.log_format, &settings.log_filter) {
+        eprintln!("boxoffice: {e}");
+        return ExitCode::from(2);
+    }
     let instance = settings.instance_id();
+    let bind_addr = settings.bind_addr;
     let app = match App::build(settings).await {
         Ok(app) => app,
         Err(e) => {
-            tracing::error!(error = %e, "could not start");
+            tracing::error!("could not start: cannot listen on {bind_addr}: {e}");
             return ExitCode::FAILURE;
         }
     };

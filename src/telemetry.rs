@@ -1,12 +1,14 @@
-//! Logs: `RUST_LOG` picks what is logged (default `info`), `LOG_FORMAT=json` makes each line a
-//! JSON object for a log pipeline.
+//! Logs: `RUST_LOG` (or `--log`) picks what is logged (default `info`), `LOG_FORMAT=json`
+//! makes each line a JSON object for a log pipeline.
 
 use crate::config::LogFormat;
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the logger; a filter that does not parse is an error for the caller to report.
+pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
+    let filter = EnvFilter::try_new(filter)
+        .map_err(|e| format!("RUST_LOG / --log {filter:?} is not a log filter: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -16,4 +18,5 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    Ok(())
 }

@@ -41,12 +41,32 @@ struct Args {
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
     /// Retry each booking up to N times, on the next target, when it got no answer or a
-    /// 502/503/504; every buyer then sends an Idempotency-Key, so a retry never books twice.
+    /// 502/503/504 (after 100 ms, doubling up to 2 s); every buyer then sends an
+    /// Idempotency-Key, so a retry never books twice.
     #[arg(long, default_value_t = 0)]
     retries: u32,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// The secret the replicas verify tokens with (AUTH_MODE=jwt): race then signs a token
+    /// for each buyer (`buyer<i>`) and an organizer's to create its event. Without it, it
+    /// sends no token (AUTH_MODE=open).
+    #[arg(long, env = "AUTH_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+}
+
+/// The Authorization header value for `user` with `role`, when race signs tokens.
+fn authorization(
+    secret: Option<&str>,
+    user: &str,
+    role: boxoffice::auth::Role,
+) -> Result<Option<String>, String> {
+    secret
+        .map(|secret| {
+            boxoffice::auth::mint(secret, user, role, Duration::from_secs(3600), None, None)
+                .map(|token| format!("Bearer {token}"))
+        })
+        .transpose()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -103,10 +123,19 @@ async fn run(args: &Args) -> Result<Value, String> {
             "seats": (1..=args.capacity).map(|n| n.to_string()).collect::<Vec<_>>(),
         }),
     };
+    let organizer = authorization(
+        args.jwt_secret.as_deref(),
+        "race-organizer",
+        boxoffice::auth::Role::Organizer,
+    )?;
     let created = first_answer(&args.targets, |base| {
-        client
+        let request = client
             .post(format!("{base}/events"))
-            .json(&json!({ "name": "race", "sections": [section] }))
+            .json(&json!({ "name": "race", "sections": [section] }));
+        match &organizer {
+            Some(authorization) => request.header("authorization", authorization),
+            None => request,
+        }
     })
     .await?;
     let event_id = created["id"].as_str().ok_or("no event id")?.to_owned();
@@ -119,6 +148,12 @@ async fn run(args: &Args) -> Result<Value, String> {
     for i in 0..args.requests {
         let buyer = Buyer {
             client: client.clone(),
+            // Signed before the start line: minting is not part of what the race measures.
+            authorization: authorization(
+                args.jwt_secret.as_deref(),
+                &format!("buyer{i}"),
+                boxoffice::auth::Role::Buyer,
+            )?,
             targets: args.targets.clone(),
             index: i,
             retries: args.retries,
@@ -156,7 +191,8 @@ async fn run(args: &Args) -> Result<Value, String> {
     let remaining = event["sections"][0]["remaining"]
         .as_i64()
         .ok_or("no remaining")?;
-    let booked_server = server_booked_qty(&client, &args.targets, &event_id).await?;
+    let booked_server =
+        server_booked_qty(&client, &args.targets, &event_id, organizer.as_deref()).await?;
 
     let mut succeeded = 0;
     let mut booked_client = 0u64;
@@ -205,6 +241,8 @@ async fn run(args: &Args) -> Result<Value, String> {
 /// One buyer: where to send, and how persistently.
 struct Buyer {
     client: Client,
+    /// `Authorization` for this buyer, when race signs tokens.
+    authorization: Option<String>,
     targets: Vec<String>,
     index: usize,
     retries: u32,
@@ -288,6 +326,9 @@ impl Buyer {
         loop {
             let base = &self.targets[(self.index + retries as usize) % self.targets.len()];
             let mut request = self.client.post(format!("{base}{path}")).json(body);
+            if let Some(authorization) = &self.authorization {
+                request = request.header("authorization", authorization);
+            }
             if self.retries > 0 {
                 request = request.header("idempotency-key", &key);
             }
@@ -299,8 +340,9 @@ impl Buyer {
             if !unanswered || retries >= self.retries {
                 return (instance, answer, retries);
             }
+            // Back off: 100 ms, doubling up to 2 s (a Redis failover takes seconds).
+            tokio::time::sleep(Duration::from_millis((100u64 << retries.min(5)).min(2_000))).await;
             retries += 1;
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
@@ -370,6 +412,7 @@ async fn server_booked_qty(
     client: &Client,
     targets: &[String],
     event_id: &str,
+    organizer: Option<&str>,
 ) -> Result<i64, String> {
     let mut total = 0;
     let mut cursor: Option<String> = None;
@@ -379,7 +422,11 @@ async fn server_booked_qty(
             None => format!("eventId={event_id}&limit=500"),
         };
         let page = first_answer(targets, |base| {
-            client.get(format!("{base}/bookings?{query}"))
+            let request = client.get(format!("{base}/bookings?{query}"));
+            match organizer {
+                Some(authorization) => request.header("authorization", authorization),
+                None => request,
+            }
         })
         .await?;
         for booking in page["bookings"].as_array().ok_or("no bookings")? {

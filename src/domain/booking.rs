@@ -4,8 +4,9 @@ use super::ids::{BookingId, EventId, SeatId, SectionId, UserId};
 use super::money::Money;
 use super::time::{serialize_ms, serialize_opt_ms};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BookingStatus {
     Confirmed,
@@ -33,29 +34,35 @@ pub struct BookingRecord {
 }
 
 /// A booking as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BookingView {
     pub id: BookingId,
     pub event_id: EventId,
+    /// In listings and `GET /bookings/{bookingId}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_name: Option<String>,
     pub section_id: SectionId,
+    /// In listings and `GET /bookings/{bookingId}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub section_name: Option<String>,
     pub qty: u32,
+    /// Reserved seating: the seats booked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub seats: Vec<SeatId>,
     pub user_id: UserId,
     pub unit_price: Money,
     pub total_price: Money,
     pub status: BookingStatus,
     #[serde(serialize_with = "serialize_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "serialize_opt_ms"
     )]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub cancelled_at: Option<i64>,
     /// The section's remaining count right after this booking was made or cancelled.
     #[serde(skip_serializing_if = "Option::is_none")]

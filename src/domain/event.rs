@@ -6,6 +6,12 @@ use super::money::Money;
 use super::time::serialize_ms;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
+use utoipa::ToSchema;
+
+/// What a name may be: 1 to 200 characters, no control characters, not only white space
+/// (leading and trailing white space is dropped). The same rule as JSON Schema:
+pub const NAME_PATTERN: &str =
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_SECTIONS: usize = 100;
@@ -15,25 +21,48 @@ pub const MAX_CAPACITY: u32 = 1_000_000;
 pub const MAX_SEATS_PER_EVENT: usize = 10_000;
 
 /// Body of `POST /events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewEvent {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
+    /// Sections in the order given get the ids `s1`, `s2`, ...
+    #[schema(min_items = 1, max_items = 100)]
     pub sections: Vec<NewSection>,
+    /// The most tickets one user may hold (live seat locks) plus have booked in the event.
+    #[serde(default, deserialize_with = "super::whole::deserialize_option")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    pub max_per_user: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A section: general admission (a `capacity`, sold by quantity) or reserved seating
+/// (named `seats`, unique in the whole event).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewSection {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     pub price: Money,
-    /// Required for general admission; for reserved seating it may be given and must then
-    /// equal the number of seats.
-    #[serde(default)]
+    /// General admission: how many tickets. Not with `seats`.
+    #[serde(default, deserialize_with = "super::whole::deserialize_option")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub capacity: Option<u32>,
-    /// Named seats make the section reserved seating.
+    /// Reserved seating: the seats, in order (at most 10000 in an event). Not with `capacity`.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 10_000)]
     pub seats: Option<Vec<SeatId>>,
+    /// The most tickets one user may hold plus have booked in this section.
+    #[serde(default, deserialize_with = "super::whole::deserialize_option")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    pub max_per_user: Option<u32>,
 }
 
 /// An event as stored: everything about it that never changes after creation.
@@ -44,6 +73,8 @@ pub struct EventRecord {
     pub name: String,
     pub created_at: i64,
     pub sections: Vec<SectionRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_user: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +87,8 @@ pub struct SectionRecord {
     pub capacity: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seats: Option<Vec<SeatId>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_user: Option<u32>,
 }
 
 impl EventRecord {
@@ -65,14 +98,17 @@ impl EventRecord {
 }
 
 fn checked_name(what: &str, name: &str) -> Result<String, String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(format!("{what} must not be empty"));
-    }
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(format!(
             "{what} must be at most {MAX_NAME_CHARS} characters"
         ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("{what} must not contain control characters"));
+    }
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("{what} must not be empty"));
     }
     Ok(name.to_owned())
 }
@@ -90,7 +126,12 @@ impl NewEvent {
             let at = format!("sections[{index}]");
             let name = checked_name(&format!("{at}.name"), &section.name)?;
             let capacity = match (&section.seats, section.capacity) {
-                (Some(seats), capacity) => {
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "{at}: a reserved section's capacity is its number of seats: leave capacity out"
+                    ));
+                }
+                (Some(seats), None) => {
                     if seats.is_empty() {
                         return Err(format!("{at}.seats must not be empty"));
                     }
@@ -104,13 +145,7 @@ impl NewEvent {
                             "an event may have at most {MAX_SEATS_PER_EVENT} named seats"
                         ));
                     }
-                    let count = seats.len() as u32;
-                    if capacity.is_some_and(|c| c != count) {
-                        return Err(format!(
-                            "{at}.capacity must equal the number of seats ({count}) or be left out"
-                        ));
-                    }
-                    count
+                    seats.len() as u32
                 }
                 (None, Some(capacity)) if (1..=MAX_CAPACITY).contains(&capacity) => capacity,
                 (None, Some(_)) => {
@@ -121,46 +156,74 @@ impl NewEvent {
                 }
             };
             let id = SectionId::parse(format!("s{}", index + 1)).map_err(|e| e.to_string())?;
+            if section.max_per_user == Some(0)
+                || section.max_per_user.is_some_and(|m| m > MAX_CAPACITY)
+            {
+                return Err(format!("{at}.maxPerUser must be 1 to {MAX_CAPACITY}"));
+            }
             sections.push(SectionRecord {
                 id,
                 name,
                 price: section.price.cents(),
                 capacity,
                 seats: section.seats,
+                max_per_user: section.max_per_user,
             });
+        }
+        if self.max_per_user == Some(0) || self.max_per_user.is_some_and(|m| m > MAX_CAPACITY) {
+            return Err(format!("maxPerUser must be 1 to {MAX_CAPACITY}"));
         }
         Ok(EventRecord {
             id,
             name,
             created_at,
             sections,
+            max_per_user: self.max_per_user,
         })
     }
 }
 
-/// `GET /events/{id}` and friends.
-#[derive(Debug, Serialize)]
+/// An event with its sections and their live `remaining` counts.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     pub id: EventId,
     pub name: String,
     #[serde(serialize_with = "serialize_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     pub sections: Vec<SectionView>,
+    /// Per-user limit on the event, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_per_user: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+/// How a section is sold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Seating {
+    /// By quantity.
+    General,
+    /// Named seats.
+    Reserved,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SectionView {
     pub id: SectionId,
     pub name: String,
     pub price: Money,
-    /// `general` (booked by quantity) or `reserved` (named seats).
-    pub seating: &'static str,
+    pub seating: Seating,
     pub capacity: u32,
+    /// Tickets (or seats) not sold.
     pub remaining: i64,
+    /// Reserved seating: the seats, in order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seats: Option<Vec<SeatId>>,
+    /// Per-user limit on the section, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_per_user: Option<u32>,
 }
 
 impl EventView {
@@ -172,15 +235,16 @@ impl EventView {
             .map(|s| SectionView {
                 remaining: remaining.get(&s.id).copied().unwrap_or(0),
                 seating: if s.seats.is_some() {
-                    "reserved"
+                    Seating::Reserved
                 } else {
-                    "general"
+                    Seating::General
                 },
                 id: s.id,
                 name: s.name,
                 price: Money::from_cents(s.price),
                 capacity: s.capacity,
                 seats: s.seats,
+                max_per_user: s.max_per_user,
             })
             .collect();
         Self {
@@ -188,6 +252,7 @@ impl EventView {
             name: record.name,
             created_at: record.created_at,
             sections,
+            max_per_user: record.max_per_user,
         }
     }
 }
@@ -199,6 +264,30 @@ mod tests {
     fn record(json: &str) -> Result<EventRecord, String> {
         let event: NewEvent = serde_json::from_str(json).map_err(|e| e.to_string())?;
         event.into_record(EventId::parse("e1").expect("valid id"), 0)
+    }
+
+    /// The schema says what `checked_name` checks.
+    #[test]
+    fn the_name_schema_is_the_name_rule() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(NewEvent::schema()).expect("schema");
+        assert_eq!(
+            schema.pointer("/properties/name/pattern"),
+            Some(&serde_json::json!(NAME_PATTERN))
+        );
+        let section = serde_json::to_value(NewSection::schema()).expect("schema");
+        assert_eq!(
+            section.pointer("/properties/name/pattern"),
+            Some(&serde_json::json!(NAME_PATTERN))
+        );
+        for (name, ok) in [
+            ("a", true),
+            (" a ", true),
+            ("   ", false),
+            ("a\u{1c}", false),
+        ] {
+            assert_eq!(checked_name("name", name).is_ok(), ok, "{name:?}");
+        }
     }
 
     #[test]
@@ -240,8 +329,8 @@ mod tests {
                 "twice",
             ),
             (
-                r#"{"name":"x","sections":[{"name":"a","price":1,"seats":["1"],"capacity":2}]}"#,
-                "equal",
+                r#"{"name":"x","sections":[{"name":"a","price":1,"seats":["1"],"capacity":1}]}"#,
+                "leave capacity out",
             ),
         ];
         for (json, expected) in cases {

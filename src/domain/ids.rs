@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, Type};
 use uuid::Uuid;
 
 pub const ID_PATTERN: &str = "[A-Za-z0-9_-]{1,64}";
@@ -44,8 +46,8 @@ fn is_valid_id(value: &str) -> bool {
 }
 
 macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident, $field:literal) => {
-        $(#[$doc])*
+    ($(#[doc = $doc:literal])* $name:ident, $field:literal) => {
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
@@ -79,7 +81,27 @@ macro_rules! id_type {
                 Self::parse(value).map_err(serde::de::Error::custom)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                id_schema(concat!($($doc),*)).into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
+}
+
+/// An id's schema: a string of `[A-Za-z0-9_-]`, 1 to 64 characters.
+fn id_schema(description: &str) -> Object {
+    let description = description.trim();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^{ID_PATTERN}$")))
+        .min_length(Some(1))
+        .max_length(Some(MAX_ID_LEN))
+        .description(Some(description))
+        .build()
 }
 
 id_type!(
@@ -119,20 +141,48 @@ impl SeatId {
         #[serde(untagged)]
         enum Raw {
             Text(String),
-            Number(u64),
+            Number(serde_json::Number),
         }
+        let whole =
+            |n: &serde_json::Number| super::whole::whole(n).filter(|&n| n <= MAX_SEAT_NUMBER);
         let text = match Raw::deserialize(deserializer) {
             Ok(Raw::Text(text)) => text,
-            Ok(Raw::Number(number)) => number.to_string(),
-            Err(_) => {
-                return Err(serde::de::Error::custom(
-                    "seatId must be a string or a non-negative integer",
-                ));
+            Ok(Raw::Number(number)) if whole(&number).is_some() => {
+                whole(&number).map(|n| n.to_string()).unwrap_or_default()
+            }
+            _ => {
+                return Err(serde::de::Error::custom(format!(
+                    "seatId must be a string or an integer from 0 to {MAX_SEAT_NUMBER}"
+                )));
             }
         };
         Self::parse(text).map_err(serde::de::Error::custom)
     }
 }
+
+/// The largest seat number the seed routes take as a JSON number.
+pub const MAX_SEAT_NUMBER: u64 = 999_999_999;
+
+/// A seat as the seed routes name it: a seat id, or a seat number.
+pub struct SeatRef;
+
+impl utoipa::PartialSchema for SeatRef {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::OneOfBuilder;
+        OneOfBuilder::new()
+            .item(id_schema("A seat id"))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(MAX_SEAT_NUMBER as i64))
+                    .description(Some("A seat number")),
+            )
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SeatRef {}
 
 /// A booking's id: a UUIDv7 whose last 14 bits name the hash slot of its event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -162,6 +212,18 @@ impl BookingId {
         (u16::from(bytes[14] & 0x3F) << 8) | u16::from(bytes[15])
     }
 }
+
+impl utoipa::PartialSchema for BookingId {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            .description(Some("A booking: a UUIDv7 (ids sort by creation time)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BookingId {}
 
 impl fmt::Display for BookingId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

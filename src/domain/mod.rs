@@ -7,3 +7,4 @@ pub mod ids;
 pub mod money;
 pub mod seats;
 pub mod time;
+pub mod whole;

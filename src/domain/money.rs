@@ -52,12 +52,37 @@ impl Money {
 }
 
 impl<'de> Deserialize<'de> for Money {
+    /// A JSON number, read from its literal (serde_json's `arbitrary_precision` keeps it), so
+    /// `49.99` is 4999 cents exactly; `1e2` is 100.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = rust_decimal::serde::arbitrary_precision::deserialize(deserializer)
+        let number = serde_json::Number::deserialize(deserializer)
             .map_err(|_| serde::de::Error::custom("price must be a number"))?;
+        let literal = number.to_string();
+        let value = if literal.contains(['e', 'E']) {
+            Decimal::from_scientific(&literal)
+        } else {
+            literal.parse::<Decimal>()
+        }
+        .map_err(|_| serde::de::Error::custom("price must be at most 1000000"))?;
         Self::parse_price(value).map_err(serde::de::Error::custom)
     }
 }
+
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .minimum(Some(0))
+            .maximum(Some(1_000_000))
+            .description(Some(
+                "A price: a JSON number with at most 2 decimals (kept as whole cents, never a float)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
 
 impl Serialize for Money {
     /// A JSON number with two decimals, e.g. `49.99` or `50.00`.
@@ -82,7 +107,9 @@ mod tests {
         assert_eq!(parse("50.500"), Ok(Money::from_cents(5050)));
         assert_eq!(parse("0"), Ok(Money::from_cents(0)));
         assert_eq!(parse("1000000"), Ok(Money::from_cents(MAX_PRICE_CENTS)));
-        assert_eq!(parse("\"12.30\""), Ok(Money::from_cents(1230)));
+        assert_eq!(parse("1e2"), Ok(Money::from_cents(10_000)));
+        assert_eq!(parse("1.5E+1"), Ok(Money::from_cents(1500)));
+        assert_eq!(parse("-0"), Ok(Money::from_cents(0)));
     }
 
     #[test]
@@ -92,6 +119,8 @@ mod tests {
         assert!(parse("1000000.01").unwrap_err().contains("at most"));
         assert!(parse("1e400").is_err());
         assert!(parse("true").unwrap_err().contains("number"));
+        assert!(parse("\"12.30\"").unwrap_err().contains("number"));
+        assert!(parse("1e-3").unwrap_err().contains("2 decimals"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::time::serialize_opt_ms;
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SeatStatus {
     Available,
@@ -18,10 +18,14 @@ pub enum SeatStatus {
     Booked,
 }
 
-#[derive(Debug, serde::Serialize)]
+/// One seat of a seat map.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Seat)]
 pub struct SeatView<'a> {
+    #[schema(value_type = SeatId)]
     pub id: &'a SeatId,
+    #[schema(value_type = SectionId)]
     pub section_id: &'a SectionId,
     pub status: SeatStatus,
     /// When the lock ends; who holds it is never shown.
@@ -29,6 +33,7 @@ pub struct SeatView<'a> {
         skip_serializing_if = "Option::is_none",
         serialize_with = "serialize_opt_ms"
     )]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub lock_expires_at: Option<i64>,
 }
 

@@ -1,30 +1,69 @@
-//! `POST /book` (and `POST /bookings`), `GET /bookings`, `GET|DELETE /bookings/{id}`.
+//! `POST /book` (and `POST /bookings`), `GET /bookings`, `GET|DELETE /bookings/{bookingId}`.
 
 use super::page_limit;
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::domain::booking::BookingView;
 use crate::domain::ids::{BookingId, EventId, SectionId, UserId, check_id};
 use crate::error::AppError;
-use crate::extract::{Idempotency, JsonBody, PathParams, QueryParams};
+use crate::extract::{Idempotency, IdempotencyHeader, JsonBody, PathParams, QueryParams};
 use crate::store::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
 
-#[derive(Deserialize)]
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(book))
+        .routes(routes!(book_alias, list))
+        .routes(routes!(show, cancel))
+}
+
+crate::error_responses!(BookErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
+    SectionNotFound, InsufficientInventory, UserLimitReached, IdempotencyKeyReused, RateLimited,
+    PayloadTooLarge, UnsupportedMediaType, StoreUnavailable, NotReplicated);
+crate::error_responses!(ListErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
+    StoreUnavailable);
+crate::error_responses!(ShowErrors: InvalidRequest, Unauthenticated, BookingNotFound,
+    StoreUnavailable);
+crate::error_responses!(CancelErrors: InvalidRequest, Unauthenticated, BookingNotFound,
+    BookingAlreadyCancelled, IdempotencyKeyReused, RateLimited, StoreUnavailable, NotReplicated);
+
+/// `qty` tickets of one section. On a reserved section, free seats nobody holds are picked.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BookBody {
     event_id: EventId,
     section_id: SectionId,
+    /// 1 to `MAX_QTY_PER_BOOKING`.
+    #[serde(deserialize_with = "crate::domain::whole::deserialize")]
+    #[schema(minimum = 1, maximum = 10)]
     qty: u32,
+    /// Who books: with a token, the token's user (naming another is 403); in open mode,
+    /// default `anonymous`.
     #[serde(default)]
     user_id: Option<UserId>,
 }
 
+/// Books `qty` tickets of a section, if that many are left: all or nothing.
+#[utoipa::path(post, path = "/book", tag = "bookings", params(IdempotencyHeader),
+    security(("bearer" = [])),
+    request_body = BookBody,
+    responses(
+        (status = 201, description = "Booked; `remaining` is the section's count right after",
+            body = BookingView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer"))),
+        BookErrors,
+    ))]
 pub async fn book(
     State(state): State<AppState>,
+    caller: Caller,
     Idempotency(key): Idempotency,
     JsonBody(body): JsonBody<BookBody>,
 ) -> Result<Response, AppError> {
@@ -38,15 +77,53 @@ pub async fn book(
         event_id: body.event_id,
         section_id: body.section_id,
         qty: body.qty,
-        user_id: body.user_id.unwrap_or_else(UserId::anonymous),
+        user_id: caller.acting(body.user_id)?,
     };
     let outcome = state.store.book(&command, key.as_ref()).await?;
-    Ok(booking_reply(StatusCode::CREATED, outcome))
+    Ok(booking_reply(StatusCode::CREATED, outcome, Via::Book))
+}
+
+/// The same as `POST /book`.
+#[utoipa::path(post, path = "/bookings", tag = "bookings", params(IdempotencyHeader),
+    security(("bearer" = [])),
+    request_body = BookBody,
+    responses(
+        (status = 201, description = "Booked; `remaining` is the section's count right after",
+            body = BookingView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer"))),
+        BookErrors,
+    ))]
+pub async fn book_alias(
+    state: State<AppState>,
+    caller: Caller,
+    key: Idempotency,
+    body: JsonBody<BookBody>,
+) -> Result<Response, AppError> {
+    book(state, caller, key, body).await
+}
+
+/// What made or changed a booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Via {
+    Book,
+    Confirm,
+    Cancel,
 }
 
 /// A booking just made or cancelled; `Idempotent-Replayed: true` when it is a replay.
-pub(super) fn booking_reply(status: StatusCode, outcome: BookingOutcome) -> Response {
+pub(super) fn booking_reply(status: StatusCode, outcome: BookingOutcome, via: Via) -> Response {
     let replayed = outcome.replayed;
+    if !replayed {
+        match via {
+            Via::Book | Via::Confirm => {
+                let via = if via == Via::Book { "book" } else { "confirm" };
+                metrics::counter!("boxoffice_bookings_total", "via" => via).increment(1);
+                metrics::counter!("boxoffice_tickets_booked_total", "via" => via)
+                    .increment(u64::from(outcome.booking.qty));
+            }
+            Via::Cancel => metrics::counter!("boxoffice_cancellations_total").increment(1),
+        }
+    }
     let mut response = (status, Json(outcome.into_view())).into_response();
     if replayed {
         response
@@ -56,34 +133,57 @@ pub(super) fn booking_reply(status: StatusCode, outcome: BookingOutcome) -> Resp
     response
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this event's bookings.
+    #[param(value_type = Option<EventId>)]
     event_id: Option<String>,
+    /// Only this user's bookings. A buyer sees only their own (naming another is 403).
+    #[param(value_type = Option<UserId>)]
     user_id: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
+    /// The previous page's `nextCursor`.
+    #[param(value_type = Option<String>, format = Uuid)]
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A page of bookings.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListReply {
     bookings: Vec<BookingView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
     next_cursor: Option<String>,
 }
 
+/// Bookings with `eventName` and `sectionName`, oldest first, `limit` (default 50) at a time:
+/// the caller's own; organizers and admins may list any user's or event's.
+#[utoipa::path(get, path = "/bookings", tag = "bookings", params(ListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of bookings", body = ListReply), ListErrors))]
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<ListReply>, AppError> {
+    let named = query.user_id.map(UserId::parse).transpose()?;
+    let user_id = if caller.sees_everything() {
+        named
+    } else {
+        Some(caller.acting(named)?)
+    };
     let filter = BookingFilter {
         event_id: query.event_id.map(EventId::parse).transpose()?,
-        user_id: query.user_id.map(UserId::parse).transpose()?,
+        user_id,
         after: query
             .cursor
             .map(|c| {
-                BookingId::parse(&c)
-                    .ok_or_else(|| AppError::InvalidRequest("cursor is not valid".into()))
+                Uuid::try_parse(&c)
+                    .map_err(|_| AppError::InvalidRequest("cursor must be a booking id".into()))
             })
             .transpose()?,
         limit: page_limit(query.limit)?,
@@ -104,8 +204,14 @@ fn booking_id(raw: String) -> Result<BookingId, AppError> {
     BookingId::parse(&raw).ok_or(AppError::BookingNotFound)
 }
 
+/// One booking: the caller's own, or any for an organizer or admin (anyone else's is 404).
+#[utoipa::path(get, path = "/bookings/{bookingId}", tag = "bookings", security(("bearer" = [])),
+    params(("bookingId" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$",
+        description = "A booking id (a UUID)")),
+    responses((status = 200, description = "The booking", body = BookingView), ShowErrors))]
 pub async fn show(
     State(state): State<AppState>,
+    caller: Caller,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<BookingView>, AppError> {
     let id = booking_id(id)?;
@@ -113,16 +219,32 @@ pub async fn show(
         .store
         .booking_view(&id)
         .await?
+        .filter(|view| caller.may_act_for(&view.user_id))
         .map(Json)
         .ok_or(AppError::BookingNotFound)
 }
 
+/// Cancels a booking: its tickets (and seats) go back on sale, exactly once. Its user, or an
+/// organizer or admin, may (anyone else gets 404).
+#[utoipa::path(delete, path = "/bookings/{bookingId}", tag = "bookings", security(("bearer" = [])),
+    params(("bookingId" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$",
+        description = "A booking id (a UUID)"), IdempotencyHeader),
+    responses(
+        (status = 200, description = "Cancelled; `remaining` is the section's count right after",
+            body = BookingView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer"))),
+        CancelErrors,
+    ))]
 pub async fn cancel(
     State(state): State<AppState>,
+    caller: Caller,
     Idempotency(key): Idempotency,
     PathParams(id): PathParams<String>,
 ) -> Result<Response, AppError> {
     let id = booking_id(id)?;
-    let outcome = state.store.cancel_booking(&id, key.as_ref()).await?;
-    Ok(booking_reply(StatusCode::OK, outcome))
+    let outcome = state
+        .store
+        .cancel_booking(&id, key.as_ref(), |owner| caller.may_act_for(owner))
+        .await?;
+    Ok(booking_reply(StatusCode::OK, outcome, Via::Cancel))
 }

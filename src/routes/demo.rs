@@ -2,22 +2,46 @@
 //! demo event with seats `1..=DEMO_SEATS`, through the same scripts as every other event.
 //!
 //! The user comes from `?user=`, or a body `{"userId"}`, else `anonymous`; body routes take
-//! `{"seatId", "userId"}` where seatId may be a string or a number.
+//! `{"seatId", "userId"}` where seatId may be a string or a number. A path route's body is
+//! optional: an empty body is no body, whatever its `Content-Type`.
 
-use super::seats::{self, LockReply, UnlockReply};
+use super::seats::{
+    self, ConfirmErrors, LockErrors, LockReply, SeatMapErrors, SeatMapReply, UnlockErrors,
+    UnlockReply,
+};
 use crate::app::AppState;
+use crate::auth::Caller;
+use crate::domain::booking::BookingView;
 use crate::domain::event::{EventRecord, SectionRecord};
-use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
+use crate::domain::ids::{EventId, SeatId, SeatRef, SectionId, UserId};
 use crate::domain::time::now_ms;
 use crate::error::AppError;
-use crate::extract::{Idempotency, JsonBody, PathParams, QueryParams};
+use crate::extract::{
+    Idempotency, IdempotencyHeader, JsonBody, OptionalJson, PathParams, QueryParams,
+};
 use crate::store::Store;
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub const DEMO_EVENT_ID: &str = "demo";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(seat_map))
+        .routes(routes!(lock))
+        .routes(routes!(lock_by_path))
+        .routes(routes!(confirm))
+        .routes(routes!(confirm_by_path))
+        .routes(routes!(unlock))
+        .routes(routes!(unlock_by_path))
+        .routes(routes!(release))
+        .routes(routes!(release_by_path))
+}
 
 fn demo_event() -> Result<EventId, AppError> {
     Ok(EventId::parse(DEMO_EVENT_ID)?)
@@ -41,7 +65,9 @@ pub async fn ensure_demo_event(store: &Store, seats: u32) -> Result<(), AppError
             price: 0,
             capacity: seats,
             seats: Some(seat_ids),
+            max_per_user: None,
         }],
+        max_per_user: None,
     };
     if store.create_event(&record).await? {
         tracing::info!(seats, "created the demo event");
@@ -66,118 +92,197 @@ macro_rules! on_demo {
     }};
 }
 
-#[derive(Deserialize)]
+/// A seat, and who acts (default `anonymous`).
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SeatBody {
     #[serde(deserialize_with = "SeatId::deserialize_string_or_number")]
+    #[schema(value_type = SeatRef)]
     seat_id: SeatId,
     #[serde(default)]
     user_id: Option<UserId>,
 }
 
-#[derive(Deserialize)]
+/// Who acts (default `anonymous`).
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OptionalUserBody {
     #[serde(default)]
     user_id: Option<UserId>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
+    /// Who acts; wins over the body's `userId`.
+    #[param(value_type = Option<UserId>)]
     user: Option<String>,
 }
 
-/// `?user=` first, then the body's `userId`, then `anonymous`.
+/// `?user=` first, then the body's `userId`, then (open mode) `anonymous`; with a token, the
+/// token's user, who may name themselves but nobody else.
 fn demo_user(
+    caller: &Caller,
     query: UserQuery,
-    body: Option<JsonBody<OptionalUserBody>>,
+    body: Option<OptionalUserBody>,
 ) -> Result<UserId, AppError> {
-    if let Some(user) = query.user {
-        return Ok(UserId::parse(user)?);
-    }
-    Ok(body
-        .and_then(|JsonBody(body)| body.user_id)
-        .unwrap_or_else(UserId::anonymous))
+    let named = match query.user {
+        Some(user) => Some(UserId::parse(user)?),
+        None => body.and_then(|body| body.user_id),
+    };
+    caller.acting(named)
 }
 
-pub async fn seats(State(state): State<AppState>) -> Result<Response, AppError> {
+/// The demo event's seat map (`GET /events/demo/seats`).
+#[utoipa::path(get, path = "/seats", tag = "demo",
+    responses((status = 200, description = "The seat map", body = SeatMapReply), SeatMapErrors))]
+pub async fn seat_map(State(state): State<AppState>) -> Result<Response, AppError> {
     on_demo!(state, |event| seats::seat_map(&state, event).await)
 }
 
+async fn lock_demo(
+    state: &AppState,
+    seat: SeatId,
+    user: UserId,
+) -> Result<Json<LockReply>, AppError> {
+    on_demo!(state, |event| {
+        seats::lock_seat(state, event, seat.clone(), user.clone()).await
+    })
+}
+
+async fn confirm_demo(
+    state: &AppState,
+    seat: SeatId,
+    user: UserId,
+    key: Idempotency,
+) -> Result<Response, AppError> {
+    on_demo!(state, |event| {
+        seats::confirm_seat(state, event, seat.clone(), user.clone(), key.0.clone()).await
+    })
+}
+
+async fn unlock_demo(
+    state: &AppState,
+    seat: SeatId,
+    user: UserId,
+) -> Result<Json<UnlockReply>, AppError> {
+    on_demo!(state, |event| {
+        seats::unlock_seat(state, event, seat.clone(), user.clone()).await
+    })
+}
+
+/// Locks a demo seat named in the body.
+#[utoipa::path(post, path = "/lock", tag = "demo", security(("bearer" = [])), request_body = SeatBody,
+    responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
 pub async fn lock(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(body): JsonBody<SeatBody>,
 ) -> Result<Json<LockReply>, AppError> {
-    let user = body.user_id.unwrap_or_else(UserId::anonymous);
-    on_demo!(state, |event| {
-        seats::lock_seat(&state, event, body.seat_id.clone(), user.clone()).await
-    })
+    let user = caller.acting(body.user_id)?;
+    lock_demo(&state, body.seat_id, user).await
 }
 
+/// Locks a demo seat.
+#[utoipa::path(post, path = "/lock/{seatId}", tag = "demo", security(("bearer" = [])),
+    params(("seatId" = SeatId, Path), UserQuery),
+    request_body(content = Option<OptionalUserBody>, description = "Optional"),
+    responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
 pub async fn lock_by_path(
     State(state): State<AppState>,
+    caller: Caller,
     PathParams(seat): PathParams<String>,
     QueryParams(query): QueryParams<UserQuery>,
-    body: Option<JsonBody<OptionalUserBody>>,
+    OptionalJson(body): OptionalJson<OptionalUserBody>,
 ) -> Result<Json<LockReply>, AppError> {
     let seat = SeatId::parse(seat)?;
-    let user = demo_user(query, body)?;
-    on_demo!(state, |event| {
-        seats::lock_seat(&state, event, seat.clone(), user.clone()).await
-    })
+    let user = demo_user(&caller, query, body)?;
+    lock_demo(&state, seat, user).await
 }
 
+/// Books a demo seat the caller holds, named in the body.
+#[utoipa::path(post, path = "/confirm", tag = "demo", security(("bearer" = [])), params(IdempotencyHeader),
+    request_body = SeatBody,
+    responses((status = 201, description = "Booked", body = BookingView), ConfirmErrors))]
 pub async fn confirm(
     State(state): State<AppState>,
-    Idempotency(key): Idempotency,
+    caller: Caller,
+    key: Idempotency,
     JsonBody(body): JsonBody<SeatBody>,
 ) -> Result<Response, AppError> {
-    let user = body.user_id.unwrap_or_else(UserId::anonymous);
-    on_demo!(state, |event| {
-        seats::confirm_seat(
-            &state,
-            event,
-            body.seat_id.clone(),
-            user.clone(),
-            key.clone(),
-        )
-        .await
-    })
+    let user = caller.acting(body.user_id)?;
+    confirm_demo(&state, body.seat_id, user, key).await
 }
 
+/// Books a demo seat the caller holds.
+#[utoipa::path(post, path = "/confirm/{seatId}", tag = "demo", security(("bearer" = [])),
+    params(("seatId" = SeatId, Path), UserQuery, IdempotencyHeader),
+    request_body(content = Option<OptionalUserBody>, description = "Optional"),
+    responses((status = 201, description = "Booked", body = BookingView), ConfirmErrors))]
 pub async fn confirm_by_path(
     State(state): State<AppState>,
-    Idempotency(key): Idempotency,
+    caller: Caller,
+    key: Idempotency,
     PathParams(seat): PathParams<String>,
     QueryParams(query): QueryParams<UserQuery>,
-    body: Option<JsonBody<OptionalUserBody>>,
+    OptionalJson(body): OptionalJson<OptionalUserBody>,
 ) -> Result<Response, AppError> {
     let seat = SeatId::parse(seat)?;
-    let user = demo_user(query, body)?;
-    on_demo!(state, |event| {
-        seats::confirm_seat(&state, event, seat.clone(), user.clone(), key.clone()).await
-    })
+    let user = demo_user(&caller, query, body)?;
+    confirm_demo(&state, seat, user, key).await
 }
 
+/// Releases a demo seat the caller holds, named in the body.
+#[utoipa::path(post, path = "/unlock", tag = "demo", security(("bearer" = [])), request_body = SeatBody,
+    responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
 pub async fn unlock(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(body): JsonBody<SeatBody>,
 ) -> Result<Json<UnlockReply>, AppError> {
-    let user = body.user_id.unwrap_or_else(UserId::anonymous);
-    on_demo!(state, |event| {
-        seats::unlock_seat(&state, event, body.seat_id.clone(), user.clone()).await
-    })
+    let user = caller.acting(body.user_id)?;
+    unlock_demo(&state, body.seat_id, user).await
 }
 
+/// Releases a demo seat the caller holds.
+#[utoipa::path(post, path = "/unlock/{seatId}", tag = "demo", security(("bearer" = [])),
+    params(("seatId" = SeatId, Path), UserQuery),
+    request_body(content = Option<OptionalUserBody>, description = "Optional"),
+    responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
 pub async fn unlock_by_path(
     State(state): State<AppState>,
+    caller: Caller,
     PathParams(seat): PathParams<String>,
     QueryParams(query): QueryParams<UserQuery>,
-    body: Option<JsonBody<OptionalUserBody>>,
+    OptionalJson(body): OptionalJson<OptionalUserBody>,
 ) -> Result<Json<UnlockReply>, AppError> {
     let seat = SeatId::parse(seat)?;
-    let user = demo_user(query, body)?;
-    on_demo!(state, |event| {
-        seats::unlock_seat(&state, event, seat.clone(), user.clone()).await
-    })
+    let user = demo_user(&caller, query, body)?;
+    unlock_demo(&state, seat, user).await
+}
+
+/// The same as `POST /unlock`.
+#[utoipa::path(post, path = "/release", tag = "demo", security(("bearer" = [])), request_body = SeatBody,
+    responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
+pub async fn release(
+    state: State<AppState>,
+    caller: Caller,
+    body: JsonBody<SeatBody>,
+) -> Result<Json<UnlockReply>, AppError> {
+    unlock(state, caller, body).await
+}
+
+/// The same as `POST /unlock/{seatId}`.
+#[utoipa::path(post, path = "/release/{seatId}", tag = "demo", security(("bearer" = [])),
+    params(("seatId" = SeatId, Path), UserQuery),
+    request_body(content = Option<OptionalUserBody>, description = "Optional"),
+    responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
+pub async fn release_by_path(
+    state: State<AppState>,
+    caller: Caller,
+    seat: PathParams<String>,
+    query: QueryParams<UserQuery>,
+    body: OptionalJson<OptionalUserBody>,
+) -> Result<Json<UnlockReply>, AppError> {
+    unlock_by_path(state, caller, seat, query, body).await
 }

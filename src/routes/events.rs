@@ -1,7 +1,9 @@
-//! `POST /events`, `GET /events`, `GET /events/{eventId}`.
+//! `POST /events` (and the seed route `POST /events/create`), `GET /events`,
+//! `GET /events/{eventId}`.
 
 use super::page_limit;
 use crate::app::AppState;
+use crate::auth::{Caller, Role};
 use crate::domain::event::{EventView, NewEvent};
 use crate::domain::ids::EventId;
 use crate::domain::time::now_ms;
@@ -13,12 +15,40 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(create_seed))
+        .routes(routes!(show))
+}
+
+crate::error_responses!(CreateErrors: InvalidRequest, Unauthenticated, Forbidden, RateLimited,
+    PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
+crate::error_responses!(ListErrors: InvalidRequest, StoreUnavailable);
+crate::error_responses!(ShowErrors: InvalidRequest, EventNotFound, StoreUnavailable);
+
+/// Creates an event with its sections; section ids are `s1`, `s2`, ... in the order given.
+/// Needs the `organizer` (or `admin`) role.
+#[utoipa::path(post, path = "/events", tag = "events", security(("bearer" = [])),
+    request_body = NewEvent,
+    responses(
+        (status = 201, description = "Created", body = EventView,
+            headers(("Location" = String, description = "The event's URL"))),
+        CreateErrors,
+    ))]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(body): JsonBody<NewEvent>,
 ) -> Result<Response, AppError> {
+    // No per-user rate limit: organizers are trusted staff who may create many events at
+    // once (RATE_LIMIT_PER_IP still applies).
+    caller.require(Role::Organizer)?;
     let id = EventId::parse(Uuid::now_v7().to_string())?;
     let record = body
         .into_record(id, now_ms())
@@ -41,19 +71,45 @@ pub async fn create(
         .into_response())
 }
 
-#[derive(Deserialize)]
+/// The seed systems' name for `POST /events`.
+#[utoipa::path(post, path = "/events/create", tag = "events", security(("bearer" = [])),
+    request_body = NewEvent,
+    responses(
+        (status = 201, description = "Created", body = EventView,
+            headers(("Location" = String, description = "The event's URL"))),
+        CreateErrors,
+    ))]
+pub async fn create_seed(
+    state: State<AppState>,
+    caller: Caller,
+    body: JsonBody<NewEvent>,
+) -> Result<Response, AppError> {
+    create(state, caller, body).await
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page size.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
+    /// The previous page's `nextCursor`.
+    #[param(value_type = Option<EventId>)]
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A page of events.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPage {
     events: Vec<EventView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
     next_cursor: Option<String>,
 }
 
+/// Events in creation order, `limit` (default 50) at a time.
+#[utoipa::path(get, path = "/events", tag = "events", params(ListQuery),
+    responses((status = 200, description = "A page of events", body = EventPage), ListErrors))]
 pub async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListQuery>,
@@ -67,6 +123,10 @@ pub async fn list(
     }))
 }
 
+/// One event with its sections and their live `remaining` counts.
+#[utoipa::path(get, path = "/events/{eventId}", tag = "events",
+    params(("eventId" = EventId, Path)),
+    responses((status = 200, description = "The event", body = EventView), ShowErrors))]
 pub async fn show(
     State(state): State<AppState>,
     PathParams(event_id): PathParams<String>,

@@ -11,46 +11,31 @@ mod health;
 mod seats;
 
 use crate::app::AppState;
+use crate::config::Settings;
+use crate::openapi::{self, ApiDoc};
 use axum::Router;
-use axum::routing::{get, post};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use demo::ensure_demo_event;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/events", post(events::create).get(events::list))
-        .route("/events/create", post(events::create))
-        .route("/events/{event_id}", get(events::show))
-        .route("/events/{event_id}/seats", get(seats::list))
-        .route("/events/{event_id}/seats/{seat_id}/lock", post(seats::lock))
-        .route(
-            "/events/{event_id}/seats/{seat_id}/confirm",
-            post(seats::confirm),
-        )
-        .route(
-            "/events/{event_id}/seats/{seat_id}/unlock",
-            post(seats::unlock),
-        )
-        .route("/book", post(bookings::book))
-        .route("/bookings", post(bookings::book).get(bookings::list))
-        .route(
-            "/bookings/{booking_id}",
-            get(bookings::show).delete(bookings::cancel),
-        )
-        // The seed systems' routes, on the demo event.
-        .route("/seats", get(demo::seats))
-        .route("/lock", post(demo::lock))
-        .route("/lock/{seat_id}", post(demo::lock_by_path))
-        .route("/confirm", post(demo::confirm))
-        .route("/confirm/{seat_id}", post(demo::confirm_by_path))
-        .route("/unlock", post(demo::unlock))
-        .route("/unlock/{seat_id}", post(demo::unlock_by_path))
-        .route("/release", post(demo::unlock))
-        .route("/release/{seat_id}", post(demo::unlock_by_path))
+/// Every route, each resource's from its own module, and the document that describes them.
+pub fn router(settings: &Settings) -> Router<AppState> {
+    let (router, api) = documented().split_for_parts();
+    router
+        .merge(openapi::router(openapi::finish(api, settings)))
         .fallback(fallback::route_not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
+}
+
+/// The API's routes, registered with their documentation.
+pub fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .merge(events::router())
+        .merge(bookings::router())
+        .merge(seats::router())
+        .merge(demo::router())
 }
 
 /// `?limit=` of list routes.
@@ -64,5 +49,38 @@ fn page_limit(limit: Option<usize>) -> Result<usize, crate::error::AppError> {
         Some(_) => Err(crate::error::AppError::InvalidRequest(format!(
             "limit must be 1 to {MAX_PAGE}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Routes are registered only through `routes!(handler)`, which documents each in the
+    /// OpenAPI document as it routes it: axum's plain route method would route something the
+    /// document lacks.
+    #[test]
+    fn every_route_is_registered_with_its_documentation() {
+        let sources = [
+            ("mod.rs", include_str!("mod.rs")),
+            ("bookings.rs", include_str!("bookings.rs")),
+            ("demo.rs", include_str!("demo.rs")),
+            ("events.rs", include_str!("events.rs")),
+            ("health.rs", include_str!("health.rs")),
+            ("seats.rs", include_str!("seats.rs")),
+        ];
+        let plain_route = concat!(".", "route(");
+        for (file, source) in sources {
+            assert!(
+                !source.contains(plain_route),
+                "src/routes/{file} routes without documenting (use routes!)"
+            );
+        }
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes"))
+            .expect("src/routes")
+            .count();
+        assert_eq!(
+            files,
+            sources.len() + 1,
+            "a file in src/routes is not checked here"
+        );
     }
 }

@@ -4,50 +4,84 @@
 //! The seat operations here are shared with the demo routes, which differ only in how they
 //! name the event, the seat and the user.
 
-use super::bookings::booking_reply;
+use super::bookings::{Via, booking_reply};
 use crate::app::AppState;
+use crate::auth::Caller;
+use crate::domain::booking::BookingView;
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
-use crate::domain::seats::SeatMap;
+use crate::domain::seats::{SeatMap, SeatView};
 use crate::domain::time::serialize_ms;
 use crate::error::AppError;
-use crate::extract::{Idempotency, JsonBody, PathParams};
+use crate::extract::{Idempotency, IdempotencyHeader, OptionalJson, PathParams};
 use crate::store::IdempotencyKey;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserBody {
-    user_id: UserId,
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(lock))
+        .routes(routes!(confirm))
+        .routes(routes!(unlock))
 }
 
-#[derive(Serialize)]
+crate::error_responses!(pub(super) SeatMapErrors: InvalidRequest, EventNotFound, StoreUnavailable);
+crate::error_responses!(pub(super) LockErrors: InvalidRequest, Unauthenticated, Forbidden,
+    EventNotFound, SeatNotFound, SeatBooked, SeatLocked, UserLimitReached, RateLimited,
+    PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
+crate::error_responses!(pub(super) ConfirmErrors: InvalidRequest, Unauthenticated, Forbidden,
+    EventNotFound, SeatNotFound, SeatBooked, SeatNotLocked, LockNotOwned, IdempotencyKeyReused,
+    RateLimited, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable, NotReplicated);
+crate::error_responses!(pub(super) UnlockErrors: InvalidRequest, Unauthenticated, Forbidden,
+    EventNotFound, SeatNotFound, SeatBooked, SeatNotLocked, LockNotOwned, RateLimited,
+    PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
+
+/// Who acts: with a token, the token's user (the body may be left out; naming another user
+/// is 403); in open mode the body must name the user.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserBody {
+    #[serde(default)]
+    user_id: Option<UserId>,
+}
+
+/// Every named seat of the event, in the event's seat order.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SeatMapReply {
     event_id: EventId,
+    #[schema(value_type = Vec<SeatView>)]
     seats: SeatMap,
 }
 
-#[derive(Serialize)]
+/// A seat lock: only its holder may confirm or release it until `expiresAt`.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LockReply {
     event_id: EventId,
     seat_id: SeatId,
     section_id: SectionId,
+    /// `locked`
     status: &'static str,
     #[serde(serialize_with = "serialize_ms")]
+    #[schema(value_type = String, format = DateTime)]
     expires_at: i64,
 }
 
-#[derive(Serialize)]
+/// A released seat.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnlockReply {
     event_id: EventId,
     seat_id: SeatId,
     section_id: SectionId,
+    /// `available`
     status: &'static str,
 }
 
@@ -55,6 +89,16 @@ fn event_and_seat((event, seat): (String, String)) -> Result<(EventId, SeatId), 
     Ok((EventId::parse(event)?, SeatId::parse(seat)?))
 }
 
+/// The user a seat route acts for (see [`UserBody`]).
+fn user(caller: &Caller, body: Option<UserBody>) -> Result<UserId, AppError> {
+    caller.acting_named(body.and_then(|b| b.user_id))
+}
+
+/// Every named seat with its status: `available`, `locked` (with `lockExpiresAt`, never who)
+/// or `booked`.
+#[utoipa::path(get, path = "/events/{eventId}/seats", tag = "seats",
+    params(("eventId" = EventId, Path)),
+    responses((status = 200, description = "The seat map", body = SeatMapReply), SeatMapErrors))]
 pub async fn list(
     State(state): State<AppState>,
     PathParams(event): PathParams<String>,
@@ -62,32 +106,57 @@ pub async fn list(
     seat_map(&state, EventId::parse(event)?).await
 }
 
+/// Holds a seat for `LOCK_TTL_MS`; the holder asking again gets the same lock, not extended.
+#[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/lock", tag = "seats",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path)),
+    request_body(content = Option<UserBody>, description = "Optional with a token"),
+    responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
 pub async fn lock(
     State(state): State<AppState>,
+    caller: Caller,
     PathParams(path): PathParams<(String, String)>,
-    JsonBody(body): JsonBody<UserBody>,
+    OptionalJson(body): OptionalJson<UserBody>,
 ) -> Result<Json<LockReply>, AppError> {
     let (event, seat) = event_and_seat(path)?;
-    lock_seat(&state, event, seat, body.user_id).await
+    lock_seat(&state, event, seat, user(&caller, body)?).await
 }
 
+/// Books a seat the caller holds, while the lock lives.
+#[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/confirm", tag = "seats",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path), IdempotencyHeader),
+    request_body(content = Option<UserBody>, description = "Optional with a token"),
+    responses(
+        (status = 201, description = "Booked", body = BookingView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer"))),
+        ConfirmErrors,
+    ))]
 pub async fn confirm(
     State(state): State<AppState>,
+    caller: Caller,
     Idempotency(key): Idempotency,
     PathParams(path): PathParams<(String, String)>,
-    JsonBody(body): JsonBody<UserBody>,
+    OptionalJson(body): OptionalJson<UserBody>,
 ) -> Result<Response, AppError> {
     let (event, seat) = event_and_seat(path)?;
-    confirm_seat(&state, event, seat, body.user_id, key).await
+    confirm_seat(&state, event, seat, user(&caller, body)?, key).await
 }
 
+/// Releases a seat the caller holds.
+#[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/unlock", tag = "seats",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path)),
+    request_body(content = Option<UserBody>, description = "Optional with a token"),
+    responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
 pub async fn unlock(
     State(state): State<AppState>,
+    caller: Caller,
     PathParams(path): PathParams<(String, String)>,
-    JsonBody(body): JsonBody<UserBody>,
+    OptionalJson(body): OptionalJson<UserBody>,
 ) -> Result<Json<UnlockReply>, AppError> {
     let (event, seat) = event_and_seat(path)?;
-    unlock_seat(&state, event, seat, body.user_id).await
+    unlock_seat(&state, event, seat, user(&caller, body)?).await
 }
 
 /// A seat map of thousands of seats is hundreds of kilobytes of JSON: it is written into a
@@ -119,6 +188,9 @@ pub(super) async fn lock_seat(
         .store
         .lock_seat(&event, &seat, &user, state.settings.lock_ttl_ms)
         .await?;
+    if !lock.already_held {
+        metrics::counter!("boxoffice_seat_locks_total").increment(1);
+    }
     Ok(Json(LockReply {
         event_id: event,
         seat_id: seat,
@@ -139,7 +211,7 @@ pub(super) async fn confirm_seat(
         .store
         .confirm_seat(&event, &seat, &user, key.as_ref())
         .await?;
-    Ok(booking_reply(StatusCode::CREATED, outcome))
+    Ok(booking_reply(StatusCode::CREATED, outcome, Via::Confirm))
 }
 
 pub(super) async fn unlock_seat(
@@ -149,6 +221,7 @@ pub(super) async fn unlock_seat(
     user: UserId,
 ) -> Result<Json<UnlockReply>, AppError> {
     let section_id = state.store.unlock_seat(&event, &seat, &user).await?;
+    metrics::counter!("boxoffice_seat_unlocks_total").increment(1);
     Ok(Json(UnlockReply {
         event_id: event,
         seat_id: seat,

@@ -2,12 +2,14 @@
 
 use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 use super::keys::{self, EVENTS_INDEX, EventKeys};
-use super::{Store, parse_document, query_each};
+use super::scripts::{BookArgs, BookKeys, CancelArgs, CancelKeys};
+use super::{RedisConn, Store, parse_document};
 use crate::domain::booking::{BookingRecord, BookingView};
 use crate::domain::event::EventRecord;
 use crate::domain::ids::{BookingId, EventId, SectionId, UserId};
 use crate::domain::time::now_ms;
 use crate::error::AppError;
+use futures_util::future::join_all;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -44,7 +46,7 @@ pub struct BookingFilter {
     pub event_id: Option<EventId>,
     pub user_id: Option<UserId>,
     /// Only bookings with an id greater than this (the previous page's `nextCursor`).
-    pub after: Option<BookingId>,
+    pub after: Option<uuid::Uuid>,
     pub limit: usize,
 }
 
@@ -67,95 +69,126 @@ impl Store {
             command.event_id, command.section_id, command.qty
         );
         self.bounded(async {
-            let mut conn = self.conn();
-            if let Some(key) = idempotency {
-                Self::claim_idempotency_key(&mut conn, &command.user_id, key, &fingerprint).await?;
-            }
-            self.run_booking_script(slot, |id| {
-                let mut invocation = self.scripts.book.prepare_invoke();
-                invocation
-                    .key(keys.event())
-                    .key(keys.sections())
-                    .key(keys.booked_seats())
-                    .key(keys.seats_at())
-                    .key(keys.lock_index())
-                    .key(keys::booking(id))
-                    .key(keys.bookings())
-                    .key(keys.user_bookings(&command.user_id))
-                    .arg(id.to_string())
-                    .arg(command.event_id.as_str())
-                    .arg(command.section_id.as_str())
-                    .arg(command.qty)
-                    .arg(command.user_id.as_str())
-                    .arg(now_ms());
-                if let Some(key) = idempotency {
-                    invocation
-                        .key(keys.idempotency(&command.user_id, key.as_str()))
-                        .arg(&fingerprint)
-                        .arg(IDEMPOTENCY_TTL_MS);
-                }
-                invocation
+            let claim = idempotency.map(|key| (key, fingerprint.as_str()));
+            self.register_booking(&command.user_id, &command.event_id, claim)
+                .await?;
+            let book = &self.scripts.book;
+            self.run_booking_script(book.name, slot, |id| {
+                book.call(
+                    BookKeys {
+                        event: keys.event(),
+                        sections: keys.sections(),
+                        booked_seats: keys.booked_seats(),
+                        seats_at: keys.seats_at(),
+                        lock_index: keys.lock_index(),
+                        booking: keys::booking(id),
+                        bookings: keys.bookings(),
+                        user_bookings: keys.user_bookings(&command.user_id),
+                        user_tickets: keys.user_tickets(),
+                        user_locks: keys.user_locks(&command.user_id),
+                        seat_sections: keys.seat_sections(),
+                        idempotency: idempotency
+                            .map(|key| keys.idempotency(&command.user_id, key.as_str())),
+                    },
+                    BookArgs {
+                        booking_id: id.to_string(),
+                        event_id: command.event_id.to_string(),
+                        section_id: command.section_id.to_string(),
+                        qty: command.qty.to_string(),
+                        user_id: command.user_id.to_string(),
+                        created_at: now_ms().to_string(),
+                        fingerprint: idempotency.map(|_| fingerprint.clone()),
+                        ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
+                    },
+                )
             })
             .await
         })
         .await
     }
 
-    /// Cancels a confirmed booking and returns its inventory, exactly once.
+    /// Cancels a confirmed booking and returns its inventory, exactly once. `allowed` says
+    /// whether the caller may cancel a booking of that user: if not, it does not exist for
+    /// them.
     pub async fn cancel_booking(
         &self,
         id: &BookingId,
         idempotency: Option<&IdempotencyKey>,
+        allowed: impl Fn(&UserId) -> bool,
     ) -> Result<BookingOutcome, AppError> {
         self.bounded(async {
-            let mut conn = self.conn();
+            let mut conn = self.conn().await?;
             // Only to learn the booking's event and user (which never change); the script
             // checks the status itself.
             let booking = booking_record(&mut conn, id)
                 .await?
+                .filter(|booking| allowed(&booking.user_id))
                 .ok_or(AppError::BookingNotFound)?;
-            let booking_key = keys::booking(id);
             let keys = EventKeys::new(&booking.event_id);
             let fingerprint = format!("cancel|{id}");
-            let mut invocation = self.scripts.cancel_booking.prepare_invoke();
-            invocation
-                .key(&booking_key)
-                .key(keys.sections())
-                .key(keys.seat_positions())
-                .key(keys.booked_seats())
-                .arg(now_ms());
-            if let Some(key) = idempotency {
-                Self::claim_idempotency_key(&mut conn, &booking.user_id, key, &fingerprint).await?;
-                invocation
-                    .key(keys.idempotency(&booking.user_id, key.as_str()))
-                    .arg(&fingerprint)
-                    .arg(IDEMPOTENCY_TTL_MS);
+            match idempotency {
+                Some(key) => {
+                    let claim = Some((key, fingerprint.as_str()));
+                    self.register_booking(&booking.user_id, &booking.event_id, claim)
+                        .await?;
+                }
+                None => self.check_user_rate(&booking.user_id).await?,
             }
-            Ok(self.run_script::<BookingOutcome>(&invocation).await??)
+            let cancel = &self.scripts.cancel_booking;
+            let invocation = cancel.call(
+                CancelKeys {
+                    booking: keys::booking(id),
+                    sections: keys.sections(),
+                    seat_positions: keys.seat_positions(),
+                    booked_seats: keys.booked_seats(),
+                    user_tickets: keys.user_tickets(),
+                    idempotency: idempotency
+                        .map(|key| keys.idempotency(&booking.user_id, key.as_str())),
+                },
+                CancelArgs {
+                    cancelled_at: now_ms().to_string(),
+                    fingerprint: idempotency.map(|_| fingerprint.clone()),
+                    ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
+                },
+            );
+            Ok(self.run_acked_script(cancel.name, &invocation).await??)
+        })
+        .await
+    }
+
+    /// The user a booking belongs to, if it exists.
+    pub async fn booking_owner(&self, id: &BookingId) -> Result<Option<UserId>, AppError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            Ok(booking_record(&mut conn, id).await?.map(|b| b.user_id))
         })
         .await
     }
 
     /// Bookings in id (= creation) order, with their event and section names.
     ///
-    /// Without `event_id` this merges the per-event indexes of every event: one pipelined
-    /// round trip, but work in proportion to the number of events. Fine for an admin view; a
-    /// large platform would feed a query store instead.
+    /// The events to read come from the user's index of events when a user is given (its cost
+    /// grows with that user's events, not with all events), from the filter when an event is
+    /// given, else from the index of all events (an organizer's view). Each event's index is
+    /// read on its own (one slot each), concurrently.
     pub async fn list_bookings(&self, filter: &BookingFilter) -> Result<BookingPage, AppError> {
         self.bounded(async {
-            let mut conn = self.conn();
-            let events: Vec<EventId> = match &filter.event_id {
-                Some(event) => {
-                    let exists: bool = redis::cmd("EXISTS")
-                        .arg(EventKeys::new(event).event())
+            let mut conn = self.conn().await?;
+            let mut events: Vec<EventId> = match (&filter.user_id, &filter.event_id) {
+                (Some(user), _) => {
+                    let ids: Vec<String> = redis::cmd("ZRANGE")
+                        .arg(keys::user_events(user))
+                        .arg(0)
+                        .arg(-1)
                         .query_async(&mut conn)
                         .await?;
-                    if !exists {
-                        return Err(AppError::EventNotFound);
-                    }
-                    vec![event.clone()]
+                    ids.into_iter()
+                        .filter_map(|id| EventId::parse(id).ok())
+                        .filter(|id| filter.event_id.as_ref().is_none_or(|e| e == id))
+                        .collect()
                 }
-                None => {
+                (None, Some(event)) => vec![event.clone()],
+                (None, None) => {
                     let ids: Vec<String> = redis::cmd("ZRANGE")
                         .arg(EVENTS_INDEX)
                         .arg(0)
@@ -167,49 +200,61 @@ impl Store {
                         .collect()
                 }
             };
+            if let Some(event) = &filter.event_id {
+                let exists: bool = redis::cmd("EXISTS")
+                    .arg(EventKeys::new(event).event())
+                    .query_async(&mut conn)
+                    .await?;
+                if !exists {
+                    return Err(AppError::EventNotFound);
+                }
+            }
+            events.dedup();
 
             let min = filter
                 .after
-                .map_or_else(|| "-".to_owned(), |id| format!("({id}"));
-            let mut pipe = redis::pipe();
-            for event in &events {
+                .map_or_else(|| "-".to_owned(), |id| format!("({}", id.hyphenated()));
+            let per_event = join_all(events.iter().map(|event| {
                 let keys = EventKeys::new(event);
                 let index = match &filter.user_id {
                     Some(user) => keys.user_bookings(user),
                     None => keys.bookings(),
                 };
-                pipe.cmd("ZRANGE")
-                    .arg(index)
-                    .arg(&min)
-                    .arg("+")
-                    .arg("BYLEX")
-                    .arg("LIMIT")
-                    .arg(0)
-                    .arg(filter.limit + 1);
+                let mut conn = conn.clone();
+                let min = min.clone();
+                async move {
+                    redis::cmd("ZRANGE")
+                        .arg(index)
+                        .arg(min)
+                        .arg("+")
+                        .arg("BYLEX")
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(filter.limit + 1)
+                        .query_async::<Vec<String>>(&mut conn)
+                        .await
+                }
+            }))
+            .await;
+            let mut ids = Vec::new();
+            for found in per_event {
+                ids.extend(found?.iter().filter_map(|id| BookingId::parse(id)));
             }
-            let per_event: Vec<Vec<String>> = query_each(&pipe, &mut conn).await?;
-            let mut ids: Vec<BookingId> = per_event
-                .into_iter()
-                .flatten()
-                .filter_map(|id| BookingId::parse(&id))
-                .collect();
             // Uuid byte order is the order of their hyphenated strings, i.e. the index order.
             ids.sort_unstable();
             let more = ids.len() > filter.limit;
             ids.truncate(filter.limit);
 
-            let mut pipe = redis::pipe();
-            for id in &ids {
-                pipe.get(keys::booking(id));
+            let documents = join_all(ids.iter().map(|id| {
+                let mut conn = conn.clone();
+                async move { booking_record(&mut conn, id).await }
+            }))
+            .await;
+            let mut records = Vec::with_capacity(documents.len());
+            for document in documents {
+                records.extend(document?);
             }
-            let documents: Vec<Option<String>> = query_each(&pipe, &mut conn).await?;
-            let records = documents
-                .into_iter()
-                .flatten()
-                .map(|raw| parse_document::<BookingRecord>("booking", &raw))
-                .collect::<Result<Vec<_>, _>>()?;
-
-            let names = event_records(&mut conn, &records).await?;
+            let names = event_records(&conn, &records).await?;
             let bookings = records
                 .into_iter()
                 .map(|record| with_names(record, &names))
@@ -230,43 +275,49 @@ impl Store {
     /// One booking with its event and section names.
     pub async fn booking_view(&self, id: &BookingId) -> Result<Option<BookingView>, AppError> {
         self.bounded(async {
-            let mut conn = self.conn();
+            let mut conn = self.conn().await?;
             let Some(record) = booking_record(&mut conn, id).await? else {
                 return Ok(None);
             };
-            let names = event_records(&mut conn, std::slice::from_ref(&record)).await?;
+            let names = event_records(&conn, std::slice::from_ref(&record)).await?;
             Ok(Some(with_names(record, &names)))
         })
         .await
     }
 }
 
-/// The event documents of the events these bookings belong to.
+/// The event documents of the events these bookings belong to (one GET each, concurrently).
 async fn event_records(
-    conn: &mut redis::aio::ConnectionManager,
+    conn: &RedisConn,
     bookings: &[BookingRecord],
 ) -> Result<HashMap<EventId, EventRecord>, AppError> {
     let mut events: Vec<&EventId> = bookings.iter().map(|b| &b.event_id).collect();
     events.sort_unstable();
     events.dedup();
-    let mut pipe = redis::pipe();
-    for event in &events {
-        pipe.get(EventKeys::new(event).event());
-    }
-    let documents: Vec<Option<String>> = query_each(&pipe, conn).await?;
-    documents
-        .into_iter()
-        .flatten()
-        .map(|raw| {
+    let documents = join_all(events.iter().map(|event| {
+        let mut conn = conn.clone();
+        let key = EventKeys::new(event).event();
+        async move {
+            redis::cmd("GET")
+                .arg(key)
+                .query_async::<Option<String>>(&mut conn)
+                .await
+        }
+    }))
+    .await;
+    let mut records = HashMap::new();
+    for document in documents {
+        if let Some(raw) = document? {
             let record: EventRecord = parse_document("event", &raw)?;
-            Ok((record.id.clone(), record))
-        })
-        .collect()
+            records.insert(record.id.clone(), record);
+        }
+    }
+    Ok(records)
 }
 
 /// A booking's document, found by its id alone.
-async fn booking_record(
-    conn: &mut redis::aio::ConnectionManager,
+pub(crate) async fn booking_record(
+    conn: &mut RedisConn,
     id: &BookingId,
 ) -> Result<Option<BookingRecord>, AppError> {
     let raw: Option<String> = redis::cmd("GET")

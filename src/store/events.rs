@@ -1,10 +1,12 @@
 //! Creating, reading and listing events.
 
 use super::keys::{EVENTS_INDEX, EventKeys};
-use super::{Store, parse_document, query_each};
+use super::scripts::{CreateEventArgs, CreateEventKeys};
+use super::{Signal, Store, parse_document};
 use crate::domain::event::{EventRecord, EventView};
 use crate::domain::ids::{EventId, SectionId};
 use crate::error::AppError;
+use futures_util::future::join_all;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -15,7 +17,7 @@ impl Store {
             .map_err(|e| AppError::Internal(format!("encoding event: {e}")))?;
         let keys = EventKeys::new(&event.id);
         self.bounded(async {
-            let mut conn = self.conn();
+            let mut conn = self.conn().await?;
             // The global index is written first: if this process dies before the script runs,
             // the index names an event that does not exist, which listings skip. The reverse
             // order could leave an event nobody can list.
@@ -28,22 +30,28 @@ impl Store {
                 .await?;
             #[derive(Deserialize)]
             struct Created {}
+            let create = &self.scripts.create_event;
             let reply = self
                 .run_script::<Created>(
-                    self.scripts
-                        .create_event
-                        .key(keys.event())
-                        .key(keys.sections())
-                        .key(keys.seat_sections())
-                        .key(keys.seat_positions())
-                        .key(keys.seats_at())
-                        .key(keys.booked_seats())
-                        .arg(&document),
+                    create.name,
+                    &create.call(
+                        CreateEventKeys {
+                            event: keys.event(),
+                            sections: keys.sections(),
+                            seat_sections: keys.seat_sections(),
+                            seat_positions: keys.seat_positions(),
+                            seats_at: keys.seats_at(),
+                            booked_seats: keys.booked_seats(),
+                        },
+                        CreateEventArgs {
+                            document: document.clone(),
+                        },
+                    ),
                 )
                 .await?;
             match reply {
                 Ok(Created {}) => Ok(true),
-                Err(refusal) if refusal.error == "EVENT_EXISTS" => Ok(false),
+                Err(refusal) if refusal.is(Signal::EventExists) => Ok(false),
                 Err(refusal) => Err(refusal.into()),
             }
         })
@@ -58,7 +66,7 @@ impl Store {
                 .atomic()
                 .get(keys.event())
                 .hgetall(keys.sections())
-                .query_async(&mut self.conn())
+                .query_async(&mut self.conn().await?)
                 .await?;
             raw.map(|raw| event_view(&raw, &counters)).transpose()
         })
@@ -72,7 +80,7 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<EventView>, Option<String>), AppError> {
         self.bounded(async {
-            let mut conn = self.conn();
+            let mut conn = self.conn().await?;
             let mut ids: Vec<String> = redis::cmd("ZRANGE")
                 .arg(EVENTS_INDEX)
                 .arg(after.map_or_else(|| "-".to_owned(), |id| format!("({id}")))
@@ -85,19 +93,27 @@ impl Store {
                 .await?;
             let more = ids.len() > limit;
             ids.truncate(limit);
-            let mut pipe = redis::pipe();
-            for id in &ids {
-                let keys = EventKeys::new(&EventId::parse(id.as_str()).map_err(|e| {
-                    AppError::Internal(format!("bad id {id:?} in the events index: {e}"))
-                })?);
-                pipe.get(keys.event()).hgetall(keys.sections());
-            }
-            let rows: Vec<(Option<String>, HashMap<String, String>)> =
-                query_each(&pipe, &mut conn).await?;
+            // One read per event (each in its own slot), concurrently.
+            let rows = join_all(ids.iter().map(|id| {
+                let mut conn = conn.clone();
+                async move {
+                    let keys = EventKeys::new(&EventId::parse(id.as_str()).map_err(|e| {
+                        AppError::Internal(format!("bad id {id:?} in the events index: {e}"))
+                    })?);
+                    let row: (Option<String>, HashMap<String, String>) = redis::pipe()
+                        .atomic()
+                        .get(keys.event())
+                        .hgetall(keys.sections())
+                        .query_async(&mut conn)
+                        .await?;
+                    Ok::<_, AppError>(row)
+                }
+            }))
+            .await;
             let mut events = Vec::with_capacity(rows.len());
-            for (raw, counters) in rows {
+            for row in rows {
                 // An index entry without its event is a creation that never finished.
-                if let Some(raw) = raw {
+                if let (Some(raw), counters) = row? {
                     events.push(event_view(&raw, &counters)?);
                 }
             }

@@ -1,8 +1,9 @@
 //! Idempotency keys (`Idempotency-Key` header) on booking, seat confirm and cancel.
 //!
 //! Two records make the promise hold across replicas:
-//! 1. a claim per (user, key) holding the request's fingerprint, `SET NX GET` in one command: the
-//!    same key sent with a different request (even for another event) is refused with 422;
+//! 1. a claim per (user, key) holding the request's fingerprint, set in the user's slot by
+//!    `lua/register_booking.lua`: the same key sent with a different request (even for another
+//!    event) is refused with 422;
 //! 2. the first successful reply, written by the booking script itself in the event's slot, so
 //!    the booking and the memory of it are one atomic step: a retry replays the reply instead of
 //!    booking again, and concurrent duplicates serialise on the script (exactly one books, the
@@ -10,10 +11,10 @@
 //!
 //! Refusals are not remembered: a retry after `409 INSUFFICIENT_INVENTORY` is evaluated afresh.
 
+use super::scripts::{RateLimitArgs, RateLimitKeys, RegisterArgs, RegisterKeys};
 use super::{Store, keys};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{EventId, UserId};
 use crate::error::AppError;
-use redis::aio::ConnectionManager;
 
 /// Keys are remembered for 24 hours.
 pub const IDEMPOTENCY_TTL_MS: u64 = 24 * 60 * 60 * 1000;
@@ -42,26 +43,65 @@ impl IdempotencyKey {
 }
 
 impl Store {
-    /// Claims `key` for this request's `fingerprint`, or refuses if it was first used for a
-    /// different request.
-    pub(super) async fn claim_idempotency_key(
-        conn: &mut ConnectionManager,
+    /// The step in the user's slot before a booking script: counts the request against the
+    /// user's rate limit, claims `idempotency` (key and request fingerprint) if any, and
+    /// indexes `event` among the user's events. See `lua/register_booking.lua`.
+    pub(super) async fn register_booking(
+        &self,
         user: &UserId,
-        key: &IdempotencyKey,
-        fingerprint: &str,
+        event: &EventId,
+        idempotency: Option<(&IdempotencyKey, &str)>,
     ) -> Result<(), AppError> {
-        let first: Option<String> = redis::cmd("SET")
-            .arg(keys::idempotency_claim(user, key.as_str()))
-            .arg(fingerprint)
-            .arg("NX")
-            .arg("GET")
-            .arg("PX")
-            .arg(IDEMPOTENCY_TTL_MS)
-            .query_async(conn)
-            .await?;
-        match first {
-            Some(first) if first != fingerprint => Err(AppError::IdempotencyKeyReused),
-            _ => Ok(()),
+        let register = &self.scripts.register_booking;
+        let rate = self.limits.rate_per_user;
+        let invocation = register.call(
+            RegisterKeys {
+                user_events: keys::user_events(user),
+                user_rate: keys::user_rate(user),
+                claim: idempotency.map(|(key, _)| keys::idempotency_claim(user, key.as_str())),
+            },
+            RegisterArgs {
+                event_id: event.to_string(),
+                rate: rate.to_string(),
+                burst: rate.to_string(),
+                fingerprint: idempotency.map(|(_, fingerprint)| fingerprint.to_owned()),
+                ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
+            },
+        );
+        #[derive(serde::Deserialize)]
+        struct Registered {}
+        let _: Registered = self.run_script(register.name, &invocation).await??;
+        Ok(())
+    }
+
+    /// Counts a write of `user` against RATE_LIMIT_PER_USER (for writes with no user-slot
+    /// step of their own), or refuses it with 429.
+    pub(super) async fn check_user_rate(&self, user: &UserId) -> Result<(), AppError> {
+        self.check_rate_of(keys::user_rate(user), self.limits.rate_per_user)
+            .await
+    }
+
+    /// Counts a write from `address` against RATE_LIMIT_PER_IP, or refuses it with 429.
+    pub async fn check_address_rate(&self, address: &std::net::IpAddr) -> Result<(), AppError> {
+        self.bounded(self.check_rate_of(keys::address_rate(address), self.limits.rate_per_address))
+            .await
+    }
+
+    async fn check_rate_of(&self, bucket: String, rate: u32) -> Result<(), AppError> {
+        if rate == 0 {
+            return Ok(());
         }
+        let limit = &self.scripts.rate_limit;
+        let invocation = limit.call(
+            RateLimitKeys { bucket },
+            RateLimitArgs {
+                rate: rate.to_string(),
+                burst: rate.to_string(),
+            },
+        );
+        #[derive(serde::Deserialize)]
+        struct Counted {}
+        let _: Counted = self.run_script(limit.name, &invocation).await??;
+        Ok(())
     }
 }

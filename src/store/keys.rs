@@ -25,8 +25,14 @@
 //! | `bo:{E}:bookings` | zset | booking ids of the event (score 0: ordered by id = by time) |
 //! | `bo:{E}:user:<U>:bookings` | zset | booking ids of user `U` in the event |
 //! | `bo:{E}:idem:<U>:<K>` | hash | first reply for Idempotency-Key `K` of user `U` (24 h) |
-//! | `bo:{idem:<U>}:<K>` | string | fingerprint of the request first sent with `K` (24 h) |
+//! | `bo:{E}:user-tickets` | hash | tickets booked per user `U` and per `U:<section>` (maxPerUser) |
+//! | `bo:{E}:user:<U>:locks` | zset | user `U`'s live seat locks: seat -> expiry (ms) |
+//! | `bo:{u:<U>}:rate` | string | user `U`'s rate limit (GCRA: next theoretical arrival, µs) |
+//! | `bo:{ip:<A>}:rate` | string | address `A`'s rate limit |
+//! | `bo:{u:<U>}:events` | zset | events user `U` has (or tried to have) a booking in (score 0) |
+//! | `bo:{u:<U>}:idem:<K>` | string | fingerprint of the request first sent with `K` (24 h) |
 //! | `bo:{<slot tag>}:booking:<id>` | string | the booking document (JSON) |
+//! | `bo:{<slot tag>}:acks` | string | a counter written before each WAIT (REDIS_MIN_REPLICAS_ACK) |
 
 use crate::domain::ids::{BookingId, EventId, SeatId, UserId};
 use std::sync::OnceLock;
@@ -70,8 +76,35 @@ pub fn booking(id: &BookingId) -> String {
     format!("bo:{{{}}}:booking:{id}", slot_tag(id.slot()))
 }
 
+/// The hash tag of everything kept per user: `{u:<user>}`.
+fn user_prefix(user: &UserId) -> String {
+    format!("bo:{{u:{user}}}:")
+}
+
+/// A counter in `slot`, written after a booking so that WAIT can tell whether replicas have
+/// it (see `lua/acknowledge.lua`).
+pub fn acknowledgements(slot: u16) -> String {
+    format!("bo:{{{}}}:acks", slot_tag(slot))
+}
+
 pub fn idempotency_claim(user: &UserId, key: &str) -> String {
-    format!("bo:{{idem:{user}}}:{key}")
+    format!("{}idem:{key}", user_prefix(user))
+}
+
+/// The events a user has (or tried to have) a booking in.
+pub fn user_events(user: &UserId) -> String {
+    format!("{}events", user_prefix(user))
+}
+
+/// A user's rate limit bucket (RATE_LIMIT_PER_USER).
+pub fn user_rate(user: &UserId) -> String {
+    format!("{}rate", user_prefix(user))
+}
+
+/// A client address's rate limit bucket (RATE_LIMIT_PER_IP).
+pub fn address_rate(address: &std::net::IpAddr) -> String {
+    // `:` of IPv6 addresses is fine inside a hash tag; no braces can occur in an address.
+    format!("bo:{{ip:{address}}}:rate")
 }
 
 /// The keys of one event.
@@ -125,6 +158,14 @@ impl EventKeys {
     }
     pub fn idempotency(&self, user: &UserId, key: &str) -> String {
         self.key(&format!("idem:{user}:{key}"))
+    }
+    /// Tickets booked per user (`<user>`) and per user and section (`<user>:<section>`).
+    pub fn user_tickets(&self) -> String {
+        self.key("user-tickets")
+    }
+    /// A user's live seat locks: seat -> expiry (ms).
+    pub fn user_locks(&self, user: &UserId) -> String {
+        self.key(&format!("user:{user}:locks"))
     }
 }
 

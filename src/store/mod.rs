@@ -1,93 +1,165 @@
 //! All state lives in Redis; this module is the only code that talks to it.
 //!
 //! * Every check-then-write is one Lua script (`lua/`), so it is atomic however many replicas run.
-//! * Reads that need a consistent picture of several keys use `MULTI`/`EXEC`.
-//! * One multiplexed connection ([`ConnectionManager`]) carries every request of this process:
-//!   commands from concurrent requests are pipelined on one socket (no pool checkout, no health
-//!   PING per request), and it reconnects by itself when Redis comes back.
+//! * Reads that need a consistent picture of several keys of one event use `MULTI`/`EXEC`.
+//! * One multiplexed connection ([`RedisConn`]: a single Redis or a Redis Cluster, see
+//!   [`connection`]) carries every request of this process: commands from concurrent requests
+//!   are pipelined on one socket per node (no pool checkout, no health PING per request), and
+//!   it reconnects (and, on a cluster, follows failovers) by itself.
+//! * Nothing spans two hash slots in one command: work over several events is one pipeline or
+//!   script per event, run concurrently, so the same code runs on a cluster.
 //! * Each public operation runs under one deadline (`REDIS_REQUEST_TIMEOUT_MS`), so a stalled or
 //!   dead Redis turns into a quick `503 STORE_UNAVAILABLE`, never a hung request.
 
 mod bookings;
+pub mod connection;
 mod events;
 mod idempotency;
 pub mod keys;
-mod scripts;
+pub mod scripts;
 mod seats;
 
 pub use bookings::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
+pub use connection::{NodeConn, RedisConn};
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 pub use scripts::Scripts;
 pub use seats::SeatLock;
 
 use crate::config::RedisSettings;
 use crate::domain::ids::BookingId;
-use crate::error::AppError;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use crate::error::{AppError, ErrorCode};
+use connection::Topology;
 use redis::{ErrorKind, RedisError, ScriptInvocation, ServerErrorKind};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Limits every user is held to, inside the scripts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Live seat locks per user per event (0: none).
+    pub max_locks_per_user: u32,
+    /// Writes per second per user, with a burst of as many (0: off).
+    pub rate_per_user: u32,
+    /// Writes per second per client address (0: off).
+    pub rate_per_address: u32,
+}
 
 #[derive(Clone)]
 pub struct Store {
-    conn: ConnectionManager,
+    topology: Topology,
     scripts: Arc<Scripts>,
     request_timeout: Duration,
+    response_timeout: Duration,
+    /// `REDIS_MIN_REPLICAS_ACK`: replicas that must have a booking before it is answered.
+    min_replicas_ack: u32,
+    /// Connections for those acknowledgements (none when it is 0).
+    ack_pool: Option<connection::AckPool>,
+    /// Limits the scripts enforce for every user (set by the app; none for tools).
+    limits: Limits,
+    /// Where the state lives, password masked: named in every "unavailable" log line.
+    target: Arc<str>,
 }
 
 impl Store {
     /// Prepares the connection without waiting for Redis: a replica starts (and answers
     /// `/healthz`) even while Redis is still coming up.
     pub fn open(settings: &RedisSettings) -> Result<Self, AppError> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| AppError::Internal(format!("invalid REDIS_URL: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
-            .set_response_timeout(Some(Duration::from_millis(settings.response_timeout_ms)))
-            .set_number_of_retries(2)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+        let topology = Topology::open(settings).map_err(AppError::Internal)?;
+        let ack_pool = (settings.min_replicas_ack > 0)
+            .then(|| {
+                connection::AckPool::builder(connection::AckConnections(topology.clone()))
+                    .max_size(usize::from(settings.ack_connections))
+                    .runtime(deadpool::Runtime::Tokio1)
+                    .build()
+            })
+            .transpose()
+            .map_err(|e| AppError::Internal(format!("acknowledgement connections: {e}")))?;
+        // Script errors per script exist from the start, at 0.
+        for (name, _) in Scripts::sources().iter().filter(|(name, _)| *name != "lib") {
+            metrics::counter!("boxoffice_redis_script_errors_total", "script" => *name).absolute(0);
+        }
         Ok(Self {
-            conn,
+            topology,
             scripts: Arc::new(Scripts::new()),
             request_timeout: Duration::from_millis(settings.request_timeout_ms),
+            response_timeout: Duration::from_millis(settings.response_timeout_ms),
+            min_replicas_ack: settings.min_replicas_ack,
+            ack_pool,
+            limits: Limits::default(),
+            target: settings.target().into(),
         })
     }
 
-    fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+    /// The same store enforcing these limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
-    /// Runs one operation under the request deadline.
+    /// The Redis this store uses, password masked.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        self.topology.is_cluster()
+    }
+
+    async fn conn(&self) -> Result<RedisConn, AppError> {
+        Ok(self.topology.conn().await?)
+    }
+
+    /// Runs one operation under the request deadline. An unavailable store is reported with
+    /// the Redis it tried.
     async fn bounded<T>(
         &self,
         operation: impl Future<Output = Result<T, AppError>>,
     ) -> Result<T, AppError> {
-        tokio::time::timeout(self.request_timeout, operation)
+        let outcome = tokio::time::timeout(self.request_timeout, operation)
             .await
             .unwrap_or_else(|_| {
                 Err(AppError::StoreUnavailable(format!(
-                    "no answer from Redis within {} ms",
+                    "no answer within {} ms (REDIS_REQUEST_TIMEOUT_MS)",
                     self.request_timeout.as_millis()
                 )))
-            })
+            });
+        outcome.map_err(|e| match e {
+            AppError::StoreUnavailable(reason) => {
+                AppError::StoreUnavailable(format!("{}: {reason}", self.target))
+            }
+            other => other,
+        })
     }
 
+    /// Redis answers, and this replica may use it (address, password, database, ACL). On a
+    /// cluster: the cluster's map is known and every primary answers.
     pub async fn ping(&self) -> Result<(), AppError> {
         self.bounded(async {
-            let _: String = redis::cmd("PING").query_async(&mut self.conn()).await?;
+            let _: redis::Value = redis::cmd("PING")
+                .query_async(&mut self.conn().await?)
+                .await?;
             Ok(())
         })
         .await
     }
 
-    /// Loads every script so the first EVALSHA of each already hits.
+    /// A connection of its own to every primary, for reads that WATCH (the audit).
+    pub async fn primaries(&self) -> Result<Vec<NodeConn>, AppError> {
+        self.bounded(async { Ok(self.topology.primaries().await?) })
+            .await
+    }
+
+    /// The shared connection, for tools that read across events (the audit).
+    pub async fn shared(&self) -> Result<RedisConn, AppError> {
+        self.bounded(self.conn()).await
+    }
+
+    /// Loads every script (on every primary of a cluster) so the first EVALSHA of each hits.
     pub async fn load_scripts(&self) -> Result<(), AppError> {
         self.bounded(async {
-            let mut conn = self.conn();
+            let mut conn = self.conn().await?;
             for script in self.scripts.all() {
                 script.prepare_invoke().load_async(&mut conn).await?;
             }
@@ -96,46 +168,141 @@ impl Store {
         .await
     }
 
-    /// Runs a script that creates a booking (`book`, `confirm_seat`) under a fresh id.
+    /// Runs a script that creates a booking (`book`, `confirm_seat`) under a fresh id, and
+    /// answers once `REDIS_MIN_REPLICAS_ACK` replicas have it.
     ///
     /// A new UUIDv7 colliding with an existing booking would take astronomic bad luck; the
     /// scripts refuse to overwrite (`ID_COLLISION`) and the booking is retried under a new id.
     async fn run_booking_script<'s>(
         &'s self,
+        name: &'static str,
         slot: u16,
         invocation_for: impl Fn(&BookingId) -> ScriptInvocation<'s>,
     ) -> Result<BookingOutcome, AppError> {
         const ATTEMPTS: usize = 3;
         for _ in 0..ATTEMPTS {
-            match self
-                .run_script::<BookingOutcome>(&invocation_for(&BookingId::new(slot)))
-                .await?
-            {
+            let invocation = invocation_for(&BookingId::new(slot));
+            match self.run_acked_script(name, &invocation).await? {
                 Ok(outcome) => return Ok(outcome),
-                Err(refusal) if refusal.error == "ID_COLLISION" => continue,
+                Err(refusal) if refusal.is(Signal::IdCollision) => continue,
                 Err(refusal) => return Err(refusal.into()),
             }
         }
         Err(AppError::Internal("booking id collided repeatedly".into()))
     }
 
+    /// Runs a script that writes a booking (or replays one). With `REDIS_MIN_REPLICAS_ACK` =
+    /// N > 0, the booking is answered only once N replicas have it: see [`Self::acknowledge`].
+    /// Refusals wrote nothing and are answered at once.
+    async fn run_acked_script(
+        &self,
+        name: &'static str,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<Result<BookingOutcome, Refusal>, AppError> {
+        let outcome = self.run_script::<BookingOutcome>(name, invocation).await?;
+        if let Ok(booking) = &outcome {
+            self.acknowledge(&booking.booking.id).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Waits until `REDIS_MIN_REPLICAS_ACK` replicas have the booking `id`: on a connection of
+    /// its own ([`connection::AckPool`]), a write in the booking's slot (which checks that
+    /// the booking is there) and `WAIT N` after it, in one pipeline (on a cluster both go to
+    /// the slot's primary). The replication stream is in order, so replicas that have the
+    /// later write have the booking.
+    async fn acknowledge(&self, id: &BookingId) -> Result<(), AppError> {
+        let Some(pool) = &self.ack_pool else {
+            return Ok(());
+        };
+        let wanted = self.min_replicas_ack;
+        let mut conn = pool.get().await.map_err(|e| {
+            AppError::StoreUnavailable(format!("no connection for replica acknowledgements: {e}"))
+        })?;
+        // WAIT ends inside the reply deadline, or the connection would be given up on with
+        // the WAIT still running.
+        let wait_ms = (self.response_timeout.as_millis() as u64 * 3 / 4).max(1);
+        let invocation = self.scripts.acknowledge.call(
+            scripts::AcknowledgeKeys {
+                booking: keys::booking(id),
+                counter: keys::acknowledgements(id.slot()),
+            },
+            scripts::AcknowledgeArgs {},
+        );
+        let mut pipe = redis::pipe();
+        pipe.invoke_script(&invocation)
+            .cmd("WAIT")
+            .arg(wanted)
+            .arg(wait_ms);
+        let mut reply = pipe
+            .query_async::<((String, String), u32)>(&mut *conn)
+            .await;
+        if let Err(e) = &reply
+            && e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
+        {
+            // A pipeline does not reload a script by itself (redis-rs#1394).
+            invocation.load_async(&mut *conn).await?;
+            reply = pipe.query_async(&mut *conn).await;
+        }
+        let ((status, json), acked) = match reply {
+            Ok(reply) => reply,
+            Err(e) => {
+                // This connection may be stuck or broken: out of the pool with it.
+                let _ = deadpool::managed::Object::take(conn);
+                return Err(e.into());
+            }
+        };
+        #[derive(Deserialize)]
+        struct Acknowledged {}
+        match script_reply::<Acknowledged>(&status, &json)? {
+            Ok(Acknowledged {}) if acked >= wanted => Ok(()),
+            Ok(Acknowledged {}) => Err(AppError::NotReplicated {
+                booking_id: id.to_string(),
+                acked,
+                wanted,
+            }),
+            // A failover promoted a replica that never received the booking: it is lost.
+            Err(_) => Err(AppError::StoreUnavailable(format!(
+                "booking {id} was lost in a failover before a replica had it; retry with the \
+                 same Idempotency-Key"
+            ))),
+        }
+    }
+
     /// Runs a script; its reply is `("ok", json)` or `("refused", json)`, see `lua/lib.lua`.
     async fn run_script<T: DeserializeOwned>(
         &self,
+        name: &'static str,
         invocation: &ScriptInvocation<'_>,
     ) -> Result<Result<T, Refusal>, AppError> {
-        let (status, json): (String, String) = invocation.invoke_async(&mut self.conn()).await?;
-        let unexpected =
-            |e: serde_json::Error| AppError::Internal(format!("script reply {status} {json}: {e}"));
-        Ok(match status.as_str() {
-            "ok" => Ok(serde_json::from_str(&json).map_err(unexpected)?),
-            "refused" => Err(serde_json::from_str(&json).map_err(unexpected)?),
-            other => return Err(AppError::Internal(format!("script replied {other:?}"))),
-        })
+        let started = Instant::now();
+        let mut conn = self.conn().await?;
+        let reply: Result<(String, String), RedisError> = invocation.invoke_async(&mut conn).await;
+        metrics::histogram!("boxoffice_redis_script_duration_seconds", "script" => name)
+            .record(started.elapsed().as_secs_f64());
+        let (status, json) = reply.inspect_err(|_| {
+            metrics::counter!("boxoffice_redis_script_errors_total", "script" => name).increment(1);
+        })?;
+        script_reply(&status, &json)
     }
 }
 
-/// A script's refusal: `{"error": CODE, ...details}`. It wrote nothing.
+/// Reads a script's `(status, json)` reply.
+fn script_reply<T: DeserializeOwned>(
+    status: &str,
+    json: &str,
+) -> Result<Result<T, Refusal>, AppError> {
+    let unexpected =
+        |e: serde_json::Error| AppError::Internal(format!("script reply {status} {json}: {e}"));
+    Ok(match status {
+        "ok" => Ok(serde_json::from_str(json).map_err(unexpected)?),
+        "refused" => Err(serde_json::from_str(json).map_err(unexpected)?),
+        other => return Err(AppError::Internal(format!("script replied {other:?}"))),
+    })
+}
+
+/// A script's refusal: `{"error": CODE, ...details}`. It wrote nothing. `CODE` is an
+/// [`ErrorCode`] (what the client gets) or a [`Signal`] (what the Rust side handles itself).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Refusal {
@@ -148,58 +315,140 @@ struct Refusal {
     unlocked: Option<i64>,
     #[serde(default)]
     expires_at: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    current: Option<i64>,
+    #[serde(default)]
+    retry_after_ms: Option<u64>,
+}
+
+/// Refusals that are not errors for the client: the caller acts on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// A new booking id was taken already (astronomically unlikely): retry with another.
+    IdCollision,
+    /// `create_event`: an event with this id exists; nothing was written.
+    EventExists,
+}
+
+impl Signal {
+    #[cfg(test)]
+    const ALL: [Signal; 2] = [Signal::IdCollision, Signal::EventExists];
+
+    const fn as_str(self) -> &'static str {
+        match self {
+            Signal::IdCollision => "ID_COLLISION",
+            Signal::EventExists => "EVENT_EXISTS",
+        }
+    }
+}
+
+impl Refusal {
+    fn is(&self, signal: Signal) -> bool {
+        self.error == signal.as_str()
+    }
 }
 
 impl From<Refusal> for AppError {
     fn from(r: Refusal) -> Self {
-        match r.error.as_str() {
-            "EVENT_NOT_FOUND" => AppError::EventNotFound,
-            "SECTION_NOT_FOUND" => AppError::SectionNotFound,
-            "SEAT_NOT_FOUND" => AppError::SeatNotFound,
-            "BOOKING_NOT_FOUND" => AppError::BookingNotFound,
-            "INSUFFICIENT_INVENTORY" => AppError::InsufficientInventory {
+        let Ok(code) = r.error.parse::<ErrorCode>() else {
+            return AppError::Internal(format!(
+                "a script refused with {:?}, which is not in the error table",
+                r.error
+            ));
+        };
+        match code {
+            ErrorCode::EventNotFound => AppError::EventNotFound,
+            ErrorCode::SectionNotFound => AppError::SectionNotFound,
+            ErrorCode::SeatNotFound => AppError::SeatNotFound,
+            ErrorCode::BookingNotFound => AppError::BookingNotFound,
+            ErrorCode::InsufficientInventory => AppError::InsufficientInventory {
                 requested: r.requested.unwrap_or(0),
                 remaining: r.remaining.unwrap_or(0),
                 unlocked: r.unlocked,
             },
-            "SEAT_BOOKED" => AppError::SeatBooked,
-            "SEAT_LOCKED" => AppError::SeatLocked {
+            ErrorCode::SeatBooked => AppError::SeatBooked,
+            ErrorCode::SeatLocked => AppError::SeatLocked {
                 expires_at: r.expires_at.unwrap_or(0),
             },
-            "SEAT_NOT_LOCKED" => AppError::SeatNotLocked,
-            "LOCK_NOT_OWNED" => AppError::LockNotOwned,
-            "BOOKING_ALREADY_CANCELLED" => AppError::BookingAlreadyCancelled,
-            "IDEMPOTENCY_KEY_REUSED" => AppError::IdempotencyKeyReused,
-            other => AppError::Internal(format!("script refused with {other}")),
+            ErrorCode::SeatNotLocked => AppError::SeatNotLocked,
+            ErrorCode::LockNotOwned => AppError::LockNotOwned,
+            ErrorCode::BookingAlreadyCancelled => AppError::BookingAlreadyCancelled,
+            ErrorCode::IdempotencyKeyReused => AppError::IdempotencyKeyReused,
+            ErrorCode::UserLimitReached => AppError::UserLimitReached {
+                limit: r.limit.unwrap_or(0),
+                current: r.current.unwrap_or(0),
+            },
+            ErrorCode::RateLimited => AppError::RateLimited {
+                retry_after_ms: r.retry_after_ms.unwrap_or(1000),
+            },
+            other => AppError::Internal(format!(
+                "a script refused with {other}, which scripts do not send"
+            )),
         }
     }
 }
 
 impl From<RedisError> for AppError {
-    /// Failures that retrying later can cure are 503; anything else is a bug (500).
+    /// Failures of reaching or using Redis are 503 (retrying later, or fixing the
+    /// configuration, cures them); anything else is a bug of ours (500).
     fn from(e: RedisError) -> Self {
-        let transient = e.is_io_error()
-            || e.is_timeout()
-            || e.is_connection_dropped()
-            || e.is_connection_refusal()
-            || matches!(
-                e.kind(),
-                ErrorKind::ClusterConnectionNotFound
-                    | ErrorKind::Server(
-                        ServerErrorKind::BusyLoading
-                            | ServerErrorKind::TryAgain
-                            | ServerErrorKind::ClusterDown
-                            | ServerErrorKind::MasterDown
-                            | ServerErrorKind::ReadOnly
-                    )
-            )
-            || matches!(e.code(), Some("BUSY" | "MISCONF"));
-        if transient {
-            AppError::StoreUnavailable(e.to_string())
-        } else {
-            AppError::Internal(format!("redis: {e}"))
+        match unavailable_reason(&e) {
+            Some(reason) => AppError::StoreUnavailable(reason),
+            None => AppError::Internal(format!("redis: {e}")),
         }
     }
+}
+
+/// Why Redis cannot serve a request, in words an operator can act on; `None` when the error
+/// is not about reaching or using Redis (a script error, a wrong type: a bug).
+pub fn unavailable_reason(e: &RedisError) -> Option<String> {
+    let code = e.code().unwrap_or("");
+    let text = e.to_string();
+    if e.is_connection_refusal() {
+        return Some(format!(
+            "connection refused: is Redis running there? ({text})"
+        ));
+    }
+    if e.is_timeout() {
+        return Some(format!("no answer in time ({text})"));
+    }
+    if e.kind() == ErrorKind::AuthenticationFailed || matches!(code, "NOAUTH" | "WRONGPASS") {
+        return Some(format!(
+            "authentication failed: check the user and password in REDIS_URL ({text})"
+        ));
+    }
+    if text.contains("DB index is out of range") {
+        return Some(format!(
+            "the database number in REDIS_URL does not exist on this Redis ({text})"
+        ));
+    }
+    if matches!(e.kind(), ErrorKind::Server(ServerErrorKind::NoPerm)) || code == "NOPERM" {
+        return Some(format!(
+            "the Redis user may not run a command the service needs (ACL): {text}"
+        ));
+    }
+    if e.is_io_error() || e.is_connection_dropped() {
+        return Some(format!("connection lost ({text})"));
+    }
+    let transient = matches!(
+        e.kind(),
+        ErrorKind::ClusterConnectionNotFound
+            | ErrorKind::InvalidClientConfig
+            | ErrorKind::Server(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::ClusterDown
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ReadOnly
+                    // The cluster client follows these; one still here means the slot map
+                    // is changing (a failover) faster than its retries: try again shortly.
+                    | ServerErrorKind::Moved
+                    | ServerErrorKind::Ask
+            )
+    ) || matches!(code, "BUSY" | "MISCONF");
+    transient.then(|| format!("Redis cannot serve right now ({text})"))
 }
 
 /// Runs a pipeline of independent commands and collects one reply per command. An empty
@@ -225,4 +474,42 @@ pub(crate) fn redis_millis((seconds, micros): RedisTime) -> i64 {
 /// Parses a JSON document stored in Redis by this service.
 pub(crate) fn parse_document<T: DeserializeOwned>(what: &str, raw: &str) -> Result<T, AppError> {
     serde_json::from_str(raw).map_err(|e| AppError::Internal(format!("corrupt {what}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `refuse('CODE'` in `lua/` is a [`Signal`] or turns into the error with that very
+    /// code: a misspelt code in a script fails here, not as a 500 in production.
+    #[test]
+    fn every_refusal_in_the_scripts_is_known() {
+        let mut seen = 0;
+        for (name, source) in Scripts::sources() {
+            for part in source.split("refuse('").skip(1) {
+                let code = part.split('\'').next().unwrap_or("");
+                seen += 1;
+                if Signal::ALL.iter().any(|s| s.as_str() == code) {
+                    continue;
+                }
+                let refusal = Refusal {
+                    error: code.to_owned(),
+                    requested: None,
+                    remaining: None,
+                    unlocked: None,
+                    expires_at: None,
+                    limit: None,
+                    current: None,
+                    retry_after_ms: None,
+                };
+                let error = AppError::from(refusal);
+                assert_eq!(
+                    error.code().as_str(),
+                    code,
+                    "lua/{name}.lua refuses with {code}"
+                );
+            }
+        }
+        assert!(seen > 10, "found the refusals ({seen})");
+    }
 }

@@ -1,55 +1,258 @@
-//! The Lua scripts of `lua/`, compiled into the binary. Each is `lua/lib.lua` followed by the
-//! script itself, so helpers are shared while every script stays one EVALSHA body.
-//! `redis::Script` sends EVALSHA and, on NOSCRIPT (e.g. after Redis restarted without its script
-//! cache), loads the script and retries by itself.
+//! The Lua scripts of `lua/`, compiled into the binary, each with its typed list of keys and
+//! arguments: the one place their order is written. A script is built as a prelude that names
+//! them (`local K = { event = KEYS[1], ... }`, `local A = { ... }`), then `lua/lib.lua`, then
+//! the script itself, which reads `K.event`, `A.user`; so every script is one self-contained
+//! EVALSHA body, and a unit test checks that each script uses exactly the names its entry here
+//! declares. `redis::Script` sends EVALSHA and, on NOSCRIPT (e.g. after Redis restarted
+//! without its script cache), loads the script and retries by itself.
 
-use redis::Script;
+use redis::{Script, ScriptInvocation};
 
-macro_rules! lua {
-    ($name:literal) => {
-        Script::new(concat!(
-            include_str!("../../lua/lib.lua"),
-            "\n",
-            include_str!(concat!("../../lua/", $name, ".lua"))
-        ))
+/// One script: its source name, the script, and the typed keys and arguments it takes.
+pub struct Lua<K, A> {
+    pub name: &'static str,
+    pub script: Script,
+    _types: std::marker::PhantomData<fn(K, A)>,
+}
+
+/// Keys or arguments that go into an invocation, in their declared order.
+pub trait Bind {
+    fn bind(self, invocation: &mut ScriptInvocation<'_>);
+}
+
+impl<K: Bind, A: Bind> Lua<K, A> {
+    /// The invocation with these keys and arguments, in the declared order.
+    pub fn call(&self, keys: K, args: A) -> ScriptInvocation<'_> {
+        let mut invocation = self.script.prepare_invoke();
+        keys.bind(&mut invocation);
+        args.bind(&mut invocation);
+        invocation
+    }
+}
+
+/// Builds the script's text: the prelude naming its keys and arguments, lib.lua, the script.
+fn source(keys: &[&str], args: &[&str], body: &str) -> String {
+    let names = |table: &str, array: &str, names: &[&str]| {
+        let fields: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| format!("{name} = {array}[{}]", i + 1))
+            .collect();
+        format!("local {table} = {{ {} }}\n", fields.join(", "))
+    };
+    format!(
+        "{}{}{}\n{body}",
+        names("K", "KEYS", keys),
+        names("A", "ARGV", args),
+        include_str!("../../lua/lib.lua")
+    )
+}
+
+/// `fields!` declares a struct of required (`String`) then optional (`Option<String>`) fields
+/// that binds as keys or as arguments, in order; optional ones stop at the first missing.
+macro_rules! fields {
+    ($Name:ident, $push:ident, [$($required:ident),*], [$($optional:ident),*]) => {
+        #[derive(Debug, Clone)]
+        pub struct $Name {
+            $(pub $required: String,)*
+            $(pub $optional: Option<String>,)*
+        }
+
+        impl $Name {
+            pub const NAMES: &'static [&'static str] =
+                &[$(stringify!($required),)* $(stringify!($optional),)*];
+
+            /// The values in the order they are sent (for tools that call a script
+            /// themselves, such as redis-benchmark in scripts/bench).
+            #[allow(unused_mut, unused_assignments, unused_variables)]
+            pub fn values(&self) -> Vec<String> {
+                let mut values: Vec<String> = vec![$(self.$required.clone(),)*];
+                let mut present = true;
+                $(
+                    present = present && self.$optional.is_some();
+                    if present {
+                        if let Some(value) = &self.$optional {
+                            values.push(value.clone());
+                        }
+                    }
+                )*
+                values
+            }
+        }
+
+        impl Bind for $Name {
+            #[allow(unused_variables, unused_mut, unused_assignments)]
+            fn bind(self, invocation: &mut ScriptInvocation<'_>) {
+                $(invocation.$push(self.$required);)*
+                let mut present = true;
+                $(
+                    present = present && self.$optional.is_some();
+                    if present {
+                        if let Some(value) = self.$optional {
+                            invocation.$push(value);
+                        }
+                    }
+                )*
+            }
+        }
     };
 }
 
-pub struct Scripts {
-    pub create_event: Script,
-    pub book: Script,
-    pub lock_seat: Script,
-    pub confirm_seat: Script,
-    pub unlock_seat: Script,
-    pub cancel_booking: Script,
+macro_rules! scripts {
+    ($(
+        $(#[doc = $doc:literal])*
+        $field:ident: $Keys:ident [$($key:ident),*] [$($okey:ident),*],
+                      $Args:ident [$($arg:ident),*] [$($oarg:ident),*];
+    )*) => {
+        $( fields!($Keys, key, [$($key),*], [$($okey),*]);
+           fields!($Args, arg, [$($arg),*], [$($oarg),*]); )*
+
+        pub struct Scripts {
+            $( $(#[doc = $doc])* pub $field: Lua<$Keys, $Args>, )*
+        }
+
+        impl Scripts {
+            pub fn new() -> Self {
+                Self { $(
+                    $field: Lua {
+                        name: stringify!($field),
+                        script: Script::new(&source(
+                            $Keys::NAMES,
+                            $Args::NAMES,
+                            include_str!(concat!("../../lua/", stringify!($field), ".lua")),
+                        )),
+                        _types: std::marker::PhantomData,
+                    },
+                )* }
+            }
+
+            /// Every script, to load them all at start.
+            pub fn all(&self) -> Vec<&Script> {
+                vec![$(&self.$field.script,)*]
+            }
+
+            /// Name, declared keys, declared arguments and source of every script.
+            pub fn declared() -> Vec<(&'static str, &'static [&'static str], &'static [&'static str], &'static str)> {
+                vec![$((
+                    stringify!($field),
+                    $Keys::NAMES,
+                    $Args::NAMES,
+                    include_str!(concat!("../../lua/", stringify!($field), ".lua")),
+                ),)*]
+            }
+        }
+    };
 }
 
-impl Scripts {
-    pub fn new() -> Self {
-        Self {
-            create_event: lua!("create_event"),
-            book: lua!("book"),
-            lock_seat: lua!("lock_seat"),
-            confirm_seat: lua!("confirm_seat"),
-            unlock_seat: lua!("unlock_seat"),
-            cancel_booking: lua!("cancel_booking"),
-        }
-    }
-
-    pub fn all(&self) -> [&Script; 6] {
-        [
-            &self.create_event,
-            &self.book,
-            &self.lock_seat,
-            &self.confirm_seat,
-            &self.unlock_seat,
-            &self.cancel_booking,
-        ]
-    }
+scripts! {
+    /// In the user's slot, before a booking: rate limit, Idempotency-Key claim, user's events.
+    register_booking: RegisterKeys [user_events, user_rate] [claim],
+                      RegisterArgs [event_id, rate, burst] [fingerprint, ttl_ms];
+    /// After a booking, on a connection of its own, before WAIT.
+    acknowledge: AcknowledgeKeys [booking, counter] [],
+                 AcknowledgeArgs [] [];
+    /// A write counted against a rate limit bucket.
+    rate_limit: RateLimitKeys [bucket] [],
+                RateLimitArgs [rate, burst] [];
+    create_event: CreateEventKeys [event, sections, seat_sections, seat_positions, seats_at, booked_seats] [],
+                  CreateEventArgs [document] [];
+    book: BookKeys [event, sections, booked_seats, seats_at, lock_index, booking, bookings,
+                    user_bookings, user_tickets, user_locks, seat_sections] [idempotency],
+          BookArgs [booking_id, event_id, section_id, qty, user_id, created_at] [fingerprint, ttl_ms];
+    lock_seat: LockKeys [event, seat_sections, seat_positions, booked_seats, lock_index, seat_lock,
+                         sections, user_tickets, user_locks] [],
+               LockArgs [seat, user, ttl_ms, max_locks] [];
+    confirm_seat: ConfirmKeys [event, seat_sections, seat_positions, booked_seats, lock_index,
+                               seat_lock, sections, booking, bookings, user_bookings, user_tickets,
+                               user_locks] [idempotency],
+                  ConfirmArgs [seat, user, booking_id, event_id, created_at] [fingerprint, ttl_ms];
+    unlock_seat: UnlockKeys [event, seat_sections, seat_positions, booked_seats, lock_index, seat_lock,
+                             user_locks] [],
+                 UnlockArgs [seat, user] [];
+    cancel_booking: CancelKeys [booking, sections, seat_positions, booked_seats, user_tickets] [idempotency],
+                    CancelArgs [cancelled_at] [fingerprint, ttl_ms];
 }
 
 impl Default for Scripts {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Scripts {
+    /// The source of every file in `lua/`, by name (`lib` included).
+    pub fn sources() -> Vec<(&'static str, &'static str)> {
+        let mut sources = vec![("lib", include_str!("../../lua/lib.lua"))];
+        sources.extend(
+            Self::declared()
+                .into_iter()
+                .map(|(name, _, _, body)| (name, body)),
+        );
+        sources
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scripts;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_file_of_lua_is_a_script() {
+        let mut files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/lua"))
+            .expect("lua/")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        files.sort();
+        let mut known: Vec<String> = Scripts::sources()
+            .iter()
+            .map(|(name, _)| format!("{name}.lua"))
+            .collect();
+        known.sort();
+        assert_eq!(files, known);
+    }
+
+    /// The names `K.<name>` / `A.<name>` a source uses.
+    fn used(source: &str, table: &str) -> BTreeSet<String> {
+        let prefix = format!("{table}.");
+        source
+            .match_indices(&prefix)
+            .filter(|(at, _)| {
+                // Not part of a longer name (`XK.`).
+                *at == 0 || !source.as_bytes()[at - 1].is_ascii_alphanumeric()
+            })
+            .map(|(at, _)| {
+                source[at + prefix.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect::<String>()
+            })
+            .filter(|name| !name.is_empty())
+            .collect()
+    }
+
+    /// Each script uses exactly the keys and arguments it declares, and never KEYS or ARGV:
+    /// a key added in Rust but not used in Lua (or the other way round) fails here.
+    #[test]
+    fn every_script_uses_exactly_what_it_declares() {
+        for (name, keys, args, body) in Scripts::declared() {
+            assert!(
+                !body.contains("KEYS[") && !body.contains("ARGV["),
+                "lua/{name}.lua indexes KEYS/ARGV: use K.<name> and A.<name>"
+            );
+            let declared =
+                |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+            assert_eq!(used(body, "K"), declared(keys), "keys of lua/{name}.lua");
+            assert_eq!(
+                used(body, "A"),
+                declared(args),
+                "arguments of lua/{name}.lua"
+            );
+        }
+        let lib = include_str!("../../lua/lib.lua");
+        assert!(
+            used(lib, "K").is_empty() && used(lib, "A").is_empty(),
+            "lib.lua takes keys as parameters"
+        );
     }
 }

@@ -2,13 +2,13 @@
 
 use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 use super::keys::{self, EventKeys};
+use super::scripts::{ConfirmArgs, ConfirmKeys, LockArgs, LockKeys, UnlockArgs, UnlockKeys};
 use super::{BookingOutcome, RedisTime, Store, parse_document, redis_millis};
 use crate::domain::event::EventRecord;
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
 use crate::domain::seats::{SeatMap, seat_map};
 use crate::domain::time::now_ms;
 use crate::error::AppError;
-use redis::{Script, ScriptInvocation};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -31,26 +31,6 @@ struct Released {
     section_id: SectionId,
 }
 
-/// The keys and arguments every seat script starts with (see `lua/lib.lua`).
-fn seat_invocation<'s>(
-    script: &'s Script,
-    keys: &EventKeys,
-    seat: &SeatId,
-    user: &UserId,
-) -> ScriptInvocation<'s> {
-    let mut invocation = script.prepare_invoke();
-    invocation
-        .key(keys.event())
-        .key(keys.seat_sections())
-        .key(keys.seat_positions())
-        .key(keys.booked_seats())
-        .key(keys.lock_index())
-        .key(keys.seat_lock(seat))
-        .arg(seat.as_str())
-        .arg(user.as_str());
-    invocation
-}
-
 impl Store {
     /// Every seat of the event with its status, from one consistent snapshot.
     pub async fn seat_map(&self, event: &EventId) -> Result<Option<SeatMap>, AppError> {
@@ -62,7 +42,7 @@ impl Store {
                 .get(keys.booked_seats())
                 .zrange_withscores(keys.lock_index(), 0, -1)
                 .cmd("TIME")
-                .query_async(&mut self.conn())
+                .query_async(&mut self.conn().await?)
                 .await?;
             let Some(raw) = raw else {
                 return Ok(None);
@@ -81,11 +61,34 @@ impl Store {
         user: &UserId,
         ttl_ms: u64,
     ) -> Result<SeatLock, AppError> {
-        let mut invocation =
-            seat_invocation(&self.scripts.lock_seat, &EventKeys::new(event), seat, user);
-        invocation.arg(ttl_ms);
-        self.bounded(async { Ok(self.run_script::<SeatLock>(&invocation).await??) })
-            .await
+        let keys = EventKeys::new(event);
+        let lock = &self.scripts.lock_seat;
+        let invocation = lock.call(
+            LockKeys {
+                event: keys.event(),
+                seat_sections: keys.seat_sections(),
+                seat_positions: keys.seat_positions(),
+                booked_seats: keys.booked_seats(),
+                lock_index: keys.lock_index(),
+                seat_lock: keys.seat_lock(seat),
+                sections: keys.sections(),
+                user_tickets: keys.user_tickets(),
+                user_locks: keys.user_locks(user),
+            },
+            LockArgs {
+                seat: seat.to_string(),
+                user: user.to_string(),
+                ttl_ms: ttl_ms.to_string(),
+                max_locks: self.limits.max_locks_per_user.to_string(),
+            },
+        );
+        self.bounded(async {
+            self.check_user_rate(user).await?;
+            Ok(self
+                .run_script::<SeatLock>(lock.name, &invocation)
+                .await??)
+        })
+        .await
     }
 
     /// Turns the caller's live lock into a booking.
@@ -99,28 +102,37 @@ impl Store {
         let keys = EventKeys::new(event);
         let slot = keys::event_slot(event);
         let fingerprint = format!("confirm|{event}|{seat}");
+        let confirm = &self.scripts.confirm_seat;
         self.bounded(async {
-            let mut conn = self.conn();
-            if let Some(key) = idempotency {
-                Self::claim_idempotency_key(&mut conn, user, key, &fingerprint).await?;
-            }
-            self.run_booking_script(slot, |id| {
-                let mut invocation = seat_invocation(&self.scripts.confirm_seat, &keys, seat, user);
-                invocation
-                    .key(keys.sections())
-                    .key(keys::booking(id))
-                    .key(keys.bookings())
-                    .key(keys.user_bookings(user))
-                    .arg(id.to_string())
-                    .arg(event.as_str())
-                    .arg(now_ms());
-                if let Some(key) = idempotency {
-                    invocation
-                        .key(keys.idempotency(user, key.as_str()))
-                        .arg(&fingerprint)
-                        .arg(IDEMPOTENCY_TTL_MS);
-                }
-                invocation
+            let claim = idempotency.map(|key| (key, fingerprint.as_str()));
+            self.register_booking(user, event, claim).await?;
+            self.run_booking_script(confirm.name, slot, |id| {
+                confirm.call(
+                    ConfirmKeys {
+                        event: keys.event(),
+                        seat_sections: keys.seat_sections(),
+                        seat_positions: keys.seat_positions(),
+                        booked_seats: keys.booked_seats(),
+                        lock_index: keys.lock_index(),
+                        seat_lock: keys.seat_lock(seat),
+                        sections: keys.sections(),
+                        booking: keys::booking(id),
+                        bookings: keys.bookings(),
+                        user_bookings: keys.user_bookings(user),
+                        user_tickets: keys.user_tickets(),
+                        user_locks: keys.user_locks(user),
+                        idempotency: idempotency.map(|k| keys.idempotency(user, k.as_str())),
+                    },
+                    ConfirmArgs {
+                        seat: seat.to_string(),
+                        user: user.to_string(),
+                        booking_id: id.to_string(),
+                        event_id: event.to_string(),
+                        created_at: now_ms().to_string(),
+                        fingerprint: idempotency.map(|_| fingerprint.clone()),
+                        ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
+                    },
+                )
             })
             .await
         })
@@ -134,14 +146,28 @@ impl Store {
         seat: &SeatId,
         user: &UserId,
     ) -> Result<SectionId, AppError> {
-        let invocation = seat_invocation(
-            &self.scripts.unlock_seat,
-            &EventKeys::new(event),
-            seat,
-            user,
+        let keys = EventKeys::new(event);
+        let unlock = &self.scripts.unlock_seat;
+        let invocation = unlock.call(
+            UnlockKeys {
+                event: keys.event(),
+                seat_sections: keys.seat_sections(),
+                seat_positions: keys.seat_positions(),
+                booked_seats: keys.booked_seats(),
+                lock_index: keys.lock_index(),
+                seat_lock: keys.seat_lock(seat),
+                user_locks: keys.user_locks(user),
+            },
+            UnlockArgs {
+                seat: seat.to_string(),
+                user: user.to_string(),
+            },
         );
         self.bounded(async {
-            let released = self.run_script::<Released>(&invocation).await??;
+            self.check_user_rate(user).await?;
+            let released = self
+                .run_script::<Released>(unlock.name, &invocation)
+                .await??;
             Ok(released.section_id)
         })
         .await

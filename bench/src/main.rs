@@ -1,0 +1,222 @@
+//! `bench`: load on one or more replicas, scenario by scenario; prints requests/s, latency
+//! percentiles (HDR histogram) and the status mix.
+//!
+//! ```text
+//! cargo run --release --bin bench -- --target http://127.0.0.1:8080 --scenario hot-section \
+//!     --connections 64 --duration 10s
+//! ```
+//!
+//! Each of `--connections` keep-alive HTTP/1.1 connections (spread round-robin over the
+//! targets) is one virtual user sending its next request as soon as the last one is answered.
+//! Each scenario creates its own data first. The first `--warmup` is not measured.
+
+mod client;
+mod record;
+mod scenarios;
+
+use clap::Parser;
+use client::{Connection, Failure};
+use record::Recorder;
+use scenarios::{Name, Scenario};
+use serde_json::json;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(about = "Load generator for boxoffice")]
+struct Args {
+    /// Base URL of a replica or load balancer; repeat for several.
+    #[arg(long = "target", required_unless_present = "print_book_call")]
+    targets: Vec<String>,
+    #[arg(long, value_enum, required_unless_present = "print_book_call")]
+    scenario: Option<Name>,
+    /// Concurrent keep-alive connections (virtual users).
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// How long to measure, e.g. `10s`.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// How long to run before measuring.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Print, one per line, what follows EVALSHA for one booking of qty 1 in section s1 of
+    /// this event: the booking script's SHA (as the service loads it), the key count, the
+    /// keys and the arguments, with `__rand_int__` where redis-benchmark must vary them.
+    /// scripts/bench measures the raw Redis ceiling with it.
+    #[arg(long, value_name = "EVENT_ID")]
+    print_book_call: Option<String>,
+    /// The secret the replicas verify tokens with (AUTH_MODE=jwt): every virtual user then
+    /// sends its own token. Without it, no token (AUTH_MODE=open).
+    #[arg(long, env = "AUTH_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+}
+
+/// The booking script's call, from the service's own scripts and key layout.
+fn print_book_call(event: &str) -> Result<(), String> {
+    use boxoffice::domain::ids::{BookingId, EventId};
+    use boxoffice::store::scripts::{BookArgs, BookKeys};
+    use boxoffice::store::{Scripts, keys};
+    let event = EventId::parse(event).map_err(|e| e.to_string())?;
+    let k = keys::EventKeys::new(&event);
+    let sample = BookingId::new(keys::event_slot(&event));
+    let booking_key = keys::booking(&sample).replace(&sample.to_string(), "__rand_int__");
+    let user = boxoffice::domain::ids::UserId::parse("u__rand_int__").map_err(|e| e.to_string())?;
+    let keys = BookKeys {
+        event: k.event(),
+        sections: k.sections(),
+        booked_seats: k.booked_seats(),
+        seats_at: k.seats_at(),
+        lock_index: k.lock_index(),
+        booking: booking_key,
+        bookings: k.bookings(),
+        user_bookings: k.user_bookings(&user),
+        user_tickets: k.user_tickets(),
+        user_locks: k.user_locks(&user),
+        seat_sections: k.seat_sections(),
+        idempotency: None,
+    }
+    .values();
+    let args = BookArgs {
+        booking_id: "__rand_int__".into(),
+        event_id: event.to_string(),
+        section_id: "s1".into(),
+        qty: "1".into(),
+        user_id: user.to_string(),
+        created_at: "1790000000000".into(),
+        fingerprint: None,
+        ttl_ms: None,
+    }
+    .values();
+    println!("{}", Scripts::new().book.script.get_hash());
+    println!("{}", keys.len());
+    for line in keys.iter().chain(&args) {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(event) = &args.print_book_call {
+        return match print_book_call(event) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(secret) = &args.jwt_secret
+        && let Err(e) = scenarios::sign_tokens(secret)
+    {
+        eprintln!("bench: cannot sign tokens: {e}");
+        return ExitCode::FAILURE;
+    }
+    let _ = rlimit::increase_nofile_limit(65_536);
+    match run(&args).await {
+        Ok(report) => {
+            if args.json {
+                println!("{report}");
+            } else {
+                print_report(&report);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<serde_json::Value, String> {
+    let name = args.scenario.ok_or("--scenario is required")?;
+    let scenario = Arc::new(Scenario::prepare(name, &args.targets[0]).await?);
+    let mut connections = Vec::with_capacity(args.connections);
+    for i in 0..args.connections {
+        connections.push(Connection::open(&args.targets[i % args.targets.len()]).await?);
+    }
+
+    let measure_from = Instant::now() + args.warmup;
+    let measure_until = measure_from + args.duration;
+    let users: Vec<_> = connections
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut conn)| {
+            let scenario = scenario.clone();
+            let target = args.targets[i % args.targets.len()].clone();
+            tokio::spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(i as u64);
+                let mut rec = Recorder::new();
+                loop {
+                    let now = Instant::now();
+                    if now >= measure_until {
+                        return rec;
+                    }
+                    rec.recording = now >= measure_from;
+                    if let Err(failure) = scenario.step(&mut conn, &mut rng, &mut rec).await {
+                        // Closed by the server (recorded if a request was lost): open another.
+                        if matches!(failure, Failure::Lost(_)) {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        if let Ok(fresh) = Connection::open(&target).await {
+                            conn = fresh;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut total = Recorder::new();
+    for user in users {
+        total.merge(user.await.map_err(|e| e.to_string())?);
+    }
+
+    let requests = total.latency.len();
+    let seconds = args.duration.as_secs_f64();
+    let ms = |q: f64| total.latency.value_at_quantile(q) as f64 / 1000.0;
+    Ok(json!({
+        "scenario": format!("{name:?}"),
+        "targets": args.targets,
+        "connections": args.connections,
+        "durationSecs": seconds,
+        "requests": requests,
+        "rps": (requests as f64 / seconds).round(),
+        "latencyMs": {
+            "p50": ms(0.50), "p90": ms(0.90), "p99": ms(0.99),
+            "max": total.latency.max() as f64 / 1000.0,
+        },
+        "outcomes": total.outcomes,
+        "firstError": total.first_error,
+    }))
+}
+
+fn print_report(r: &serde_json::Value) {
+    let l = &r["latencyMs"];
+    println!(
+        "bench: {} with {} connections over {} target(s), measured {} s",
+        r["scenario"].as_str().unwrap_or(""),
+        r["connections"],
+        r["targets"].as_array().map_or(0, Vec::len),
+        r["durationSecs"]
+    );
+    println!("requests:   {} ({} req/s)", r["requests"], r["rps"]);
+    println!(
+        "latency:    p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        l["p50"], l["p90"], l["p99"], l["max"]
+    );
+    if let Some(error) = r["firstError"].as_str() {
+        println!("first transport error: {error}");
+    }
+    println!("status mix:");
+    if let Some(outcomes) = r["outcomes"].as_object() {
+        for (outcome, n) in outcomes {
+            println!("  {outcome:<34} {n}");
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The scenarios: what data each creates first, and what one virtual user does per step.
+
+use crate::client::{Answer, Connection, Failure};
+use crate::record::Recorder;
+use bytes::Bytes;
+use hyper::Method;
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Name {
+    /// Every request books qty 1 from one section with ample capacity.
+    HotSection,
+    /// Bookings across 1000 sections of 100 events.
+    Spread,
+    /// A sold-out section: every request is refused with 409.
+    SoldOut,
+    /// Thousands of users lock the same 100 seats; winners confirm, then cancel (so the seats
+    /// come back and the storm goes on).
+    SeatStorm,
+    /// `GET /events/{id}/seats` on a 5000-seat event.
+    ReadSeats,
+    /// An on-sale mix: event and seat-map reads, bookings, locks and confirms.
+    Mixed,
+}
+
+pub enum Scenario {
+    HotSection {
+        event: String,
+    },
+    Spread {
+        sections: Vec<(String, String)>,
+    },
+    SoldOut {
+        event: String,
+    },
+    SeatStorm {
+        event: String,
+        seats: Vec<String>,
+    },
+    ReadSeats {
+        event: String,
+    },
+    Mixed {
+        ga: String,
+        seated: String,
+        seats: Vec<String>,
+    },
+}
+
+/// Setup uses a plain JSON client; speed does not matter there.
+/// Users the virtual users act as: `u0` .. `u9999`.
+pub const USERS: u32 = 10_000;
+
+/// Bearer tokens for the users and an organizer, when the replicas run in jwt mode.
+pub struct Tokens {
+    users: Vec<String>,
+    organizer: String,
+}
+
+static TOKENS: std::sync::OnceLock<Tokens> = std::sync::OnceLock::new();
+
+/// Signs a token for every user (before measuring: signing is not what the bench measures).
+pub fn sign_tokens(secret: &str) -> Result<(), String> {
+    use boxoffice::auth::{Role, mint};
+    let hour = std::time::Duration::from_secs(3600);
+    let users = (0..USERS)
+        .map(|u| {
+            mint(secret, &format!("u{u}"), Role::Buyer, hour, None, None)
+                .map(|t| format!("Bearer {t}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let organizer = format!(
+        "Bearer {}",
+        mint(secret, "bench", Role::Organizer, hour, None, None)?
+    );
+    let _ = TOKENS.set(Tokens { users, organizer });
+    Ok(())
+}
+
+fn user_auth(user: u32) -> Option<&'static str> {
+    TOKENS
+        .get()
+        .map(|t| t.users[(user % USERS) as usize].as_str())
+}
+
+fn organizer_auth() -> Option<&'static str> {
+    TOKENS.get().map(|t| t.organizer.as_str())
+}
+
+async fn post(http: &reqwest::Client, url: String, body: Value) -> Result<Value, String> {
+    let mut request = http.post(&url).json(&body);
+    if let Some(auth) = organizer_auth() {
+        request = request.header("authorization", auth);
+    }
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body: Value = response.json().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{url}: {status} {body}"));
+    }
+    Ok(body)
+}
+
+async fn create_event(
+    http: &reqwest::Client,
+    base: &str,
+    sections: Value,
+) -> Result<String, String> {
+    let event = post(
+        http,
+        format!("{base}/events"),
+        json!({ "name": "bench", "sections": sections }),
+    )
+    .await?;
+    event["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "no event id".into())
+}
+
+fn seat_names(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("S{i:04}")).collect()
+}
+
+impl Scenario {
+    pub async fn prepare(name: Name, base: &str) -> Result<Self, String> {
+        let http = reqwest::Client::new();
+        let ga = |capacity: u32| json!([{ "name": "GA", "price": 49.5, "capacity": capacity }]);
+        let seated = |seats: &[String]| json!([{ "name": "Stalls", "price": 80, "seats": seats }]);
+        Ok(match name {
+            Name::HotSection => Scenario::HotSection {
+                event: create_event(&http, base, ga(1_000_000)).await?,
+            },
+            Name::Spread => {
+                let mut sections = Vec::new();
+                for _ in 0..100 {
+                    let tens: Vec<Value> = (0..10)
+                        .map(|_| json!({ "name": "GA", "price": 20, "capacity": 1_000_000 }))
+                        .collect();
+                    let event = create_event(&http, base, Value::Array(tens)).await?;
+                    sections.extend((1..=10).map(|s| (event.clone(), format!("s{s}"))));
+                }
+                Scenario::Spread { sections }
+            }
+            Name::SoldOut => {
+                let event = create_event(&http, base, ga(1)).await?;
+                post(
+                    &http,
+                    format!("{base}/book"),
+                    json!({ "eventId": event, "sectionId": "s1", "qty": 1 }),
+                )
+                .await?;
+                Scenario::SoldOut { event }
+            }
+            Name::SeatStorm => {
+                let seats = seat_names(100);
+                let event = create_event(&http, base, seated(&seats)).await?;
+                Scenario::SeatStorm { event, seats }
+            }
+            Name::ReadSeats => {
+                let seats = seat_names(5000);
+                let event = create_event(&http, base, seated(&seats)).await?;
+                // Some seats sold and some held, so the map has all three states.
+                // One holder per seat: a user may hold only MAX_LOCKS_PER_USER seats.
+                for (i, seat) in seats.iter().step_by(5).enumerate() {
+                    let url = format!("{base}/events/{event}/seats/{seat}/lock");
+                    post(&http, url, json!({ "userId": format!("holder{i}") })).await?;
+                }
+                post(
+                    &http,
+                    format!("{base}/book"),
+                    json!({ "eventId": event, "sectionId": "s1", "qty": 10 }),
+                )
+                .await?;
+                Scenario::ReadSeats { event }
+            }
+            Name::Mixed => {
+                let seats = seat_names(500);
+                let seated = create_event(&http, base, seated(&seats)).await?;
+                let ga = create_event(&http, base, ga(1_000_000)).await?;
+                Scenario::Mixed { ga, seated, seats }
+            }
+        })
+    }
+
+    /// One step of one virtual user: one or more requests, each recorded.
+    pub async fn step(
+        &self,
+        conn: &mut Connection,
+        rng: &mut fastrand::Rng,
+        rec: &mut Recorder,
+    ) -> Result<(), Failure> {
+        match self {
+            Scenario::HotSection { event } | Scenario::SoldOut { event } => {
+                book(conn, rec, event, "s1", 1, rng.u32(..USERS)).await?;
+            }
+            Scenario::Spread { sections } => {
+                let (event, section) = &sections[rng.usize(..sections.len())];
+                book(conn, rec, event, section, 1, rng.u32(..USERS)).await?;
+            }
+            Scenario::SeatStorm { event, seats } => {
+                let user = rng.u32(..USERS);
+                let auth = user_auth(user);
+                let seat = &seats[rng.usize(..seats.len())];
+                let path = format!("/events/{event}/seats/{seat}");
+                let body = user_body(user);
+                let lock = rec
+                    .timed(conn.send(
+                        Method::POST,
+                        &format!("{path}/lock"),
+                        Some(body.clone()),
+                        auth,
+                    ))
+                    .await?;
+                if lock.status == 200 {
+                    let confirm = rec
+                        .timed(conn.send(
+                            Method::POST,
+                            &format!("{path}/confirm"),
+                            Some(body),
+                            auth,
+                        ))
+                        .await?;
+                    if confirm.status == 201 {
+                        let id = booking_id(&confirm)?;
+                        rec.timed(conn.send(
+                            Method::DELETE,
+                            &format!("/bookings/{id}"),
+                            None,
+                            auth,
+                        ))
+                        .await?;
+                    }
+                }
+            }
+            Scenario::ReadSeats { event } => {
+                rec.timed(conn.send(Method::GET, &format!("/events/{event}/seats"), None, None))
+                    .await?;
+            }
+            Scenario::Mixed { ga, seated, seats } => match rng.u32(..100) {
+                0..35 => {
+                    rec.timed(conn.send(Method::GET, &format!("/events/{ga}"), None, None))
+                        .await?;
+                }
+                35..60 => {
+                    rec.timed(conn.send(
+                        Method::GET,
+                        &format!("/events/{seated}/seats"),
+                        None,
+                        None,
+                    ))
+                    .await?;
+                }
+                60..85 => {
+                    book(conn, rec, ga, "s1", rng.u32(1..5), rng.u32(..USERS)).await?;
+                }
+                _ => {
+                    let seat = &seats[rng.usize(..seats.len())];
+                    let path = format!("/events/{seated}/seats/{seat}");
+                    let user = rng.u32(..USERS);
+                    let auth = user_auth(user);
+                    let body = user_body(user);
+                    let lock = rec
+                        .timed(conn.send(
+                            Method::POST,
+                            &format!("{path}/lock"),
+                            Some(body.clone()),
+                            auth,
+                        ))
+                        .await?;
+                    if lock.status == 200 {
+                        rec.timed(conn.send(
+                            Method::POST,
+                            &format!("{path}/confirm"),
+                            Some(body),
+                            auth,
+                        ))
+                        .await?;
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+async fn book(
+    conn: &mut Connection,
+    rec: &mut Recorder,
+    event: &str,
+    section: &str,
+    qty: u32,
+    user: u32,
+) -> Result<Answer, Failure> {
+    let body = format!(
+        r#"{{"eventId":"{event}","sectionId":"{section}","qty":{qty},"userId":"u{user}"}}"#
+    );
+    rec.timed(conn.send(
+        Method::POST,
+        "/book",
+        Some(Bytes::from(body)),
+        user_auth(user),
+    ))
+    .await
+}
+
+fn user_body(user: u32) -> Bytes {
+    Bytes::from(format!(r#"{{"userId":"u{user}"}}"#))
+}
+
+/// The id in a 201 booking; a 201 without one is a broken answer.
+fn booking_id(answer: &Answer) -> Result<String, Failure> {
+    let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    body["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::Lost("a 201 without a booking id".into()))
+}

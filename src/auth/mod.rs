@@ -1,0 +1,276 @@
+//! Who is asking. In `AUTH_MODE=jwt` (the default) every write carries `Authorization: Bearer
+//! <JWT>`, verified by each replica on its own (no Redis round trip): the signature (HS256
+//! with `AUTH_JWT_SECRET`, and/or RS256, ES256 or EdDSA with the public key of
+//! `AUTH_JWT_PUBLIC_KEY_FILE`), `exp`, `nbf`, and `aud`/`iss` when configured, with a small
+//! clock-skew leeway. A token's algorithm must belong to a configured key: `alg: none` is never
+//! accepted, nor an HS256 token when only a public key is configured (algorithm confusion).
+//!
+//! The user is the token's `sub`; its `role` (`buyer` by default, `organizer`, `admin`)
+//! decides what it may do beyond its own bookings. Handlers take a [`Caller`] and ask it: the
+//! user to act as ([`Caller::acting`]), whether a role is enough ([`Caller::require`]), whether
+//! it may see another user's booking ([`Caller::may_act_for`]).
+//!
+//! `AUTH_MODE=open` keeps the seed systems' behaviour for demos and tests: the user is the
+//! `userId` (or `?user=`) the client sends, and everyone may do everything.
+
+mod token;
+
+pub use token::{Claims, mint};
+
+use crate::config::{AuthMode, AuthSettings};
+use crate::domain::ids::UserId;
+use crate::error::AppError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+
+/// What a user may do beyond their own bookings.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Books, holds and cancels for themselves.
+    #[default]
+    Buyer,
+    /// Also creates events, and reads and cancels anyone's bookings.
+    Organizer,
+    /// Everything an organizer may.
+    Admin,
+}
+
+/// The verifier, built once at start from the settings.
+pub struct Auth {
+    mode: AuthMode,
+    /// (algorithm, key): at most one symmetric and one public key.
+    keys: Vec<(Algorithm, DecodingKey)>,
+    audience: Option<String>,
+    issuer: Option<String>,
+    leeway: u64,
+}
+
+impl Auth {
+    /// Checks the settings; in jwt mode without a key, says what to set.
+    pub fn from_settings(settings: &AuthSettings) -> Result<Self, String> {
+        let mut keys = Vec::new();
+        if let Some(secret) = settings.secret()? {
+            if secret.len() < 32 {
+                return Err(
+                    "AUTH_JWT_SECRET must be at least 32 bytes (e.g. `openssl rand -hex 32`)"
+                        .into(),
+                );
+            }
+            keys.push((
+                Algorithm::HS256,
+                DecodingKey::from_secret(secret.as_bytes()),
+            ));
+        }
+        if let Some(path) = &settings.public_key_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("AUTH_JWT_PUBLIC_KEY_FILE {}: {e}", path.display()))?;
+            keys.push(
+                public_key(&pem)
+                    .map_err(|e| format!("AUTH_JWT_PUBLIC_KEY_FILE {}: {e}", path.display()))?,
+            );
+        }
+        if settings.mode == AuthMode::Jwt && keys.is_empty() {
+            return Err(
+                "AUTH_MODE=jwt (the default) needs a key to verify tokens: set \
+                 AUTH_JWT_SECRET (or AUTH_JWT_SECRET_FILE) to a secret of 32 bytes or more, \
+                 and/or AUTH_JWT_PUBLIC_KEY_FILE to a PEM public key (RS256, ES256, EdDSA); \
+                 or AUTH_MODE=open for a demo where clients name themselves"
+                    .into(),
+            );
+        }
+        Ok(Self {
+            mode: settings.mode,
+            keys,
+            audience: settings.audience.clone(),
+            issuer: settings.issuer.clone(),
+            leeway: settings.leeway_seconds,
+        })
+    }
+
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// The caller of a request with these headers.
+    pub fn caller(&self, headers: &HeaderMap) -> Result<Caller, AppError> {
+        match self.mode {
+            AuthMode::Open => Ok(Caller::Open),
+            AuthMode::Jwt => {
+                let claims = self.verify(bearer(headers)?)?;
+                let user = UserId::parse(&claims.sub).map_err(|_| {
+                    AppError::Unauthenticated("the token's sub is not a valid user id".into())
+                })?;
+                Ok(Caller::User {
+                    user,
+                    role: claims.role.unwrap_or_default(),
+                })
+            }
+        }
+    }
+
+    /// Verifies a token: signature by a key of its algorithm, expiry, and the rest.
+    pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
+        let invalid = |why: String| AppError::Unauthenticated(why);
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| invalid(format!("malformed token: {e}")))?;
+        let (algorithm, key) = self
+            .keys
+            .iter()
+            .find(|(algorithm, _)| *algorithm == header.alg)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "tokens signed with {:?} are not accepted here",
+                    header.alg
+                ))
+            })?;
+        let mut validation = Validation::new(*algorithm);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        match &self.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(issuer) = &self.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind as E;
+                invalid(match e.kind() {
+                    E::ExpiredSignature => "the token has expired".into(),
+                    E::ImmatureSignature => "the token is not valid yet (nbf)".into(),
+                    E::InvalidSignature => "the token's signature does not verify".into(),
+                    E::InvalidAudience => "the token is for another audience (aud)".into(),
+                    E::InvalidIssuer => "the token is from another issuer (iss)".into(),
+                    E::MissingRequiredClaim(claim) => format!("the token has no {claim} claim"),
+                    _ => format!("invalid token: {e}"),
+                })
+            })
+    }
+}
+
+/// The key of a PEM public key, and the one algorithm it verifies.
+fn public_key(pem: &[u8]) -> Result<(Algorithm, DecodingKey), String> {
+    if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+        return Ok((Algorithm::RS256, key));
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+        return Ok((Algorithm::ES256, key));
+    }
+    if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+        return Ok((Algorithm::EdDSA, key));
+    }
+    Err("not a PEM RSA, EC (P-256) or Ed25519 public key".into())
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer(headers: &HeaderMap) -> Result<&str, AppError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        AppError::Unauthenticated("Authorization: Bearer <token> is required".into())
+    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::Unauthenticated("the Authorization header is not text".into()))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        AppError::Unauthenticated("expected Authorization: Bearer <token>".into())
+    })?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AppError::Unauthenticated(
+            "expected Authorization: Bearer <token>".into(),
+        ));
+    }
+    Ok(token.trim())
+}
+
+/// Who sends a request, as far as this service can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A verified token's user and role.
+    User { user: UserId, role: Role },
+    /// `AUTH_MODE=open`: whoever the request says.
+    Open,
+}
+
+impl Caller {
+    /// The user to act as. A token's user may name themselves (`userId`, `?user=`) but nobody
+    /// else (403); in open mode the named user, else `anonymous`.
+    pub fn acting(&self, named: Option<UserId>) -> Result<UserId, AppError> {
+        match self {
+            Caller::User { user, .. } => match named {
+                Some(named) if &named != user => Err(AppError::Forbidden(format!(
+                    "you act as {user}, not as {named}"
+                ))),
+                _ => Ok(user.clone()),
+            },
+            Caller::Open => Ok(named.unwrap_or_else(UserId::anonymous)),
+        }
+    }
+
+    /// As [`Self::acting`], but in open mode the request must name its user.
+    pub fn acting_named(&self, named: Option<UserId>) -> Result<UserId, AppError> {
+        match (self, named) {
+            (Caller::Open, None) => Err(AppError::InvalidRequest(
+                "a body with userId is required".into(),
+            )),
+            (caller, named) => caller.acting(named),
+        }
+    }
+
+    /// At least `role` (always, in open mode).
+    pub fn require(&self, role: Role) -> Result<(), AppError> {
+        match self {
+            Caller::User { role: has, .. } if *has < role => Err(AppError::Forbidden(format!(
+                "this needs the {} role",
+                serde_json::to_value(role)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether it may read or cancel what belongs to `owner`: its own, or any as an
+    /// organizer or admin (always, in open mode).
+    pub fn may_act_for(&self, owner: &UserId) -> bool {
+        match self {
+            Caller::User { user, role } => user == owner || *role >= Role::Organizer,
+            Caller::Open => true,
+        }
+    }
+
+    /// An organizer or admin (or open mode): may look at everyone's bookings.
+    pub fn sees_everything(&self) -> bool {
+        self.require(Role::Organizer).is_ok()
+    }
+}
+
+impl FromRequestParts<crate::app::AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::app::AppState,
+    ) -> Result<Self, AppError> {
+        state.auth.caller(&parts.headers)
+    }
+}

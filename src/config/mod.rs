@@ -1,0 +1,351 @@
+//! Configuration: environment variables (the twelve-factor way containers are configured),
+//! each also settable as a command-line flag. `boxoffice --help` lists them all.
+
+mod cluster_nodes;
+mod redis_url;
+
+pub use cluster_nodes::ClusterNodes;
+pub use redis_url::RedisUrl;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "boxoffice",
+    version,
+    about = "A ticket booking API that cannot oversell."
+)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (what `boxoffice` does without a subcommand).
+    Serve(Box<Settings>),
+    /// Check every inventory invariant in Redis for all events.
+    ///
+    /// Exit status: 0 every invariant holds; 1 at least one is broken (each is printed);
+    /// 2 Redis could not be read (the reason is printed).
+    Audit(AuditArgs),
+    /// Exit 0 if the server at --url answers 200 (a container HEALTHCHECK without curl).
+    Healthcheck(HealthcheckArgs),
+    /// Print a token (HS256, signed with AUTH_JWT_SECRET) for a user: for curl, race, bench.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The user (the token's sub).
+    #[arg(long)]
+    pub user: String,
+    #[arg(long, value_enum, default_value_t = crate::auth::Role::Buyer)]
+    pub role: crate::auth::Role,
+    /// How long it is valid, e.g. 15m, 1h, 7d.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: std::time::Duration,
+    #[command(flatten)]
+    pub auth: AuthSettings,
+}
+
+/// `AUTH_MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Every write carries a signed token (Authorization: Bearer); the user is its sub.
+    Jwt,
+    /// Demos and tests: the user is whoever the request names, and may do everything.
+    Open,
+}
+
+#[derive(Clone, Args)]
+pub struct AuthSettings {
+    /// `jwt`: writes need a signed token. `open`: clients name themselves (demos only).
+    #[arg(long = "auth-mode", env = "AUTH_MODE", value_enum, default_value_t = AuthMode::Jwt)]
+    pub mode: AuthMode,
+
+    /// HS256 secret that signs tokens (32 bytes or more).
+    #[arg(
+        long = "auth-jwt-secret",
+        env = "AUTH_JWT_SECRET",
+        hide_env_values = true
+    )]
+    pub secret: Option<String>,
+
+    /// A file holding that secret (Docker secrets, a mounted volume).
+    #[arg(long = "auth-jwt-secret-file", env = "AUTH_JWT_SECRET_FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
+
+    /// PEM public key of an identity provider: RS256, ES256 or EdDSA tokens.
+    #[arg(long = "auth-jwt-public-key-file", env = "AUTH_JWT_PUBLIC_KEY_FILE")]
+    pub public_key_file: Option<std::path::PathBuf>,
+
+    /// If set, a token's aud must be this.
+    #[arg(long = "auth-jwt-audience", env = "AUTH_JWT_AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// If set, a token's iss must be this.
+    #[arg(long = "auth-jwt-issuer", env = "AUTH_JWT_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// Clock skew allowed on exp and nbf, in seconds.
+    #[arg(
+        long = "auth-jwt-leeway-seconds",
+        env = "AUTH_JWT_LEEWAY_SECONDS",
+        default_value_t = 30
+    )]
+    pub leeway_seconds: u64,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("mode", &self.mode)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("public_key_file", &self.public_key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthSettings {
+    /// The HS256 secret, from AUTH_JWT_SECRET or the file AUTH_JWT_SECRET_FILE names.
+    pub fn secret(&self) -> Result<Option<String>, String> {
+        if let Some(secret) = &self.secret {
+            return Ok(Some(secret.clone()));
+        }
+        match &self.secret_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map(|s| Some(s.trim().to_owned()))
+                .map_err(|e| format!("AUTH_JWT_SECRET_FILE {}: {e}", path.display())),
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    #[arg(
+        long,
+        env = "HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:3000/healthz"
+    )]
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDR", default_value = "0.0.0.0:3000")]
+    pub bind_addr: SocketAddr,
+
+    /// Where Prometheus metrics are served (`GET /metrics`), apart from the API so that a load
+    /// balancer in front of the API never exposes them; `off` for none.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9100", value_parser = parse_metrics_addr)]
+    pub metrics_addr: MetricsAddr,
+
+    /// How long a seat lock lives unless confirmed or released, in milliseconds.
+    #[arg(long, env = "LOCK_TTL_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub lock_ttl_ms: u64,
+
+    /// Name of this replica, sent back in the `X-Instance-Id` header. Default: the host name.
+    #[arg(long, env = "INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
+    /// Seats `1..=N` of the demo event behind `/seats`, `/lock`, ... (0: no demo event).
+    #[arg(long, env = "DEMO_SEATS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub demo_seats: u32,
+
+    /// The most tickets one booking may take.
+    #[arg(long, env = "MAX_QTY_PER_BOOKING", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub max_qty_per_booking: u32,
+
+    /// After SIGTERM, how long to keep serving while closing each connection after its response
+    /// (load balancers move off without a failed request), before no longer accepting.
+    #[arg(long, env = "SHUTDOWN_DRAIN_MS", default_value_t = 500)]
+    pub shutdown_drain_ms: u64,
+
+    /// After draining, how long in-flight requests may take before the process exits anyway.
+    #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 8_000)]
+    pub shutdown_grace_ms: u64,
+
+    /// What to log: a tracing filter such as `info`, `warn` or `boxoffice=debug,info`.
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+
+    /// `text` for people, `json` for one JSON object per line (log pipelines).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Live seat locks one user may hold per event (0: no limit).
+    #[arg(long, env = "MAX_LOCKS_PER_USER", default_value_t = 10)]
+    pub max_locks_per_user: u32,
+
+    /// Bookings, seat locks, confirms, unlocks and cancels per second one user may make, shared
+    /// by all replicas (a burst of as many); 0: off. Event creation (organizers) is not counted.
+    #[arg(long, env = "RATE_LIMIT_PER_USER", default_value_t = 10)]
+    pub rate_limit_per_user: u32,
+
+    /// Writes per second one client address may send, shared by all replicas; 0: off (the
+    /// default: many buyers share an address behind carrier NAT or a venue's Wi-Fi).
+    #[arg(long, env = "RATE_LIMIT_PER_IP", default_value_t = 0)]
+    pub rate_limit_per_ip: u32,
+
+    /// Proxies whose X-Forwarded-For is believed, as addresses or CIDRs (comma-separated).
+    #[arg(
+        long,
+        env = "TRUSTED_PROXIES",
+        default_value = "127.0.0.0/8,::1/128",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Origins browsers may call the API from (comma-separated; `*` for any). Default: none
+    /// in jwt mode, any in open mode.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+
+    #[command(flatten)]
+    pub auth: AuthSettings,
+
+    #[command(flatten)]
+    pub redis: RedisSettings,
+}
+
+#[derive(Clone, Args)]
+pub struct RedisSettings {
+    /// Redis to keep all state in: redis://[[user]:password@]host[:port][/db].
+    #[arg(
+        long = "redis-url",
+        env = "REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub url: RedisUrl,
+
+    /// Redis Cluster instead: seed nodes, host:port[,host:port...]. Any reachable one is
+    /// enough to learn the cluster. When set, REDIS_URL is not used.
+    #[arg(long = "redis-cluster-nodes", env = "REDIS_CLUSTER_NODES")]
+    pub cluster_nodes: Option<ClusterNodes>,
+
+    /// ACL user for Redis (both topologies; a REDIS_URL may carry its own).
+    #[arg(long = "redis-username", env = "REDIS_USERNAME")]
+    pub username: Option<String>,
+
+    /// Password for Redis (both topologies; a REDIS_URL may carry its own).
+    #[arg(
+        long = "redis-password",
+        env = "REDIS_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+
+    /// A file holding the Redis password (a Docker secret, say), instead of REDIS_PASSWORD.
+    #[arg(long = "redis-password-file", env = "REDIS_PASSWORD_FILE")]
+    pub password_file: Option<std::path::PathBuf>,
+
+    /// Answer a booking, confirm or cancel only once this many replicas of its Redis primary
+    /// have it (WAIT), within the request deadline. 0: as soon as the primary has it.
+    #[arg(long = "redis-min-replicas-ack", env = "REDIS_MIN_REPLICAS_ACK", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=16))]
+    pub min_replicas_ack: u32,
+
+    /// Connections kept for those acknowledgements: how many bookings of this process may
+    /// wait for replicas at once (a WAIT holds its connection until the replicas answer).
+    #[arg(long = "redis-ack-connections", env = "REDIS_ACK_CONNECTIONS", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub ack_connections: u16,
+
+    /// Bound on one attempt to connect to Redis.
+    #[arg(long, env = "REDIS_CONNECT_TIMEOUT_MS", default_value_t = 500)]
+    pub connect_timeout_ms: u64,
+
+    /// Bound on waiting for one Redis reply.
+    #[arg(long, env = "REDIS_RESPONSE_TIMEOUT_MS", default_value_t = 500)]
+    pub response_timeout_ms: u64,
+
+    /// Bound on all Redis work of one HTTP request; past it the request gets 503.
+    #[arg(long, env = "REDIS_REQUEST_TIMEOUT_MS", default_value_t = 1_000)]
+    pub request_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("target", &self.target())
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisSettings {
+    /// REDIS_PASSWORD, else the content of REDIS_PASSWORD_FILE (trimmed), else none.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        if let Some(password) = &self.password {
+            return Ok(Some(password.clone()));
+        }
+        match &self.password_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map(|s| Some(s.trim().to_owned()))
+                .map_err(|e| format!("REDIS_PASSWORD_FILE {}: {e}", path.display())),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the state lives, as logs and answers name it (passwords masked).
+    pub fn target(&self) -> String {
+        match &self.cluster_nodes {
+            Some(nodes) => nodes.to_string(),
+            None => self.url.masked().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub redis: RedisSettings,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `METRICS_ADDR`: an address, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsAddr(pub Option<SocketAddr>);
+
+fn parse_metrics_addr(value: &str) -> Result<MetricsAddr, String> {
+    match value.trim() {
+        "" | "off" => Ok(MetricsAddr(None)),
+        addr => addr
+            .parse()
+            .map(|a| MetricsAddr(Some(a)))
+            .map_err(|e| format!("{addr:?} is not an address like 0.0.0.0:9100 (or \"off\"): {e}")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// Defaults with nothing read from the environment (tests start apps with this).
+    pub fn defaults() -> Self {
+        Cli::parse_from(["boxoffice"]).serve
+    }
+
+    pub fn instance_id(&self) -> String {
+        self.instance_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned())
+    }
+}

@@ -1,0 +1,250 @@
+//! One error type for the whole service. Every failure a client can see is a variant here, and
+//! [`IntoResponse`] turns each into `{"error": {"code", "message", ...}}` with its status code, so
+//! no handler builds an error body by hand and no error ever leaves as plain text. Codes and
+//! statuses come from the table in [`code`].
+
+pub mod code;
+pub mod openapi;
+
+pub use code::ErrorCode;
+
+use crate::domain::time::rfc3339;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("expected a JSON body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    #[error("no route for {method} {path}")]
+    RouteNotFound { method: String, path: String },
+    #[error("{method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("event not found")]
+    EventNotFound,
+    #[error("section not found in this event")]
+    SectionNotFound,
+    #[error("seat not found in this event")]
+    SeatNotFound,
+    #[error("booking not found")]
+    BookingNotFound,
+    #[error("only {remaining} left, {requested} requested")]
+    InsufficientInventory {
+        requested: u32,
+        remaining: i64,
+        /// On reserved sections: how many of the remaining seats nobody holds a lock on.
+        unlocked: Option<i64>,
+    },
+    #[error("seat is already booked")]
+    SeatBooked,
+    #[error("seat is locked by another user")]
+    SeatLocked { expires_at: i64 },
+    #[error("seat is not locked (never locked, released, or the lock expired)")]
+    SeatNotLocked,
+    #[error("the seat is locked by another user")]
+    LockNotOwned,
+    #[error("booking is already cancelled")]
+    BookingAlreadyCancelled,
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the user's limit is {limit} and they hold or have booked {current}")]
+    UserLimitReached { limit: i64, current: i64 },
+    #[error("too many requests: retry in {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+    #[error("the booking store is unavailable, retry shortly")]
+    StoreUnavailable(String),
+    #[error(
+        "booking {booking_id} was made, but only {acked} of the {wanted} Redis replicas required \
+         confirmed it in time: GET /bookings/{booking_id}, or retry with the same Idempotency-Key"
+    )]
+    NotReplicated {
+        booking_id: String,
+        acked: u32,
+        wanted: u32,
+    },
+    /// `/readyz`: unavailable, with where and why (for the operator reading it).
+    #[error("this replica cannot use its Redis")]
+    NotReady { redis: String, reason: String },
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        self.code().status()
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        use AppError::*;
+        match self {
+            InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Forbidden(_) => ErrorCode::Forbidden,
+            UserLimitReached { .. } => ErrorCode::UserLimitReached,
+            RateLimited { .. } => ErrorCode::RateLimited,
+            PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            RouteNotFound { .. } => ErrorCode::RouteNotFound,
+            MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            EventNotFound => ErrorCode::EventNotFound,
+            SectionNotFound => ErrorCode::SectionNotFound,
+            SeatNotFound => ErrorCode::SeatNotFound,
+            BookingNotFound => ErrorCode::BookingNotFound,
+            InsufficientInventory { .. } => ErrorCode::InsufficientInventory,
+            SeatBooked => ErrorCode::SeatBooked,
+            SeatLocked { .. } => ErrorCode::SeatLocked,
+            SeatNotLocked => ErrorCode::SeatNotLocked,
+            LockNotOwned => ErrorCode::LockNotOwned,
+            BookingAlreadyCancelled => ErrorCode::BookingAlreadyCancelled,
+            IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            StoreUnavailable(_) | NotReady { .. } => ErrorCode::StoreUnavailable,
+            NotReplicated { .. } => ErrorCode::NotReplicated,
+            Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Fields beside `code` and `message` that help the client decide what to do next.
+    fn details(&self) -> Map<String, Value> {
+        let mut details = Map::new();
+        match self {
+            AppError::InsufficientInventory {
+                requested,
+                remaining,
+                unlocked,
+            } => {
+                details.insert("requested".into(), json!(requested));
+                details.insert("remaining".into(), json!(remaining));
+                if let Some(unlocked) = unlocked {
+                    details.insert("unlocked".into(), json!(unlocked));
+                }
+            }
+            AppError::SeatLocked { expires_at } => {
+                details.insert("lockExpiresAt".into(), json!(rfc3339(*expires_at)));
+            }
+            AppError::UserLimitReached { limit, current } => {
+                details.insert("limit".into(), json!(limit));
+                details.insert("current".into(), json!(current));
+            }
+            AppError::RateLimited { retry_after_ms } => {
+                details.insert("retryAfterMs".into(), json!(retry_after_ms));
+            }
+            AppError::NotReplicated { booking_id, .. } => {
+                details.insert("bookingId".into(), json!(booking_id));
+            }
+            AppError::NotReady { redis, reason } => {
+                details.insert("redis".into(), json!(redis));
+                details.insert("reason".into(), json!(reason));
+            }
+            _ => {}
+        }
+        details
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_client_error() {
+            metrics::counter!("boxoffice_refusals_total", "code" => self.code().as_str())
+                .increment(1);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            metrics::counter!("boxoffice_store_unavailable_total").increment(1);
+        }
+        match &self {
+            AppError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            AppError::StoreUnavailable(detail) => tracing::warn!(%detail, "store unavailable"),
+            AppError::NotReady { reason, .. } => tracing::warn!(%reason, "not ready"),
+            _ => tracing::debug!(code = self.code().as_str(), "request refused"),
+        }
+        let mut error = Map::new();
+        error.insert("code".into(), json!(self.code().as_str()));
+        error.insert("message".into(), json!(self.to_string()));
+        error.extend(self.details());
+        let retry_after = match &self {
+            AppError::RateLimited { retry_after_ms } => Some(retry_after_ms.div_ceil(1000).max(1)),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(1),
+            _ => None,
+        };
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&seconds.to_string())
+                    .unwrap_or(HeaderValue::from_static("1")),
+            );
+        }
+        if let AppError::Unauthenticated(reason) = &self {
+            let challenge = format!(
+                "Bearer realm=\"boxoffice\", error=\"invalid_token\", error_description=\"{}\"",
+                reason.replace(['"', '\\'], "'")
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_str(&challenge)
+                    .unwrap_or(HeaderValue::from_static("Bearer realm=\"boxoffice\"")),
+            );
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
+            JsonRejection::JsonDataError(e) => AppError::InvalidRequest(clean_serde_message(
+                &e.body_text(),
+                "Failed to deserialize the JSON body into the target type: ",
+            )),
+            JsonRejection::JsonSyntaxError(e) => AppError::InvalidRequest(clean_serde_message(
+                &e.body_text(),
+                "Failed to parse the request body as JSON: ",
+            )),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                AppError::PayloadTooLarge {
+                    limit: crate::app::MAX_BODY_BYTES,
+                }
+            }
+            other => AppError::InvalidRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<crate::domain::ids::InvalidId> for AppError {
+    fn from(invalid: crate::domain::ids::InvalidId) -> Self {
+        AppError::InvalidRequest(invalid.to_string())
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        AppError::InvalidRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        AppError::InvalidRequest(clean_serde_message(
+            &rejection.body_text(),
+            "Failed to deserialize query string: ",
+        ))
+    }
+}
+
+/// serde's messages are good; axum's prefixes are noise in an API error.
+fn clean_serde_message(text: &str, prefix: &str) -> String {
+    let text = text.strip_prefix(prefix).unwrap_or(text);
+    format!("invalid request: {text}")
+}

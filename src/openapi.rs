@@ -1,0 +1,99 @@
+//! The OpenAPI 3.1 document, generated from the code: every route is registered through
+//! `utoipa_axum`'s `routes!`, which adds it to the document as it adds it to the router, so
+//! a route cannot exist undocumented. Served at `GET /openapi.json`, with Swagger UI at
+//! `GET /docs` (its files are compiled into the binary: nothing is fetched from a CDN).
+
+use crate::app::AppState;
+use crate::config::Settings;
+use crate::error::ErrorCode;
+use crate::error::openapi::{ErrorBody, ErrorDetail};
+use axum::Router;
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// `bearer`: a JWT in `Authorization: Bearer <token>` (jwt mode, the default).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT whose sub is the user and role (buyer, organizer, admin) what it \
+                         may do; `boxoffice token --user alice` mints one. Not needed with \
+                         AUTH_MODE=open.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    modifiers(&BearerAuth),
+    info(
+        title = "boxoffice",
+        description = "A ticket booking API that cannot oversell. Every error is \
+            `{\"error\": {\"code\", \"message\", ...}}` with a code from the `ErrorCode` table.",
+    ),
+    components(schemas(ErrorBody, ErrorDetail, ErrorCode)),
+    tags(
+        (name = "events", description = "Events and their sections"),
+        (name = "bookings", description = "Booking by quantity, listing, cancelling"),
+        (name = "seats", description = "Reserved seats: seat maps, locks"),
+        (name = "demo", description = "The seed systems' routes, on the demo event"),
+        (name = "health", description = "Liveness and readiness"),
+        (name = "docs", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document with what only the running configuration knows, and `/openapi.json` itself.
+pub fn finish(api: utoipa::openapi::OpenApi, settings: &Settings) -> utoipa::openapi::OpenApi {
+    let mut doc = serde_json::to_value(&api).unwrap_or(Value::Null);
+    if let Some(qty) = doc.pointer_mut("/components/schemas/BookBody/properties/qty") {
+        qty["maximum"] = json!(settings.max_qty_per_booking);
+        qty["description"] = json!(format!(
+            "1 to MAX_QTY_PER_BOOKING ({} here)",
+            settings.max_qty_per_booking
+        ));
+    }
+    if let Some(seats) = doc.pointer_mut("/components/schemas/NewSection/properties/seats") {
+        // A seat appears once in its event (utoipa has no attribute for uniqueItems).
+        seats["uniqueItems"] = json!(true);
+    }
+    if let Some(section) = doc.pointer_mut("/components/schemas/NewSection") {
+        // Exactly one of `capacity` (general admission) and `seats` (reserved seating), given
+        // and not null: `oneOf` admits a body that matches one branch, not both, not neither.
+        let given = |field: &str, kind: &str| json!({ "required": [field], "properties": { field: { "type": kind } } });
+        section["oneOf"] = json!([given("capacity", "integer"), given("seats", "array")]);
+    }
+    if let Some(paths) = doc.pointer_mut("/paths").and_then(Value::as_object_mut) {
+        paths.insert(
+            "/openapi.json".into(),
+            json!({ "get": {
+                "tags": ["docs"],
+                "summary": "This OpenAPI document",
+                "operationId": "openapi",
+                "responses": { "200": {
+                    "description": "The OpenAPI 3.1 document",
+                    "content": { "application/json": { "schema": { "type": "object" } } }
+                } }
+            } }),
+        );
+    }
+    serde_json::from_value(doc).unwrap_or(api)
+}
+
+/// `GET /openapi.json` and the Swagger UI at `GET /docs`.
+pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
+    SwaggerUi::new("/docs").url("/openapi.json", api).into()
+}

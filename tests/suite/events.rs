@@ -1,0 +1,198 @@
+//! `POST /events`, `POST /events/create`, `GET /events`, `GET /events/{id}`.
+
+use crate::both;
+use crate::harness::TestApp;
+use serde_json::json;
+
+both!(async fn creating_an_event_assigns_ids_and_fills_every_section(redis) {
+    let app = TestApp::on(redis).await;
+
+    let reply = app
+        .post(
+            "/events",
+            json!({ "name": "Arctic Monkeys", "sections": [
+                { "name": "VIP", "price": 149.99, "capacity": 5 },
+                { "name": "Stalls", "price": 60, "seats": ["A1", "A2", "A3"] },
+            ]}),
+        )
+        .await;
+    reply.assert_status(201);
+    let event = &reply.body;
+    let id = event["id"].as_str().unwrap();
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/events/{id}").as_str())
+    );
+    assert_eq!(event["name"], "Arctic Monkeys");
+    assert!(event["createdAt"].as_str().unwrap().ends_with('Z'));
+    // Prices go out exactly, with two decimals (parsed from text, as the wire has them).
+    let expected: serde_json::Value = serde_json::from_str(
+        r#"[
+            { "id": "s1", "name": "VIP", "price": 149.99, "seating": "general",
+              "capacity": 5, "remaining": 5 },
+            { "id": "s2", "name": "Stalls", "price": 60.00, "seating": "reserved",
+              "capacity": 3, "remaining": 3, "seats": ["A1", "A2", "A3"] }
+        ]"#,
+    )
+    .unwrap();
+    assert_eq!(event["sections"], expected);
+    assert!(reply.text.contains(r#""price":60.00"#), "{}", reply.text);
+
+    let fetched = app.get(&format!("/events/{id}")).await;
+    fetched.assert_status(200);
+    assert_eq!(fetched.body, reply.body);
+});
+
+both!(async fn the_seed_route_events_create_does_the_same(redis) {
+    let app = TestApp::on(redis).await;
+    let reply = app
+        .post(
+            "/events/create",
+            json!({ "name": "Gig", "sections": [{ "name": "GA", "price": 10, "capacity": 100 }] }),
+        )
+        .await;
+    reply.assert_status(201);
+    assert_eq!(reply.body["sections"][0]["remaining"], 100);
+});
+
+both!(async fn invalid_events_are_refused_with_the_reason(redis) {
+    let mut settings = redis.settings();
+    settings.demo_seats = 0;
+    let app = TestApp::spawn_with(settings).await;
+    let section = |extra: serde_json::Value| {
+        let mut s = json!({ "name": "A", "price": 10, "capacity": 5 });
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                s.as_object_mut().unwrap().remove(k);
+            } else {
+                s[k] = v.clone();
+            }
+        }
+        json!({ "name": "E", "sections": [s] })
+    };
+    let cases = [
+        (json!({ "sections": [] }), "name"),
+        (
+            json!({ "name": "   ", "sections": [{ "name": "A", "price": 1, "capacity": 1 }] }),
+            "name",
+        ),
+        (
+            json!({ "name": "x".repeat(201), "sections": [{ "name": "A", "price": 1, "capacity": 1 }] }),
+            "name",
+        ),
+        (json!({ "name": "E", "sections": [] }), "sections"),
+        (json!({ "name": "E" }), "sections"),
+        (section(json!({ "price": -1 })), "negative"),
+        (section(json!({ "price": 10.005 })), "2 decimals"),
+        (section(json!({ "price": "ten" })), "price"),
+        (section(json!({ "price": 1_000_000.01 })), "at most"),
+        (section(json!({ "capacity": 0 })), "capacity"),
+        (section(json!({ "capacity": -3 })), "capacity"),
+        (section(json!({ "capacity": 2.5 })), "capacity"),
+        (section(json!({ "capacity": 1_000_001 })), "capacity"),
+        (section(json!({ "capacity": null })), "capacity"),
+        (section(json!({ "capacity": null, "seats": [] })), "seats"),
+        (
+            section(json!({ "capacity": null, "seats": ["A1", "A1"] })),
+            "twice",
+        ),
+        (
+            section(json!({ "capacity": 3, "seats": ["A1", "A2"] })),
+            "capacity",
+        ),
+        (
+            section(json!({ "capacity": null, "seats": ["A 1"] })),
+            "seatId",
+        ),
+        (
+            section(json!({ "capacity": null, "seats": [1, 2] })),
+            "seats",
+        ),
+        (section(json!({ "name": "" })), "name"),
+    ];
+    for (body, hint) in cases {
+        let reply = app.post("/events", body.clone()).await;
+        reply.assert_error(400, "INVALID_REQUEST");
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(hint),
+            "{body} -> {message} (expected {hint:?})"
+        );
+    }
+    let listed = app.get("/events").await;
+    assert_eq!(
+        listed.body["events"],
+        json!([]),
+        "no refused event was created"
+    );
+});
+
+both!(async fn seat_names_must_be_unique_across_the_whole_event(redis) {
+    let app = TestApp::on(redis).await;
+    let reply = app
+        .post(
+            "/events",
+            json!({ "name": "E", "sections": [
+                { "name": "Left", "price": 1, "seats": ["A1", "A2"] },
+                { "name": "Right", "price": 1, "seats": ["A2", "A3"] },
+            ]}),
+        )
+        .await;
+    reply.assert_error(400, "INVALID_REQUEST");
+    assert!(reply.text.contains("A2"), "{}", reply.text);
+});
+
+both!(async fn unknown_and_malformed_event_ids(redis) {
+    let app = TestApp::on(redis).await;
+    app.get("/events/no-such-event")
+        .await
+        .assert_error(404, "EVENT_NOT_FOUND");
+    app.get("/events/bad%20id")
+        .await
+        .assert_error(400, "INVALID_REQUEST");
+    let long = "x".repeat(65);
+    app.get(&format!("/events/{long}"))
+        .await
+        .assert_error(400, "INVALID_REQUEST");
+});
+
+both!(async fn listing_events_pages_in_creation_order(redis) {
+    let mut settings = redis.settings();
+    settings.demo_seats = 0;
+    let app = TestApp::spawn_with(settings).await;
+    let mut created = Vec::new();
+    for _ in 0..5 {
+        created.push(app.create_ga_event(10).await);
+    }
+
+    let mut seen = Vec::new();
+    let mut path = "/events?limit=2".to_owned();
+    loop {
+        let page = app.get(&path).await;
+        page.assert_status(200);
+        let events = page.body["events"].as_array().unwrap();
+        assert!(events.len() <= 2);
+        for event in events {
+            assert_eq!(event["sections"][0]["remaining"], 10);
+            seen.push(event["id"].as_str().unwrap().to_owned());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/events?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, created);
+
+    app.get("/events?limit=0")
+        .await
+        .assert_error(400, "INVALID_REQUEST");
+    app.get("/events?limit=501")
+        .await
+        .assert_error(400, "INVALID_REQUEST");
+    app.get("/events?limit=abc")
+        .await
+        .assert_error(400, "INVALID_REQUEST");
+    app.get("/events?cursor=a:b")
+        .await
+        .assert_error(400, "INVALID_REQUEST");
+});

@@ -1,0 +1,25 @@
+//! The integration suite: one test binary (linking the harness once, not once per file),
+//! against real processes: redis-server, `boxoffice` replicas, nginx.
+//!
+//! Each module is one area of behaviour; `harness` has the helpers, split by concern.
+
+mod harness;
+
+mod audit;
+mod bookings;
+mod cluster;
+mod demo;
+mod durability;
+mod events;
+mod faults;
+mod fuzz;
+mod http;
+mod idempotency;
+mod metrics;
+mod openapi;
+mod races;
+mod replicas;
+mod seats;
+mod security;
+mod shutdown;
+mod startup;
