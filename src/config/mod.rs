@@ -202,7 +202,8 @@ pub struct Settings {
         long,
         env = "TRUSTED_PROXIES",
         default_value = "127.0.0.0/8,::1/128",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse_trusted_proxy
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
@@ -316,6 +317,15 @@ pub struct AuditArgs {
     pub json: bool,
 }
 
+/// One of TRUSTED_PROXIES: a network (`10.0.0.0/8`) or one address (`10.0.0.7`).
+fn parse_trusted_proxy(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{value:?} is neither an IP address nor a CIDR network"))
+}
+
 /// `METRICS_ADDR`: an address, or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricsAddr(pub Option<SocketAddr>);
@@ -347,5 +357,30 @@ impl Settings {
             .clone()
             .filter(|id| !id.is_empty())
             .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_trusted_proxy;
+
+    #[test]
+    fn a_trusted_proxy_is_a_network_or_one_address() {
+        let one = parse_trusted_proxy("10.1.2.3").expect("an address");
+        assert_eq!(one.to_string(), "10.1.2.3/32");
+        assert!(one.contains(&"10.1.2.3".parse::<std::net::IpAddr>().expect("ip")));
+        assert!(!one.contains(&"10.1.2.4".parse::<std::net::IpAddr>().expect("ip")));
+        assert_eq!(
+            parse_trusted_proxy(" 10.0.0.0/8")
+                .expect("a network")
+                .to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            parse_trusted_proxy("::1").expect("v6").to_string(),
+            "::1/128"
+        );
+        let bad = parse_trusted_proxy("proxy.local").expect_err("not an address");
+        assert!(bad.contains("proxy.local"), "{bad}");
     }
 }

@@ -526,3 +526,212 @@ async fn rate_limits_are_shared_by_all_replicas() {
         "{passed} passed, at most {allowed} allowed"
     );
 }
+
+/// RATE_LIMIT_PER_IP: behind a trusted proxy (127.0.0.1 is one by default) a write counts
+/// against the address the proxy forwarded, in one bucket for all replicas; a client that is
+/// not a trusted proxy cannot choose its address with X-Forwarded-For.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn address_rate_limits_believe_only_trusted_proxies() {
+    let backend = Backend::single();
+    let limited = [("RATE_LIMIT_PER_IP", "3")];
+    let replicas = [
+        ServerProcess::on(&backend, "api-1", &limited),
+        ServerProcess::on(&backend, "api-2", &limited),
+    ];
+    let seats: Vec<String> = (1..=40).map(|n| format!("P{n}")).collect();
+    let event = replicas[0]
+        .create_seated_event(&seats.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    // 30 users behind one forwarded address, through both replicas.
+    let started = Instant::now();
+    let replies = join_all((0..30).map(|i| {
+        let replica = &replicas[i % 2];
+        let (event, seat) = (&event, &seats[i]);
+        async move {
+            let user = format!("guest{i}");
+            replica
+                .send(
+                    Method::POST,
+                    &format!("/events/{event}/seats/{seat}/unlock"),
+                    Some(json!({ "userId": user })),
+                    &[("x-forwarded-for", "198.51.100.1, 203.0.113.7")],
+                )
+                .await
+        }
+    }))
+    .await;
+    let elapsed = started.elapsed();
+    let passed = replies.iter().filter(|r| r.status != 429).count();
+    for limited in replies.iter().filter(|r| r.status == 429) {
+        limited.assert_error(429, "RATE_LIMITED");
+        assert!(limited.header("retry-after").is_some());
+    }
+    let allowed = 3 + (3.0 * elapsed.as_secs_f64()).ceil() as usize;
+    eprintln!("per-address limit 3/s: {passed} of 30 passed in {elapsed:?} (at most {allowed})");
+    assert!(
+        passed >= 3 && passed <= allowed,
+        "{passed} passed, 3..={allowed} allowed"
+    );
+    // The bucket is the last forwarded address (the one the trusted proxy saw), not the
+    // first (which the client wrote), nor the proxy's own.
+    let bucket = |address: &str| format!("bo:{{ip:{address}}}:rate");
+    assert_eq!(backend.query::<i64>(&["EXISTS", &bucket("203.0.113.7")]), 1);
+    assert_eq!(
+        backend.query::<i64>(&["EXISTS", &bucket("198.51.100.1")]),
+        0
+    );
+    // Another address has its own allowance.
+    replicas[1]
+        .send(
+            Method::POST,
+            &format!("/events/{event}/seats/P40/unlock"),
+            Some(json!({ "userId": "other" })),
+            &[("x-forwarded-for", "192.0.2.44")],
+        )
+        .await
+        .assert_error(409, "SEAT_NOT_LOCKED");
+
+    // Loopback not trusted: X-Forwarded-For is ignored, the peer's address counts.
+    let untrusted = ServerProcess::on(
+        &backend,
+        "api-3",
+        &[("RATE_LIMIT_PER_IP", "3"), ("TRUSTED_PROXIES", "10.1.2.3")],
+    );
+    untrusted
+        .send(
+            Method::POST,
+            &format!("/events/{event}/seats/P39/unlock"),
+            Some(json!({ "userId": "spoofer" })),
+            &[("x-forwarded-for", "192.0.2.99")],
+        )
+        .await
+        .assert_error(409, "SEAT_NOT_LOCKED");
+    assert_eq!(backend.query::<i64>(&["EXISTS", &bucket("192.0.2.99")]), 0);
+    assert_eq!(backend.query::<i64>(&["EXISTS", &bucket("127.0.0.1")]), 1);
+}
+
+/// CORS: in jwt mode no other origin may call the API unless CORS_ALLOWED_ORIGINS names it.
+#[tokio::test]
+async fn browsers_on_other_origins_are_allowed_only_when_listed() {
+    let redis = RedisServer::start();
+    let preflight = |app: &TestApp, origin: &'static str| {
+        let http = app.anonymous();
+        async move {
+            http.send(
+                Method::OPTIONS,
+                "/book",
+                None,
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", "POST"),
+                    (
+                        "access-control-request-headers",
+                        "authorization, content-type",
+                    ),
+                ],
+            )
+            .await
+        }
+    };
+    let closed = TestApp::spawn(&redis).await;
+    let reply = preflight(&closed, "https://shop.example").await;
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        None,
+        "{reply:?}"
+    );
+
+    let mut settings = test_settings(&redis.url());
+    settings.cors_allowed_origins = vec!["https://shop.example".into()];
+    let listed = TestApp::spawn_with(settings).await;
+    let reply = preflight(&listed, "https://shop.example").await;
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://shop.example"),
+        "{reply:?}"
+    );
+    let reply = preflight(&listed, "https://evil.example").await;
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        None,
+        "{reply:?}"
+    );
+    // A real request from the listed origin can read the headers a client needs.
+    let reply = listed
+        .send(
+            Method::GET,
+            "/healthz",
+            None,
+            &[("origin", "https://shop.example")],
+        )
+        .await;
+    let exposed = reply
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        exposed.contains("retry-after") && exposed.contains("x-request-id"),
+        "{exposed}"
+    );
+}
+
+/// The replicas' Redis user (redis/acl-rules, as docker-compose and scripts/cluster deploy
+/// it) may touch only boxoffice's keys with data commands; every route of the suite runs
+/// under it. Here: what it may not do, and the password read from REDIS_PASSWORD_FILE.
+#[tokio::test]
+async fn the_service_redis_user_may_do_only_what_boxoffice_needs() {
+    let redis = RedisServer::start_acl();
+    let mut service = redis::Client::open(redis.service_url())
+        .and_then(|c| c.get_connection())
+        .expect("the service user logs in");
+    for refused in [
+        vec!["FLUSHALL"],
+        vec!["KEYS", "*"],
+        vec!["CONFIG", "GET", "maxmemory"],
+        vec!["SWAPDB", "0", "1"],
+        vec!["CLIENT", "KILL", "ID", "999999"],
+        vec!["SHUTDOWN", "NOSAVE"],
+        vec!["GET", "someone-elses-key"],
+        vec!["SET", "someone-elses-key", "x"],
+        vec!["ACL", "LIST"],
+    ] {
+        let mut cmd = redis::cmd(refused[0]);
+        for arg in &refused[1..] {
+            cmd.arg(*arg);
+        }
+        let error = cmd
+            .query::<redis::Value>(&mut service)
+            .expect_err(&format!("{refused:?} is refused"));
+        assert!(
+            error.to_string().contains("NOPERM") || error.to_string().contains("no permissions"),
+            "{refused:?}: {error}"
+        );
+    }
+    let _: () = redis::cmd("SET")
+        .arg("bo:probe")
+        .arg("1")
+        .query(&mut service)
+        .expect("its own keys");
+
+    // No password in the URL: user from REDIS_USERNAME, password from REDIS_PASSWORD_FILE.
+    let (_, password) = redis.access().service();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("redis-password");
+    std::fs::write(&file, format!("{}\n", password.expect("a password"))).expect("written");
+    let url = format!("redis://127.0.0.1:{}", redis.port());
+    let replica = ServerProcess::spawn(
+        &url,
+        "api-1",
+        &[
+            ("REDIS_USERNAME", "boxoffice"),
+            ("REDIS_PASSWORD_FILE", file.to_str().expect("utf-8 path")),
+        ],
+    );
+    let event = replica.create_ga_event(5).await;
+    replica
+        .book(&event, "s1", 2, "alice")
+        .await
+        .assert_status(201);
+    assert_eq!(replica.remaining(&event, "s1").await, 3);
+    redis_assert_clean(&redis);
+}
