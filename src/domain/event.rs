@@ -1,7 +1,7 @@
 //! Events and their sections: the request that creates one, the record kept in Redis, and the
 //! view the API returns.
 
-use super::ids::{EventId, SeatId, SectionId};
+use super::ids::{EventId, RowName, SeatId, SectionId};
 use super::money::Money;
 use super::time::serialize_ms;
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,8 @@ pub const MAX_SECTIONS: usize = 100;
 pub const MAX_CAPACITY: u32 = 1_000_000;
 /// Named seats per event, across its sections.
 pub const MAX_SEATS_PER_EVENT: usize = 10_000;
+/// Seats in one row.
+pub const MAX_SEATS_PER_ROW: u32 = 1_000;
 
 /// Body of `POST /events`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -39,8 +41,9 @@ pub struct NewEvent {
     pub max_per_user: Option<u32>,
 }
 
-/// A section: general admission (a `capacity`, sold by quantity) or reserved seating
-/// (named `seats`, unique in the whole event).
+/// A section: general admission (a `capacity`, sold by quantity) or reserved seating, given
+/// as `rows` (seats `A1..A20`, ...) or as a list of named `seats` (one row); seat names are
+/// unique in the whole event.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewSection {
@@ -55,14 +58,29 @@ pub struct NewSection {
     #[serde(default, deserialize_with = "super::whole::deserialize_option")]
     #[schema(minimum = 1, maximum = 1_000_000)]
     pub capacity: Option<u32>,
-    /// Reserved seating: the seats, in order (at most 10000 in an event). Not with `capacity`.
+    /// Reserved seating: the seats, in order (at most 10000 in an event), as one row. Not with
+    /// `capacity` or `rows`.
     #[serde(default)]
     #[schema(min_items = 1, max_items = 10_000)]
     pub seats: Option<Vec<SeatId>>,
+    /// Reserved seating by rows, the best first: `{"name":"A","count":20}` gives the seats
+    /// `A1..A20`, side by side in that order. Not with `capacity` or `seats`.
+    #[serde(default)]
+    #[schema(min_items = 1, max_items = 10_000)]
+    pub rows: Option<Vec<Row>>,
     /// The most tickets one user may hold plus have booked in this section.
     #[serde(default, deserialize_with = "super::whole::deserialize_option")]
     #[schema(minimum = 1, maximum = 1_000_000)]
     pub max_per_user: Option<u32>,
+}
+
+/// A row of a reserved section: `count` seats named `<name>1` to `<name><count>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Row {
+    pub name: RowName,
+    #[serde(deserialize_with = "super::whole::deserialize")]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub count: u32,
 }
 
 /// An event as stored: everything about it that never changes after creation.
@@ -87,8 +105,57 @@ pub struct SectionRecord {
     pub capacity: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seats: Option<Vec<SeatId>>,
+    /// When the section was given by rows: they cover `seats` in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<Row>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_user: Option<u32>,
+}
+
+impl SectionRecord {
+    /// The row of each seat, in seat order (`None` for a section given as a list of seats).
+    pub fn seat_rows(&self) -> impl Iterator<Item = Option<&RowName>> + '_ {
+        let from_rows = self
+            .rows
+            .iter()
+            .flatten()
+            .flat_map(|row| std::iter::repeat_n(Some(&row.name), row.count as usize));
+        let listed = self
+            .rows
+            .is_none()
+            .then(|| std::iter::repeat_n(None, self.seats.as_ref().map_or(0, Vec::len)))
+            .into_iter()
+            .flatten();
+        from_rows.chain(listed)
+    }
+}
+
+/// The seats of `rows`, in order.
+fn seats_of_rows(at: &str, rows: &[Row]) -> Result<Vec<SeatId>, String> {
+    let mut seats = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        if !(1..=MAX_SEATS_PER_ROW).contains(&row.count) {
+            return Err(format!(
+                "{at}.rows[{index}].count must be 1 to {MAX_SEATS_PER_ROW}"
+            ));
+        }
+        if seats.len() + row.count as usize > MAX_SEATS_PER_EVENT {
+            return Err(format!(
+                "an event may have at most {MAX_SEATS_PER_EVENT} named seats"
+            ));
+        }
+        for n in 1..=row.count {
+            let seat = SeatId::parse(format!("{}{n}", row.name)).map_err(|_| {
+                format!(
+                    "{at}.rows[{index}]: seat {}{n} is not a valid seat id ({})",
+                    row.name,
+                    super::ids::ID_PATTERN
+                )
+            })?;
+            seats.push(seat);
+        }
+    }
+    Ok(seats)
 }
 
 impl EventRecord {
@@ -125,7 +192,17 @@ impl NewEvent {
         for (index, section) in self.sections.into_iter().enumerate() {
             let at = format!("sections[{index}]");
             let name = checked_name(&format!("{at}.name"), &section.name)?;
-            let capacity = match (&section.seats, section.capacity) {
+            let (seats, rows) = match (section.seats, section.rows) {
+                (Some(_), Some(_)) => {
+                    return Err(format!("{at}: give seats or rows, not both"));
+                }
+                (None, Some(rows)) if rows.is_empty() => {
+                    return Err(format!("{at}.rows must not be empty"));
+                }
+                (None, Some(rows)) => (Some(seats_of_rows(&at, &rows)?), Some(rows)),
+                (seats, None) => (seats, None),
+            };
+            let capacity = match (&seats, section.capacity) {
                 (Some(_), Some(_)) => {
                     return Err(format!(
                         "{at}: a reserved section's capacity is its number of seats: leave capacity out"
@@ -152,7 +229,7 @@ impl NewEvent {
                     return Err(format!("{at}.capacity must be 1 to {MAX_CAPACITY}"));
                 }
                 (None, None) => {
-                    return Err(format!("{at} needs a capacity or a list of seats"));
+                    return Err(format!("{at} needs a capacity, rows or a list of seats"));
                 }
             };
             let id = SectionId::parse(format!("s{}", index + 1)).map_err(|e| e.to_string())?;
@@ -166,7 +243,8 @@ impl NewEvent {
                 name,
                 price: section.price.cents(),
                 capacity,
-                seats: section.seats,
+                seats,
+                rows,
                 max_per_user: section.max_per_user,
             });
         }
@@ -221,6 +299,9 @@ pub struct SectionView {
     /// Reserved seating: the seats, in order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seats: Option<Vec<SeatId>>,
+    /// Reserved seating given by rows: the rows, the best first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<Row>>,
     /// Per-user limit on the section, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_per_user: Option<u32>,
@@ -244,6 +325,7 @@ impl EventView {
                 price: Money::from_cents(s.price),
                 capacity: s.capacity,
                 seats: s.seats,
+                rows: s.rows,
                 max_per_user: s.max_per_user,
             })
             .collect();
@@ -305,6 +387,34 @@ mod tests {
     }
 
     #[test]
+    fn rows_give_their_seats_in_order() {
+        let event = record(
+            r#"{"name":"Gig","sections":[{"name":"Stalls","price":60,
+                "rows":[{"name":"A","count":3},{"name":"B","count":2.0}]}]}"#,
+        )
+        .expect("a valid event");
+        let section = &event.sections[0];
+        let seats: Vec<&str> = section.seats.iter().flatten().map(SeatId::as_str).collect();
+        assert_eq!(seats, ["A1", "A2", "A3", "B1", "B2"]);
+        assert_eq!(section.capacity, 5);
+        let rows: Vec<Option<&str>> = section
+            .seat_rows()
+            .map(|r| r.map(RowName::as_str))
+            .collect();
+        assert_eq!(
+            rows,
+            [Some("A"), Some("A"), Some("A"), Some("B"), Some("B")]
+        );
+        let listed =
+            record(r#"{"name":"x","sections":[{"name":"a","price":1,"seats":["x","y"]}]}"#)
+                .expect("valid");
+        assert_eq!(
+            listed.sections[0].seat_rows().collect::<Vec<_>>(),
+            [None, None]
+        );
+    }
+
+    #[test]
     fn refuses_what_cannot_be_sold() {
         let cases = [
             (
@@ -314,7 +424,7 @@ mod tests {
             (r#"{"name":"x","sections":[]}"#, "sections"),
             (
                 r#"{"name":"x","sections":[{"name":"a","price":1}]}"#,
-                "capacity or",
+                "a capacity, rows or",
             ),
             (
                 r#"{"name":"x","sections":[{"name":"a","price":1,"capacity":0}]}"#,
@@ -331,6 +441,30 @@ mod tests {
             (
                 r#"{"name":"x","sections":[{"name":"a","price":1,"seats":["1"],"capacity":1}]}"#,
                 "leave capacity out",
+            ),
+            (
+                r#"{"name":"x","sections":[{"name":"a","price":1,"rows":[]}]}"#,
+                "rows must not be empty",
+            ),
+            (
+                r#"{"name":"x","sections":[{"name":"a","price":1,"seats":["A1"],"rows":[{"name":"A","count":1}]}]}"#,
+                "not both",
+            ),
+            (
+                r#"{"name":"x","sections":[{"name":"a","price":1,"rows":[{"name":"A","count":0}]}]}"#,
+                "rows[0].count must be 1 to 1000",
+            ),
+            (
+                r#"{"name":"x","sections":[{"name":"a","price":1,"rows":[{"name":"A","count":1001}]}]}"#,
+                "rows[0].count must be 1 to 1000",
+            ),
+            (
+                r#"{"name":"x","sections":[{"name":"a","price":1,"rows":[{"name":"A1","count":1},{"name":"A","count":11}]}]}"#,
+                "seat A11 appears twice",
+            ),
+            (
+                r#"{"name":"x","sections":[{"name":"a","price":1,"rows":[{"name":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","count":10}]}]}"#,
+                "not a valid seat id",
             ),
         ];
         for (json, expected) in cases {

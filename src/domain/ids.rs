@@ -120,7 +120,13 @@ id_type!(
     "seatId"
 );
 id_type!(
-    /// Whoever books or holds a lock. Not authenticated: a name the client chooses.
+    /// A row of a reserved section: its seats are the row's name followed by 1, 2, ...
+    RowName,
+    "row"
+);
+id_type!(
+    /// Whoever books or holds a lock: a token's `sub` (AUTH_MODE=jwt), or in open mode the
+    /// name the client sends.
     UserId,
     "userId"
 );

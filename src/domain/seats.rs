@@ -5,7 +5,7 @@
 //! copy of any seat id.
 
 use super::event::EventRecord;
-use super::ids::{SeatId, SectionId};
+use super::ids::{RowName, SeatId, SectionId};
 use super::time::serialize_opt_ms;
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 use std::collections::HashMap;
@@ -27,6 +27,10 @@ pub struct SeatView<'a> {
     pub id: &'a SeatId,
     #[schema(value_type = SectionId)]
     pub section_id: &'a SectionId,
+    /// The seat's row, for a section given by rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RowName>)]
+    pub row: Option<&'a RowName>,
     pub status: SeatStatus,
     /// When the lock ends; who holds it is never shown.
     #[serde(
@@ -93,10 +97,11 @@ impl SeatMap {
                     .seats
                     .iter()
                     .flatten()
-                    .map(move |seat| (section, seat))
+                    .zip(section.seat_rows())
+                    .map(move |(seat, row)| (section, seat, row))
             })
             .enumerate()
-            .map(|(position, (section, seat))| {
+            .map(|(position, (section, seat, row))| {
                 let expires = self
                     .lock_expiry
                     .get(seat.as_str())
@@ -112,6 +117,7 @@ impl SeatMap {
                 SeatView {
                     id: seat,
                     section_id: &section.id,
+                    row,
                     status,
                     lock_expires_at: expires.filter(|_| status == SeatStatus::Locked),
                 }

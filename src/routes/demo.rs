@@ -65,6 +65,7 @@ pub async fn ensure_demo_event(store: &Store, seats: u32) -> Result<(), AppError
             price: 0,
             capacity: seats,
             seats: Some(seat_ids),
+            rows: None,
             max_per_user: None,
         }],
         max_per_user: None,

@@ -196,3 +196,80 @@ both!(async fn listing_events_pages_in_creation_order(redis) {
         .await
         .assert_error(400, "INVALID_REQUEST");
 });
+
+both!(async fn a_section_given_by_rows_has_their_seats_and_the_map_names_each_row(redis) {
+    let app = TestApp::on(redis).await;
+    let reply = app
+        .post(
+            "/events",
+            json!({ "name": "Rows", "sections": [
+                { "name": "Stalls", "price": 60, "rows": [
+                    { "name": "A", "count": 3 }, { "name": "B", "count": 2 },
+                ] },
+                { "name": "Box", "price": 90, "seats": ["X", "Y"] },
+            ]}),
+        )
+        .await;
+    reply.assert_status(201);
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    let stalls = &reply.body["sections"][0];
+    assert_eq!(stalls["seats"], json!(["A1", "A2", "A3", "B1", "B2"]));
+    assert_eq!(stalls["capacity"], 5);
+    assert_eq!(stalls["remaining"], 5);
+    assert_eq!(stalls["rows"], json!([{ "name": "A", "count": 3 }, { "name": "B", "count": 2 }]));
+    assert!(reply.body["sections"][1].get("rows").is_none(), "{}", reply.text);
+
+    let map = app.get(&format!("/events/{id}/seats")).await;
+    map.assert_status(200);
+    let rows: Vec<(String, Option<String>)> = map.body["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["row"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, Option<String>)> = [
+        ("A1", Some("A")),
+        ("A2", Some("A")),
+        ("A3", Some("A")),
+        ("B1", Some("B")),
+        ("B2", Some("B")),
+        ("X", None),
+        ("Y", None),
+    ]
+    .into_iter()
+    .map(|(s, r)| (s.to_owned(), r.map(str::to_owned)))
+    .collect();
+    assert_eq!(rows, expected);
+
+    // Rows are seats like any other: booked by name, and the map says so.
+    app.seat_action(&id, "B2", "lock", "alice").await.assert_status(200);
+    app.seat_action(&id, "B2", "confirm", "alice").await.assert_status(201);
+    assert_eq!(app.seat_status(&id, "B2").await["status"], "booked");
+    assert_eq!(app.remaining(&id, "s1").await, 4);
+
+    for (rows, expected) in [
+        (json!([]), "rows must not be empty"),
+        (json!([{ "name": "A", "count": 0 }]), "count must be 1 to 1000"),
+        (json!([{ "name": "A:", "count": 1 }]), "row must match"),
+        (json!([{ "name": "A", "count": 2 }, { "name": "A", "count": 1 }]), "appears twice"),
+    ] {
+        let refused = app
+            .post(
+                "/events",
+                json!({ "name": "Bad", "sections": [{ "name": "S", "price": 1, "rows": rows }] }),
+            )
+            .await;
+        refused.assert_error(400, "INVALID_REQUEST");
+        assert!(
+            refused.body["error"]["message"].as_str().unwrap().contains(expected),
+            "{rows}: {}",
+            refused.text
+        );
+    }
+    redis.assert_audit_clean();
+});
