@@ -71,10 +71,14 @@ pub fn finish(api: utoipa::openapi::OpenApi, settings: &Settings) -> utoipa::ope
         seats["uniqueItems"] = json!(true);
     }
     if let Some(section) = doc.pointer_mut("/components/schemas/NewSection") {
-        // Exactly one of `capacity` (general admission) and `seats` (reserved seating), given
+        // Exactly one of `capacity` (general admission), `seats` or `rows` (reserved), given
         // and not null: `oneOf` admits a body that matches one branch, not both, not neither.
         let given = |field: &str, kind: &str| json!({ "required": [field], "properties": { field: { "type": kind } } });
-        section["oneOf"] = json!([given("capacity", "integer"), given("seats", "array")]);
+        section["oneOf"] = json!([
+            given("capacity", "integer"),
+            given("seats", "array"),
+            given("rows", "array"),
+        ]);
     }
     if let Some(paths) = doc.pointer_mut("/paths").and_then(Value::as_object_mut) {
         paths.insert(
