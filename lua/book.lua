@@ -9,6 +9,8 @@ end
 
 local section_id = A.section_id
 local qty = tonumber(A.qty)
+local now = now_ms()
+reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
 local section = redis.call('HMGET', K.sections,
   section_id .. ':remaining', section_id .. ':price', section_id .. ':first', section_id .. ':last')
 if not section[1] then
@@ -18,9 +20,8 @@ local remaining = tonumber(section[1])
 if remaining < qty then
   return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = remaining })
 end
-local now = now_ms()
-local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.seat_sections,
-  A.user_id, section_id, qty, now)
+local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
+  K.seat_sections, A.user_id, section_id, qty, now)
 if over then
   return over
 end

@@ -8,8 +8,12 @@
 --     them; an optional one is nil when the caller left it out;
 --   * every key arrives through KEYS (never built here), and all keys of one call share one
 --     cluster slot, so a script runs unchanged on a single Redis or on Redis Cluster;
+--   * one exception: a hold's seats are known only at run time, so a hold script gets the
+--     prefix of the event's seat lock keys (its key `seat_lock_prefix`, `bo:{E}:lock:`) and appends
+--     seat ids to it; ids match [A-Za-z0-9_-], so the key stays in the event's slot;
 --   * a reply is a pair {"ok", json} or {"refused", json}, where a refusal's json is
---     {"error": CODE, ...details}. Refusals write nothing.
+--     {"error": CODE, ...details}. Refusals write nothing, except that a script may first
+--     reclaim expired holds (reclaim_expired_holds), which any later script would do too.
 
 local function reply_json(json)
   return { 'ok', json }
@@ -116,21 +120,51 @@ local function seat_is_locked(lock_index_key, seat, now)
   return expiry ~= false and tonumber(expiry) > now
 end
 
+-- General admission holds take their quantity out of `remaining` when they are made and give
+-- it back when they end. The event's hold index (a zset, score = expiry in ms on Redis's
+-- clock) has one member per live general admission hold, "<hold>:<section>:<qty>:<user>"
+-- (none of these contain ':'). The first script that reads or takes the event's remaining
+-- after a hold expired gives its quantity back; reads that may not write (GET /events/{id})
+-- count expired members as remaining. No timer anywhere. `user_held` counts the quantity each
+-- user holds (`<user>`, `<user>:<section>`) for maxPerUser.
+local function parse_held(member)
+  local hold, section, qty, user = string.match(member, '^([^:]+):([^:]+):([^:]+):([^:]+)$')
+  return hold, section, tonumber(qty), user
+end
+
+local function give_back_held(sections_key, user_held_key, member)
+  local _, section, qty, user = parse_held(member)
+  redis.call('HINCRBY', sections_key, section .. ':remaining', qty)
+  redis.call('HINCRBY', user_held_key, user, -qty)
+  redis.call('HINCRBY', user_held_key, user .. ':' .. section, -qty)
+end
+
+local function reclaim_expired_holds(holds_key, sections_key, user_held_key, now)
+  local expired = redis.call('ZRANGE', holds_key, '-inf', now, 'BYSCORE')
+  for _, member in ipairs(expired) do
+    give_back_held(sections_key, user_held_key, member)
+    redis.call('ZREM', holds_key, member)
+  end
+end
+
 -- Per-user limits (maxPerUser on the event, `*:max`, or on a section, `<section>:max`, in the
--- sections hash): what a user holds (live seat locks) plus has booked, after taking `adding`
--- more in `section_id`, must stay within each limit. Reads only: a refusal writes nothing.
--- `user_tickets` counts booked tickets per user (`<user>`) and per user and section
--- (`<user>:<section>`); `user_locks` holds the user's locks (seat -> expiry).
+-- sections hash): what a user holds (live seat locks, general admission holds) plus has
+-- booked, after taking `adding` more in `section_id`, must stay within each limit. Reads only:
+-- a refusal writes nothing. `user_tickets` counts booked tickets per user (`<user>`) and per
+-- user and section (`<user>:<section>`); `user_locks` holds the user's locks (seat -> expiry);
+-- `user_held` their general admission holds (reclaim expired ones first).
 local function refuse_over_user_limit(sections_key, user_tickets_key, user_locks_key,
-                                      seat_sections_key, user, section_id, adding, now)
+                                      user_held_key, seat_sections_key, user, section_id,
+                                      adding, now)
   local limits = redis.call('HMGET', sections_key, '*:max', section_id .. ':max')
   if not limits[1] and not limits[2] then
     return nil
   end
   local booked = redis.call('HMGET', user_tickets_key, user, user .. ':' .. section_id)
+  local held = redis.call('HMGET', user_held_key, user, user .. ':' .. section_id)
   local live = redis.call('ZRANGE', user_locks_key, '(' .. now, '+inf', 'BYSCORE')
   if limits[1] then
-    local current = (tonumber(booked[1]) or 0) + #live
+    local current = (tonumber(booked[1]) or 0) + (tonumber(held[1]) or 0) + #live
     if current + adding > tonumber(limits[1]) then
       return refuse('USER_LIMIT_REACHED', { limit = tonumber(limits[1]), current = current })
     end
@@ -142,7 +176,7 @@ local function refuse_over_user_limit(sections_key, user_tickets_key, user_locks
         held_here = held_here + 1
       end
     end
-    local current = (tonumber(booked[2]) or 0) + held_here
+    local current = (tonumber(booked[2]) or 0) + (tonumber(held[2]) or 0) + held_here
     if current + adding > tonumber(limits[2]) then
       return refuse('USER_LIMIT_REACHED', { limit = tonumber(limits[2]), current = current })
     end

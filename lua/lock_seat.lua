@@ -19,6 +19,7 @@ if holder then
 end
 
 local now = now_ms()
+reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
 local max_locks = tonumber(A.max_locks)
 if max_locks > 0 then
   local live = redis.call('ZCOUNT', K.user_locks, '(' .. now, '+inf')
@@ -26,8 +27,8 @@ if max_locks > 0 then
     return refuse('USER_LIMIT_REACHED', { limit = max_locks, current = live })
   end
 end
-local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.seat_sections,
-  user, section_id, 1, now)
+local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
+  K.seat_sections, user, section_id, 1, now)
 if over then
   return over
 end

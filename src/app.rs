@@ -224,6 +224,9 @@ impl App {
                 max_locks_per_user: settings.max_locks_per_user,
                 rate_per_user: settings.rate_limit_per_user,
                 rate_per_address: settings.rate_limit_per_ip,
+                hold_ttl_ms: settings.hold_ttl_ms,
+                hold_max_extensions: settings.hold_max_extensions,
+                hold_max_lifetime_ms: settings.hold_max_lifetime_ms,
             });
         let listener = TcpListener::bind(settings.bind_addr).await?;
         if let Some(addr) = settings.metrics_addr.0 {

@@ -1,6 +1,7 @@
 //! `boxoffice audit`: an independent check of every inventory invariant, for all events.
 //!
-//! * `remaining >= 0`, and `remaining + sum(qty of confirmed bookings) == capacity` per section;
+//! * `remaining >= 0`, and `remaining + held + sum(qty of confirmed bookings) == capacity` per
+//!   section, where `held` is the quantity of general admission holds not given back yet;
 //! * on reserved sections, the free seats number `remaining`; every booked seat belongs to
 //!   exactly one confirmed booking, and every seat of a confirmed booking is booked; the seat
 //!   positions the scripts use agree with the event's seat order;
@@ -155,6 +156,7 @@ type EventRead = (
     HashMap<String, String>,
     HashMap<String, String>,
     Vec<String>,
+    Vec<String>,
     RedisTime,
 );
 
@@ -168,6 +170,8 @@ struct Snapshot {
     booking_ids: Vec<String>,
     bookings: Vec<Option<String>>,
     locked_booked_seats: Vec<String>,
+    /// General admission holds not given back yet: `<hold>:<section>:<qty>:<user>`.
+    holds: Vec<String>,
 }
 
 async fn snapshot(
@@ -182,9 +186,10 @@ async fn snapshot(
             .arg(keys.booked_seats())
             .arg(keys.lock_index())
             .arg(keys.bookings())
+            .arg(keys.holds())
             .exec_async(conn)
             .await?;
-        let (raw, counters, booked, positions, seats_at, booking_ids, now): EventRead =
+        let (raw, counters, booked, positions, seats_at, booking_ids, holds, now): EventRead =
             redis::pipe()
                 .get(keys.event())
                 .hgetall(keys.sections())
@@ -192,6 +197,7 @@ async fn snapshot(
                 .hgetall(keys.seat_positions())
                 .hgetall(keys.seats_at())
                 .zrange(keys.bookings(), 0, -1)
+                .zrange(keys.holds(), 0, -1)
                 .cmd("TIME")
                 .query_async(conn)
                 .await?;
@@ -258,6 +264,7 @@ async fn snapshot(
                 booking_ids,
                 bookings,
                 locked_booked_seats,
+                holds,
             }));
         }
     }
@@ -378,13 +385,32 @@ async fn audit_event(
             .map(|b| i64::from(b.qty))
             .sum();
         let capacity = i64::from(section.capacity);
+        // Held by general admission holds (live, or expired and not given back yet).
+        let mut held = 0i64;
+        for member in &snap.holds {
+            let mut parts = member.split(':').skip(1);
+            match (
+                parts.next(),
+                parts.next().and_then(|q| q.parse::<i64>().ok()),
+            ) {
+                (Some(section), Some(qty)) if qty > 0 => {
+                    if section == s.as_str() {
+                        held += qty;
+                    }
+                }
+                _ => flag(format!("hold index entry {member:?} is malformed")),
+            }
+        }
         if remaining < 0 {
             flag(format!("section {s}: remaining is {remaining}"));
         }
-        if remaining + sold != capacity {
+        if remaining + held + sold != capacity {
             flag(format!(
-                "section {s}: remaining {remaining} + booked {sold} != capacity {capacity}"
+                "section {s}: remaining {remaining} + held {held} + booked {sold} != capacity {capacity}"
             ));
+        }
+        if held > 0 && section.seats.is_some() {
+            flag(format!("section {s} is reserved but has quantity holds"));
         }
         let Some(seats) = &section.seats else {
             continue;

@@ -49,6 +49,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "events", description = "Events and their sections"),
         (name = "bookings", description = "Booking by quantity, listing, cancelling"),
         (name = "seats", description = "Reserved seats: seat maps, locks"),
+        (name = "holds", description = "Checkout holds: several seats or a quantity, held together, then confirmed or released"),
         (name = "demo", description = "The seed systems' routes, on the demo event"),
         (name = "health", description = "Liveness and readiness"),
         (name = "docs", description = "This document"),
@@ -57,7 +58,9 @@ impl utoipa::Modify for BearerAuth {
 pub struct ApiDoc;
 
 /// The document with what only the running configuration knows, and `/openapi.json` itself.
-pub fn finish(api: utoipa::openapi::OpenApi, settings: &Settings) -> utoipa::openapi::OpenApi {
+/// It stays JSON from here on: utoipa's schema types have no room for some of what is added
+/// (`oneOf` beside an object's properties), and would drop it on the way back.
+pub fn finish(api: utoipa::openapi::OpenApi, settings: &Settings) -> Value {
     let mut doc = serde_json::to_value(&api).unwrap_or(Value::Null);
     if let Some(qty) = doc.pointer_mut("/components/schemas/BookBody/properties/qty") {
         qty["maximum"] = json!(settings.max_qty_per_booking);
@@ -80,6 +83,20 @@ pub fn finish(api: utoipa::openapi::OpenApi, settings: &Settings) -> utoipa::ope
             given("rows", "array"),
         ]);
     }
+    if let Some(hold) = doc.pointer_mut("/components/schemas/NewHold") {
+        let max = settings.max_qty_per_booking;
+        hold["properties"]["seats"]["maxItems"] = json!(max);
+        hold["properties"]["seats"]["uniqueItems"] = json!(true);
+        hold["properties"]["qty"]["maximum"] = json!(max);
+        // Named seats, or a section and a quantity: not both, not neither.
+        let given = |field: &str, kind: &str| json!({ "required": [field], "properties": { field: { "type": kind } } });
+        hold["oneOf"] = json!([
+            { "allOf": [given("seats", "array")],
+              "not": { "anyOf": [given("sectionId", "string"), given("qty", "integer")] } },
+            { "allOf": [given("sectionId", "string"), given("qty", "integer")],
+              "not": given("seats", "array") },
+        ]);
+    }
     if let Some(paths) = doc.pointer_mut("/paths").and_then(Value::as_object_mut) {
         paths.insert(
             "/openapi.json".into(),
@@ -94,10 +111,12 @@ pub fn finish(api: utoipa::openapi::OpenApi, settings: &Settings) -> utoipa::ope
             } }),
         );
     }
-    serde_json::from_value(doc).unwrap_or(api)
+    doc
 }
 
 /// `GET /openapi.json` and the Swagger UI at `GET /docs`.
-pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
-    SwaggerUi::new("/docs").url("/openapi.json", api).into()
+pub fn router(api: Value) -> Router<AppState> {
+    SwaggerUi::new("/docs")
+        .external_url_unchecked("/openapi.json", api)
+        .into()
 }

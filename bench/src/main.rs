@@ -77,6 +77,8 @@ fn print_book_call(event: &str) -> Result<(), String> {
         user_tickets: k.user_tickets(),
         user_locks: k.user_locks(&user),
         seat_sections: k.seat_sections(),
+        holds: k.holds(),
+        user_held: k.user_held(),
         idempotency: None,
     }
     .values();

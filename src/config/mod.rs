@@ -152,6 +152,21 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub lock_ttl_ms: u64,
 
+    /// How long a checkout hold lives unless extended, confirmed or released, in milliseconds.
+    #[arg(long, env = "HOLD_TTL_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(1_000..=86_400_000))]
+    pub hold_ttl_ms: u64,
+
+    /// How many times one hold may be extended.
+    #[arg(long, env = "HOLD_MAX_EXTENSIONS", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub hold_max_extensions: u32,
+
+    /// No extension takes a hold past this long after it was made, in milliseconds.
+    #[arg(long, env = "HOLD_MAX_LIFETIME_MS", default_value_t = 900_000,
+          value_parser = clap::value_parser!(u64).range(1_000..=86_400_000))]
+    pub hold_max_lifetime_ms: u64,
+
     /// Name of this replica, sent back in the `X-Instance-Id` header. Default: the host name.
     #[arg(long, env = "INSTANCE_ID")]
     pub instance_id: Option<String>,

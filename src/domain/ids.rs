@@ -238,6 +238,47 @@ impl fmt::Display for BookingId {
     }
 }
 
+/// A checkout hold's id: a UUIDv7, kept under its event's keys (the route names the event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HoldId(Uuid);
+
+impl HoldId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    /// Parses a client-supplied id. `None` for anything that cannot be a hold id of ours.
+    pub fn parse(value: &str) -> Option<Self> {
+        let uuid = Uuid::try_parse(value).ok()?;
+        (uuid.get_version_num() == 7).then_some(Self(uuid))
+    }
+}
+
+impl Default for HoldId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl utoipa::PartialSchema for HoldId {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            .description(Some("A checkout hold: a UUIDv7"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for HoldId {}
+
+impl fmt::Display for HoldId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.hyphenated())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

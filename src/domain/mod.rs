@@ -3,6 +3,7 @@
 
 pub mod booking;
 pub mod event;
+pub mod hold;
 pub mod ids;
 pub mod money;
 pub mod seats;

@@ -18,6 +18,14 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_else(|_| ms.to_string())
 }
 
+/// The inverse of [`rfc3339`]: milliseconds since the epoch, or `None` if `text` is not an
+/// RFC 3339 time.
+pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    text.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
 pub fn serialize_ms<S: Serializer>(ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&rfc3339(*ms))
 }

@@ -79,6 +79,9 @@ error_codes! {
     SeatNotFound = "SEAT_NOT_FOUND", NOT_FOUND, Api;
     /// No such booking.
     BookingNotFound = "BOOKING_NOT_FOUND", NOT_FOUND, Api;
+    /// No such hold for this user: never made, someone else's, released, confirmed, or
+    /// expired (a confirm of an expired hold is `HOLD_EXPIRED`).
+    HoldNotFound = "HOLD_NOT_FOUND", NOT_FOUND, Api;
     /// No such route.
     RouteNotFound = "ROUTE_NOT_FOUND", NOT_FOUND, Api;
     /// The route exists, the method does not (the `Allow` header lists those that do).
@@ -86,12 +89,17 @@ error_codes! {
     /// Fewer left than asked; details `remaining`, `requested` (and `unlocked` on reserved
     /// sections where some of the remaining seats are held).
     InsufficientInventory = "INSUFFICIENT_INVENTORY", CONFLICT, Api;
-    /// The seat is sold.
+    /// The seat is sold; for a hold, detail `seats`: those of its seats that are.
     SeatBooked = "SEAT_BOOKED", CONFLICT, Api;
     /// Confirm or unlock of a seat nobody holds, including after the lock expired.
     SeatNotLocked = "SEAT_NOT_LOCKED", CONFLICT, Api;
     /// A second cancel of the same booking.
     BookingAlreadyCancelled = "BOOKING_ALREADY_CANCELLED", CONFLICT, Api;
+    /// Confirm or extend of a hold whose time ran out; its seats or tickets are free again.
+    HoldExpired = "HOLD_EXPIRED", CONFLICT, Api;
+    /// The hold was extended `HOLD_MAX_EXTENSIONS` times, or reached `HOLD_MAX_LIFETIME_MS`
+    /// after it was made.
+    HoldExtensionLimit = "HOLD_EXTENSION_LIMIT", CONFLICT, Api;
     /// The user would hold (live seat locks) plus have booked more than the event's or the
     /// section's `maxPerUser`, or hold more than `MAX_LOCKS_PER_USER` live locks in the event;
     /// details `limit`, `current`.
@@ -102,7 +110,8 @@ error_codes! {
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", UNSUPPORTED_MEDIA_TYPE, Api;
     /// An `Idempotency-Key` sent again with a different request.
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", UNPROCESSABLE_ENTITY, Api;
-    /// A lock attempt on a seat another user holds; detail `lockExpiresAt` (never who).
+    /// A lock attempt on a seat another user holds; detail `lockExpiresAt` (never who); for
+    /// a hold, also `seats`: those of its seats that others hold.
     SeatLocked = "SEAT_LOCKED", LOCKED, Api;
     /// More writes per second than `RATE_LIMIT_PER_USER` or `RATE_LIMIT_PER_IP` allow, counted
     /// across all replicas; with `Retry-After` (seconds) and detail `retryAfterMs`.

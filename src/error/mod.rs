@@ -43,9 +43,15 @@ pub enum AppError {
         unlocked: Option<i64>,
     },
     #[error("seat is already booked")]
-    SeatBooked,
+    SeatBooked { seats: Vec<String> },
     #[error("seat is locked by another user")]
-    SeatLocked { expires_at: i64 },
+    SeatLocked { expires_at: i64, seats: Vec<String> },
+    #[error("hold not found")]
+    HoldNotFound,
+    #[error("the hold expired: its seats or tickets are free again")]
+    HoldExpired,
+    #[error("the hold cannot be extended further")]
+    HoldExtensionLimit,
     #[error("seat is not locked (never locked, released, or the lock expired)")]
     SeatNotLocked,
     #[error("the seat is locked by another user")]
@@ -102,7 +108,10 @@ impl AppError {
             SeatNotFound => ErrorCode::SeatNotFound,
             BookingNotFound => ErrorCode::BookingNotFound,
             InsufficientInventory { .. } => ErrorCode::InsufficientInventory,
-            SeatBooked => ErrorCode::SeatBooked,
+            SeatBooked { .. } => ErrorCode::SeatBooked,
+            HoldNotFound => ErrorCode::HoldNotFound,
+            HoldExpired => ErrorCode::HoldExpired,
+            HoldExtensionLimit => ErrorCode::HoldExtensionLimit,
             SeatLocked { .. } => ErrorCode::SeatLocked,
             SeatNotLocked => ErrorCode::SeatNotLocked,
             LockNotOwned => ErrorCode::LockNotOwned,
@@ -129,8 +138,14 @@ impl AppError {
                     details.insert("unlocked".into(), json!(unlocked));
                 }
             }
-            AppError::SeatLocked { expires_at } => {
+            AppError::SeatLocked { expires_at, seats } => {
                 details.insert("lockExpiresAt".into(), json!(rfc3339(*expires_at)));
+                if !seats.is_empty() {
+                    details.insert("seats".into(), json!(seats));
+                }
+            }
+            AppError::SeatBooked { seats } if !seats.is_empty() => {
+                details.insert("seats".into(), json!(seats));
             }
             AppError::UserLimitReached { limit, current } => {
                 details.insert("limit".into(), json!(limit));

@@ -38,6 +38,8 @@ pub struct ErrorDetail {
     /// `SEAT_LOCKED`: when the lock ends.
     #[schema(format = DateTime)]
     lock_expires_at: Option<String>,
+    /// `SEAT_LOCKED`, `SEAT_BOOKED` for a hold: which of its seats are taken.
+    seats: Option<Vec<String>>,
     /// `NOT_REPLICATED`: the booking that was made.
     #[schema(format = Uuid)]
     booking_id: Option<String>,

@@ -8,6 +8,7 @@ mod demo;
 mod events;
 mod fallback;
 mod health;
+mod holds;
 mod seats;
 
 use crate::app::AppState;
@@ -35,6 +36,7 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(bookings::router())
         .merge(seats::router())
+        .merge(holds::router())
         .merge(demo::router())
 }
 
@@ -65,6 +67,7 @@ mod tests {
             ("demo.rs", include_str!("demo.rs")),
             ("events.rs", include_str!("events.rs")),
             ("health.rs", include_str!("health.rs")),
+            ("holds.rs", include_str!("holds.rs")),
             ("seats.rs", include_str!("seats.rs")),
         ];
         let plain_route = concat!(".", "route(");

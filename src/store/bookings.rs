@@ -87,6 +87,8 @@ impl Store {
                         user_tickets: keys.user_tickets(),
                         user_locks: keys.user_locks(&command.user_id),
                         seat_sections: keys.seat_sections(),
+                        holds: keys.holds(),
+                        user_held: keys.user_held(),
                         idempotency: idempotency
                             .map(|key| keys.idempotency(&command.user_id, key.as_str())),
                     },

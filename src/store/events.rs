@@ -2,7 +2,7 @@
 
 use super::keys::{EVENTS_INDEX, EventKeys};
 use super::scripts::{CreateEventArgs, CreateEventKeys};
-use super::{Signal, Store, parse_document};
+use super::{RedisTime, Signal, Store, parse_document, redis_millis};
 use crate::domain::event::{EventRecord, EventView};
 use crate::domain::ids::{EventId, SectionId};
 use crate::error::AppError;
@@ -62,13 +62,16 @@ impl Store {
     pub async fn event(&self, id: &EventId) -> Result<Option<EventView>, AppError> {
         self.bounded(async {
             let keys = EventKeys::new(id);
-            let (raw, counters): (Option<String>, HashMap<String, String>) = redis::pipe()
+            let (raw, counters, holds, now): EventRead = redis::pipe()
                 .atomic()
                 .get(keys.event())
                 .hgetall(keys.sections())
+                .zrange_withscores(keys.holds(), 0, -1)
+                .cmd("TIME")
                 .query_async(&mut self.conn().await?)
                 .await?;
-            raw.map(|raw| event_view(&raw, &counters)).transpose()
+            raw.map(|raw| event_view(&raw, &counters, &holds, redis_millis(now)))
+                .transpose()
         })
         .await
     }
@@ -100,10 +103,12 @@ impl Store {
                     let keys = EventKeys::new(&EventId::parse(id.as_str()).map_err(|e| {
                         AppError::Internal(format!("bad id {id:?} in the events index: {e}"))
                     })?);
-                    let row: (Option<String>, HashMap<String, String>) = redis::pipe()
+                    let row: EventRead = redis::pipe()
                         .atomic()
                         .get(keys.event())
                         .hgetall(keys.sections())
+                        .zrange_withscores(keys.holds(), 0, -1)
+                        .cmd("TIME")
                         .query_async(&mut conn)
                         .await?;
                     Ok::<_, AppError>(row)
@@ -113,8 +118,8 @@ impl Store {
             let mut events = Vec::with_capacity(rows.len());
             for row in rows {
                 // An index entry without its event is a creation that never finished.
-                if let (Some(raw), counters) = row? {
-                    events.push(event_view(&raw, &counters)?);
+                if let (Some(raw), counters, holds, now) = row? {
+                    events.push(event_view(&raw, &counters, &holds, redis_millis(now))?);
                 }
             }
             let next = if more { ids.last().cloned() } else { None };
@@ -124,9 +129,44 @@ impl Store {
     }
 }
 
-fn event_view(raw: &str, counters: &HashMap<String, String>) -> Result<EventView, AppError> {
+/// Event document, sections hash, general admission holds with their expiry, Redis's clock.
+type EventRead = (
+    Option<String>,
+    HashMap<String, String>,
+    Vec<(String, i64)>,
+    RedisTime,
+);
+
+/// The event with its sections' `remaining`, counting the quantity of general admission holds
+/// that have expired (on Redis's clock) but that no script has given back yet as remaining:
+/// the next script that touches the event will (see `lua/lib.lua`).
+fn event_view(
+    raw: &str,
+    counters: &HashMap<String, String>,
+    holds: &[(String, i64)],
+    now_ms: i64,
+) -> Result<EventView, AppError> {
     let record: EventRecord = parse_document("event", raw)?;
-    Ok(EventView::new(record, &remaining_by_section(counters)))
+    let mut remaining = remaining_by_section(counters);
+    for (member, expires_at) in holds {
+        if *expires_at > now_ms {
+            continue;
+        }
+        // `<hold>:<section>:<qty>:<user>`
+        let mut parts = member.split(':').skip(1);
+        let (Some(section), Some(qty)) = (parts.next(), parts.next()) else {
+            return Err(AppError::Internal(format!(
+                "bad hold index entry {member:?}"
+            )));
+        };
+        let qty: i64 = qty
+            .parse()
+            .map_err(|_| AppError::Internal(format!("bad hold index entry {member:?}")))?;
+        if let Ok(section) = SectionId::parse(section) {
+            *remaining.entry(section).or_insert(0) += qty;
+        }
+    }
+    Ok(EventView::new(record, &remaining))
 }
 
 /// Picks the `<section>:remaining` fields out of an event's sections hash.

@@ -27,6 +27,9 @@
 //! | `bo:{E}:idem:<U>:<K>` | hash | first reply for Idempotency-Key `K` of user `U` (24 h) |
 //! | `bo:{E}:user-tickets` | hash | tickets booked per user `U` and per `U:<section>` (maxPerUser) |
 //! | `bo:{E}:user:<U>:locks` | zset | user `U`'s live seat locks: seat -> expiry (ms) |
+//! | `bo:{E}:hold:<H>` | string | checkout hold `H` (JSON), kept a day past its longest life |
+//! | `bo:{E}:holds` | zset | live general admission holds `<H>:<section>:<qty>:<U>` -> expiry (ms) |
+//! | `bo:{E}:user-held` | hash | quantity held in general admission holds per `U` and `U:<section>` |
 //! | `bo:{u:<U>}:rate` | string | user `U`'s rate limit (GCRA: next theoretical arrival, µs) |
 //! | `bo:{ip:<A>}:rate` | string | address `A`'s rate limit |
 //! | `bo:{u:<U>}:events` | zset | events user `U` has (or tried to have) a booking in (score 0) |
@@ -34,7 +37,7 @@
 //! | `bo:{<slot tag>}:booking:<id>` | string | the booking document (JSON) |
 //! | `bo:{<slot tag>}:acks` | string | a counter written before each WAIT (REDIS_MIN_REPLICAS_ACK) |
 
-use crate::domain::ids::{BookingId, EventId, SeatId, UserId};
+use crate::domain::ids::{BookingId, EventId, HoldId, SeatId, UserId};
 use std::sync::OnceLock;
 
 pub const EVENTS_INDEX: &str = "bo:events";
@@ -166,6 +169,22 @@ impl EventKeys {
     /// A user's live seat locks: seat -> expiry (ms).
     pub fn user_locks(&self, user: &UserId) -> String {
         self.key(&format!("user:{user}:locks"))
+    }
+    /// The prefix of the seat lock keys, for scripts that lock seats known at run time.
+    pub fn seat_lock_prefix(&self) -> String {
+        self.key("lock:")
+    }
+    /// A checkout hold (JSON).
+    pub fn hold(&self, hold: &HoldId) -> String {
+        self.key(&format!("hold:{hold}"))
+    }
+    /// Live general admission holds: `<hold>:<section>:<qty>:<user>` -> expiry (ms).
+    pub fn holds(&self) -> String {
+        self.key("holds")
+    }
+    /// Quantity held in general admission holds per user (`<user>`, `<user>:<section>`).
+    pub fn user_held(&self) -> String {
+        self.key("user-held")
     }
 }
 

@@ -14,6 +14,7 @@
 mod bookings;
 pub mod connection;
 mod events;
+mod holds;
 mod idempotency;
 pub mod keys;
 pub mod scripts;
@@ -44,6 +45,10 @@ pub struct Limits {
     pub rate_per_user: u32,
     /// Writes per second per client address (0: off).
     pub rate_per_address: u32,
+    /// Checkout holds: life, extensions, longest life.
+    pub hold_ttl_ms: u64,
+    pub hold_max_extensions: u32,
+    pub hold_max_lifetime_ms: u64,
 }
 
 #[derive(Clone)]
@@ -321,6 +326,11 @@ struct Refusal {
     current: Option<i64>,
     #[serde(default)]
     retry_after_ms: Option<u64>,
+    #[serde(default)]
+    seats: Vec<String>,
+    /// `INVALID_REQUEST`: what is wrong, for the client.
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// Refusals that are not errors for the client: the caller acts on them.
@@ -368,10 +378,18 @@ impl From<Refusal> for AppError {
                 remaining: r.remaining.unwrap_or(0),
                 unlocked: r.unlocked,
             },
-            ErrorCode::SeatBooked => AppError::SeatBooked,
+            ErrorCode::SeatBooked => AppError::SeatBooked { seats: r.seats },
             ErrorCode::SeatLocked => AppError::SeatLocked {
                 expires_at: r.expires_at.unwrap_or(0),
+                seats: r.seats,
             },
+            ErrorCode::HoldNotFound => AppError::HoldNotFound,
+            ErrorCode::InvalidRequest => AppError::InvalidRequest(
+                r.message
+                    .unwrap_or_else(|| "the request cannot be carried out".into()),
+            ),
+            ErrorCode::HoldExpired => AppError::HoldExpired,
+            ErrorCode::HoldExtensionLimit => AppError::HoldExtensionLimit,
             ErrorCode::SeatNotLocked => AppError::SeatNotLocked,
             ErrorCode::LockNotOwned => AppError::LockNotOwned,
             ErrorCode::BookingAlreadyCancelled => AppError::BookingAlreadyCancelled,
@@ -501,6 +519,8 @@ mod tests {
                     limit: None,
                     current: None,
                     retry_after_ms: None,
+                    seats: vec![],
+                    message: None,
                 };
                 let error = AppError::from(refusal);
                 assert_eq!(

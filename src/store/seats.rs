@@ -74,6 +74,8 @@ impl Store {
                 sections: keys.sections(),
                 user_tickets: keys.user_tickets(),
                 user_locks: keys.user_locks(user),
+                holds: keys.holds(),
+                user_held: keys.user_held(),
             },
             LockArgs {
                 seat: seat.to_string(),

@@ -45,12 +45,29 @@ async fn each_broken_invariant_is_reported() {
     // Given the event id and a booking id, the Redis command that breaks one invariant.
     type Breakage = fn(&str, &str) -> Vec<String>;
     let cases: &[(&str, Breakage)] = &[
-        ("remaining 8 + booked 3 != capacity 10", |e, _| {
+        ("remaining 8 + held 0 + booked 3 != capacity 10", |e, _| {
             vec![
                 "HINCRBY".into(),
                 format!("bo:{{{e}}}:sections"),
                 "s1:remaining".into(),
                 "1".into(),
+            ]
+        }),
+        // A general admission hold of 2 whose quantity was never taken out of remaining.
+        ("remaining 7 + held 2 + booked 3 != capacity 10", |e, _| {
+            vec![
+                "ZADD".into(),
+                format!("bo:{{{e}}}:holds"),
+                "99999999999999".into(),
+                "01a20000-0000-7000-8000-000000000000:s1:2:mallory".into(),
+            ]
+        }),
+        ("hold index entry \"garbage\" is malformed", |e, _| {
+            vec![
+                "ZADD".into(),
+                format!("bo:{{{e}}}:holds"),
+                "1".into(),
+                "garbage".into(),
             ]
         }),
         ("remaining is -1", |e, _| {

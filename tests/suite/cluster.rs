@@ -86,7 +86,7 @@ async fn the_audit_finds_a_corruption_on_any_primary() {
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(&format!(
-            "event {event}: section s1: remaining 8 + booked 3 != capacity 10"
+            "event {event}: section s1: remaining 8 + held 0 + booked 3 != capacity 10"
         )),
         "{out}"
     );

@@ -69,6 +69,11 @@ pub const ROUTES: &[(Method, &str)] = &[
     (Method::POST, "/unlock/{}"),
     (Method::POST, "/release"),
     (Method::POST, "/release/{}"),
+    (Method::POST, "/events/{}/holds"),
+    (Method::GET, "/events/{}/holds/{}"),
+    (Method::DELETE, "/events/{}/holds/{}"),
+    (Method::POST, "/events/{}/holds/{}/extend"),
+    (Method::POST, "/events/{}/holds/{}/confirm"),
 ];
 
 /// Paths that are no route, to send random requests to as well.

@@ -13,6 +13,7 @@ mod durability;
 mod events;
 mod faults;
 mod fuzz;
+mod holds;
 mod http;
 mod idempotency;
 mod metrics;

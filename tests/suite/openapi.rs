@@ -32,7 +32,8 @@ async fn the_document_is_openapi_3_1_and_every_operation_it_lists_exists() {
         let path = template
             .replace("{eventId}", "demo")
             .replace("{seatId}", "1")
-            .replace("{bookingId}", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab");
+            .replace("{bookingId}", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab")
+            .replace("{holdId}", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab");
         let answer = app.send(method.clone(), &path, None, &[]).await;
         let code = answer.body["error"]["code"].as_str().unwrap_or("");
         assert!(
@@ -188,4 +189,28 @@ async fn an_empty_body_is_no_body_whatever_its_content_type() {
             .contains("userId"),
         "{body}"
     );
+}
+
+/// What JSON Schema can say beyond utoipa's derive is in the served document: a section is
+/// given by exactly one of capacity, seats, rows; a hold names seats or a section and qty.
+#[tokio::test]
+async fn the_served_document_keeps_the_rules_added_to_it() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis).await;
+    let doc = app.get("/openapi.json").await.body;
+    let schemas = &doc["components"]["schemas"];
+    let branches = |schema: &str| schemas[schema]["oneOf"].as_array().map_or(0, Vec::len);
+    assert_eq!(branches("NewSection"), 3, "{}", schemas["NewSection"]);
+    assert_eq!(branches("NewHold"), 2, "{}", schemas["NewHold"]);
+    assert_eq!(
+        schemas["NewSection"]["properties"]["seats"]["uniqueItems"],
+        true
+    );
+    assert_eq!(
+        schemas["NewHold"]["properties"]["seats"]["uniqueItems"],
+        true
+    );
+    assert_eq!(schemas["BookBody"]["properties"]["qty"]["maximum"], 10);
+    // The reference page is served from the same document.
+    app.get("/docs/").await.assert_status(200);
 }

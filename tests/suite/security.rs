@@ -101,9 +101,24 @@ fn attacks(user: &str) -> Vec<(&'static str, Option<String>)> {
 }
 
 /// Every route that acts for a user, on real ids: (method, path, body).
-fn user_routes(event: &str, seated: &str, booking: &str) -> Vec<(Method, String, Option<Value>)> {
+fn user_routes(
+    event: &str,
+    seated: &str,
+    booking: &str,
+    hold: &str,
+) -> Vec<(Method, String, Option<Value>)> {
     let alice = Some(json!({ "userId": "alice" }));
+    let hold_path = format!("/events/{event}/holds/{hold}");
     vec![
+        (
+            Method::POST,
+            format!("/events/{seated}/holds"),
+            Some(json!({ "userId": "alice", "seats": ["A2"] })),
+        ),
+        (Method::GET, format!("{hold_path}?user=alice"), None),
+        (Method::POST, format!("{hold_path}/extend"), alice.clone()),
+        (Method::POST, format!("{hold_path}/confirm"), alice.clone()),
+        (Method::DELETE, hold_path.clone(), alice.clone()),
         (
             Method::POST,
             "/events".into(),
@@ -199,10 +214,18 @@ async fn every_route_refuses_every_bad_token_and_changes_nothing() {
     app.send(Method::POST, "/lock/1?user=alice", None, &[])
         .await
         .assert_status(200);
+    let hold = app
+        .post(
+            &format!("/events/{event}/holds"),
+            json!({ "userId": "alice", "sectionId": "s1", "qty": 1 }),
+        )
+        .await;
+    hold.assert_status(201);
+    let hold = hold.body["id"].as_str().unwrap().to_owned();
     let before = inventory_digest(&mut redis.connection());
 
     let mut tried = 0;
-    for (method, path, body) in user_routes(&event, &seated, &booking) {
+    for (method, path, body) in user_routes(&event, &seated, &booking, &hold) {
         for (attack, auth) in attacks("alice") {
             let reply = send(&app, &method, &path, body.clone(), auth.as_deref()).await;
             reply.assert_error(401, "UNAUTHENTICATED");

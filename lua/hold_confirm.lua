@@ -1,0 +1,72 @@
+-- POST /events/{eventId}/holds/{holdId}/confirm: one booking with every seat (or the whole
+-- quantity) of a live hold, in one step. Only its user; an expired hold is HOLD_EXPIRED.
+
+local replay = idempotent_replay(K.idempotency, A.fingerprint)
+if replay then
+  return replay
+end
+
+local user = A.user
+local now = now_ms()
+local raw = redis.call('GET', K.hold)
+if not raw then
+  return refuse('HOLD_NOT_FOUND')
+end
+local hold = cjson.decode(raw)
+if hold.status ~= 'held' or hold.userId ~= user then
+  return refuse('HOLD_NOT_FOUND')
+end
+if hold.expiresAt <= now then
+  reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
+  return refuse('HOLD_EXPIRED')
+end
+
+local positions = {}
+if hold.seats then
+  -- Its user may have released a seat through the seat API meanwhile: then nothing is booked.
+  local lost = {}
+  for _, seat in ipairs(hold.seats) do
+    local position = redis.call('HGET', K.seat_positions, seat)
+    if redis.call('GETBIT', K.booked_seats, position) == 1
+        or redis.call('GET', K.seat_lock_prefix .. seat) ~= user then
+      lost[#lost + 1] = seat
+    end
+    positions[#positions + 1] = position
+  end
+  if #lost > 0 then
+    return refuse('SEAT_NOT_LOCKED', { seats = lost })
+  end
+end
+
+-- The document goes first, and only where none is: an id collision refuses before any write.
+local document = cjson.encode({
+  id = A.booking_id, eventId = A.event_id, sectionId = hold.sectionId, qty = hold.qty,
+  seats = hold.seats, userId = user,
+  unitPrice = tonumber(redis.call('HGET', K.sections, hold.sectionId .. ':price')),
+  status = 'confirmed', createdAt = tonumber(A.created_at),
+})
+if not redis.call('SET', K.booking, document, 'NX') then
+  return refuse('ID_COLLISION')
+end
+local remaining
+if hold.seats then
+  for i, seat in ipairs(hold.seats) do
+    redis.call('SETBIT', K.booked_seats, positions[i], 1)
+    redis.call('DEL', K.seat_lock_prefix .. seat)
+    redis.call('ZREM', K.lock_index, seat)
+    redis.call('ZREM', K.user_locks, seat)
+  end
+  remaining = redis.call('HINCRBY', K.sections, hold.sectionId .. ':remaining', -hold.qty)
+else
+  -- The quantity left `remaining` when the hold was made.
+  redis.call('ZREM', K.holds, hold.id .. ':' .. hold.sectionId .. ':' .. hold.qty .. ':' .. user)
+  redis.call('HINCRBY', K.user_held, user, -hold.qty)
+  redis.call('HINCRBY', K.user_held, user .. ':' .. hold.sectionId, -hold.qty)
+  remaining = tonumber(redis.call('HGET', K.sections, hold.sectionId .. ':remaining'))
+end
+count_user_tickets(K.user_tickets, user, hold.sectionId, hold.qty)
+index_booking(K.bookings, K.user_bookings, A.booking_id)
+hold.status = 'confirmed'
+hold.bookingId = A.booking_id
+redis.call('SET', K.hold, cjson.encode(hold), 'KEEPTTL')
+return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

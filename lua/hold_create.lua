@@ -1,0 +1,103 @@
+-- POST /events/{eventId}/holds: hold named seats (A.seats, a JSON list) or a quantity of a
+-- general admission section (A.section_id, A.qty) for a user, all or nothing, until
+-- now + A.ttl_ms on Redis's clock. Named seats are held with the same lock keys (and lock
+-- index) as single seat locks, so every script sees them as locked; a quantity leaves
+-- `remaining` at once and comes back by itself when the hold expires (see lib.lua).
+
+local user = A.user
+local now = now_ms()
+reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
+-- Never past its longest life, even at the start.
+local expires_at = now + math.min(tonumber(A.ttl_ms), tonumber(A.max_lifetime_ms))
+local hold = {
+  id = A.hold_id, eventId = A.event_id, userId = user, createdAt = now, expiresAt = expires_at,
+  extensionsLeft = tonumber(A.max_extensions), status = 'held',
+}
+local max_locks = tonumber(A.max_locks)
+
+if A.seats ~= '' then
+  local seats = cjson.decode(A.seats)
+  local section_id, booked, taken, mine = nil, {}, {}, 0
+  local frees_at = nil
+  for _, seat in ipairs(seats) do
+    local here = redis.call('HGET', K.seat_sections, seat)
+    if not here then
+      return not_found(K.event, 'SEAT_NOT_FOUND')
+    end
+    if section_id and here ~= section_id then
+      return refuse('INVALID_REQUEST', { message = 'the seats of one hold must be in one section' })
+    end
+    section_id = here
+    local position = redis.call('HGET', K.seat_positions, seat)
+    if redis.call('GETBIT', K.booked_seats, position) == 1 then
+      booked[#booked + 1] = seat
+    else
+      local holder = redis.call('GET', K.seat_lock_prefix .. seat)
+      if holder == user then
+        mine = mine + 1
+      elseif holder then
+        taken[#taken + 1] = seat
+        local ends = redis.call('PEXPIRETIME', K.seat_lock_prefix .. seat)
+        if not frees_at or ends < frees_at then
+          frees_at = ends
+        end
+      end
+    end
+  end
+  if #booked > 0 then
+    return refuse('SEAT_BOOKED', { seats = booked })
+  end
+  if #taken > 0 then
+    -- Never who holds them; when the first frees up is fair to tell.
+    return refuse('SEAT_LOCKED', { seats = taken, expiresAt = frees_at })
+  end
+  local adding = #seats - mine
+  if max_locks > 0 then
+    local live = redis.call('ZCOUNT', K.user_locks, '(' .. now, '+inf')
+    if live + adding > max_locks then
+      return refuse('USER_LIMIT_REACHED', { limit = max_locks, current = live })
+    end
+  end
+  local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
+    K.seat_sections, user, section_id, adding, now)
+  if over then
+    return over
+  end
+  for _, seat in ipairs(seats) do
+    redis.call('SET', K.seat_lock_prefix .. seat, user, 'PXAT', expires_at)
+    redis.call('ZADD', K.lock_index, expires_at, seat)
+    redis.call('ZADD', K.user_locks, expires_at, seat)
+  end
+  redis.call('ZREMRANGEBYSCORE', K.lock_index, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', K.user_locks, '-inf', now)
+  hold.sectionId, hold.seats, hold.qty = section_id, seats, #seats
+else
+  local section_id, qty = A.section_id, tonumber(A.qty)
+  local section = redis.call('HMGET', K.sections, section_id .. ':remaining', section_id .. ':first')
+  if not section[1] then
+    return not_found(K.event, 'SECTION_NOT_FOUND')
+  end
+  if section[2] then
+    return refuse('INVALID_REQUEST', {
+      message = 'a reserved section is held by naming its seats ("seats")' })
+  end
+  local remaining = tonumber(section[1])
+  if remaining < qty then
+    return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = remaining })
+  end
+  local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
+    K.seat_sections, user, section_id, qty, now)
+  if over then
+    return over
+  end
+  redis.call('HINCRBY', K.sections, section_id .. ':remaining', -qty)
+  redis.call('HINCRBY', K.user_held, user, qty)
+  redis.call('HINCRBY', K.user_held, user .. ':' .. section_id, qty)
+  redis.call('ZADD', K.holds, expires_at,
+    A.hold_id .. ':' .. section_id .. ':' .. qty .. ':' .. user)
+  hold.sectionId, hold.qty = section_id, qty
+end
+
+local document = cjson.encode(hold)
+redis.call('SET', K.hold, document, 'PXAT', now + tonumber(A.max_lifetime_ms) + 86400000)
+return reply_json(document)

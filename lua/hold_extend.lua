@@ -1,0 +1,40 @@
+-- POST /events/{eventId}/holds/{holdId}/extend: the hold lives until now + A.ttl_ms, at most
+-- HOLD_MAX_EXTENSIONS times in all (counted down in the hold) and never past A.max_lifetime_ms
+-- after it was made. Only its user, only while it lives.
+
+local raw = redis.call('GET', K.hold)
+if not raw then
+  return refuse('HOLD_NOT_FOUND')
+end
+local hold = cjson.decode(raw)
+if hold.status ~= 'held' or hold.userId ~= A.user then
+  return refuse('HOLD_NOT_FOUND')
+end
+local now = now_ms()
+if hold.expiresAt <= now then
+  return refuse('HOLD_EXPIRED')
+end
+local longest = hold.createdAt + tonumber(A.max_lifetime_ms)
+if hold.extensionsLeft <= 0 or hold.expiresAt >= longest then
+  return refuse('HOLD_EXTENSION_LIMIT')
+end
+local expires_at = math.min(now + tonumber(A.ttl_ms), longest)
+
+if hold.seats then
+  for _, seat in ipairs(hold.seats) do
+    -- A seat its user released through the seat API stays released.
+    if redis.call('GET', K.seat_lock_prefix .. seat) == A.user then
+      redis.call('PEXPIREAT', K.seat_lock_prefix .. seat, expires_at)
+      redis.call('ZADD', K.lock_index, expires_at, seat)
+      redis.call('ZADD', K.user_locks, expires_at, seat)
+    end
+  end
+else
+  redis.call('ZADD', K.holds, 'XX', expires_at,
+    hold.id .. ':' .. hold.sectionId .. ':' .. hold.qty .. ':' .. hold.userId)
+end
+hold.expiresAt = expires_at
+hold.extensionsLeft = hold.extensionsLeft - 1
+local document = cjson.encode(hold)
+redis.call('SET', K.hold, document, 'KEEPTTL')
+return reply_json(document)

@@ -1,0 +1,32 @@
+-- DELETE /events/{eventId}/holds/{holdId}: give a live hold's seats or quantity back now.
+-- Only its user. An expired hold has given them back already (or does so here).
+
+local now = now_ms()
+reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
+local raw = redis.call('GET', K.hold)
+if not raw then
+  return refuse('HOLD_NOT_FOUND')
+end
+local hold = cjson.decode(raw)
+if hold.status ~= 'held' or hold.userId ~= A.user or hold.expiresAt <= now then
+  return refuse('HOLD_NOT_FOUND')
+end
+
+if hold.seats then
+  for _, seat in ipairs(hold.seats) do
+    if redis.call('GET', K.seat_lock_prefix .. seat) == A.user then
+      redis.call('DEL', K.seat_lock_prefix .. seat)
+      redis.call('ZREM', K.lock_index, seat)
+      redis.call('ZREM', K.user_locks, seat)
+    end
+  end
+else
+  local member = hold.id .. ':' .. hold.sectionId .. ':' .. hold.qty .. ':' .. hold.userId
+  if redis.call('ZREM', K.holds, member) == 1 then
+    give_back_held(K.sections, K.user_held, member)
+  end
+end
+hold.status = 'released'
+local document = cjson.encode(hold)
+redis.call('SET', K.hold, document, 'KEEPTTL')
+return reply_json(document)

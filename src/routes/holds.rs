@@ -1,0 +1,176 @@
+//! Checkout holds: `POST /events/{eventId}/holds`, and `GET`, `POST .../extend`,
+//! `POST .../confirm`, `DELETE` on `/events/{eventId}/holds/{holdId}`. Only the hold's user may
+//! read, extend, confirm or release it; for anyone else it does not exist.
+
+use super::bookings::{Via, booking_reply};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::domain::booking::BookingView;
+use crate::domain::hold::{HoldView, NewHold};
+use crate::domain::ids::{EventId, HoldId, UserId};
+use crate::error::AppError;
+use crate::extract::{
+    Idempotency, IdempotencyHeader, JsonBody, OptionalJson, PathParams, QueryParams,
+};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(read, release))
+        .routes(routes!(extend))
+        .routes(routes!(confirm))
+}
+
+crate::error_responses!(CreateErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
+    SectionNotFound, SeatNotFound, InsufficientInventory, SeatBooked, SeatLocked,
+    UserLimitReached, RateLimited, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
+crate::error_responses!(ReadErrors: InvalidRequest, Unauthenticated, Forbidden, HoldNotFound,
+    PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
+crate::error_responses!(ExtendErrors: InvalidRequest, Unauthenticated, Forbidden, HoldNotFound,
+    HoldExpired, HoldExtensionLimit, RateLimited, PayloadTooLarge, UnsupportedMediaType,
+    StoreUnavailable);
+crate::error_responses!(ConfirmErrors: InvalidRequest, Unauthenticated, Forbidden, HoldNotFound,
+    HoldExpired, SeatNotLocked, IdempotencyKeyReused, RateLimited, PayloadTooLarge,
+    UnsupportedMediaType, StoreUnavailable, NotReplicated);
+crate::error_responses!(ReleaseErrors: InvalidRequest, Unauthenticated, Forbidden, HoldNotFound,
+    RateLimited, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
+
+/// Who acts on a hold: with a token, the token's user (naming another is 403); in open mode
+/// the body must name the user.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldUserBody {
+    #[serde(default)]
+    user_id: Option<UserId>,
+}
+
+fn event_and_hold((event, hold): (String, String)) -> Result<(EventId, HoldId), AppError> {
+    let event = EventId::parse(event)?;
+    // Not a hold id of ours: no such hold.
+    let hold = HoldId::parse(&hold).ok_or(AppError::HoldNotFound)?;
+    Ok((event, hold))
+}
+
+fn user(caller: &Caller, body: Option<HoldUserBody>) -> Result<UserId, AppError> {
+    caller.acting_named(body.and_then(|b| b.user_id))
+}
+
+/// Holds named seats (all in one section) or a quantity of a general admission section for
+/// `HOLD_TTL_MS`, all or nothing: if any seat is sold or held by someone else, nothing is held.
+#[utoipa::path(post, path = "/events/{eventId}/holds", tag = "holds",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path)),
+    request_body = NewHold,
+    responses((status = 201, description = "Held for the caller until `expiresAt`", body = HoldView),
+        CreateErrors))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(event): PathParams<String>,
+    JsonBody(body): JsonBody<NewHold>,
+) -> Result<Response, AppError> {
+    let event = EventId::parse(event)?;
+    let request = body
+        .request(state.settings.max_qty_per_booking)
+        .map_err(AppError::InvalidRequest)?;
+    let user = caller.acting_named(body.user_id)?;
+    let hold = state.store.create_hold(&event, &user, &request).await?;
+    metrics::counter!("boxoffice_holds_total").increment(1);
+    Ok((StatusCode::CREATED, Json(HoldView::from(hold))).into_response())
+}
+
+/// The caller's live hold.
+#[utoipa::path(get, path = "/events/{eventId}/holds/{holdId}", tag = "holds",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path),
+        ("user" = Option<UserId>, Query, description = "Open mode only: who asks")),
+    responses((status = 200, description = "The hold", body = HoldView), ReadErrors))]
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(path): PathParams<(String, String)>,
+    QueryParams(query): QueryParams<UserQuery>,
+) -> Result<Json<HoldView>, AppError> {
+    let (event, hold) = event_and_hold(path)?;
+    let user = caller.acting_named(query.user.map(UserId::parse).transpose()?)?;
+    Ok(Json(state.store.hold(&event, &hold, &user).await?.into()))
+}
+
+#[derive(Deserialize)]
+pub struct UserQuery {
+    user: Option<String>,
+}
+
+/// Extends the hold to now + `HOLD_TTL_MS`, at most `HOLD_MAX_EXTENSIONS` times and never
+/// past `HOLD_MAX_LIFETIME_MS` after it was made.
+#[utoipa::path(post, path = "/events/{eventId}/holds/{holdId}/extend", tag = "holds",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path)),
+    request_body(content = Option<HoldUserBody>, description = "Optional with a token"),
+    responses((status = 200, description = "Extended", body = HoldView), ExtendErrors))]
+pub async fn extend(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(path): PathParams<(String, String)>,
+    OptionalJson(body): OptionalJson<HoldUserBody>,
+) -> Result<Json<HoldView>, AppError> {
+    let (event, hold) = event_and_hold(path)?;
+    let user = user(&caller, body)?;
+    Ok(Json(
+        state.store.extend_hold(&event, &hold, &user).await?.into(),
+    ))
+}
+
+/// Books everything the live hold holds as one booking, atomically.
+#[utoipa::path(post, path = "/events/{eventId}/holds/{holdId}/confirm", tag = "holds",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path), IdempotencyHeader),
+    request_body(content = Option<HoldUserBody>, description = "Optional with a token"),
+    responses(
+        (status = 201, description = "Booked", body = BookingView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer"))),
+        ConfirmErrors,
+    ))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    caller: Caller,
+    Idempotency(key): Idempotency,
+    PathParams(path): PathParams<(String, String)>,
+    OptionalJson(body): OptionalJson<HoldUserBody>,
+) -> Result<Response, AppError> {
+    let (event, hold) = event_and_hold(path)?;
+    let user = user(&caller, body)?;
+    let outcome = state
+        .store
+        .confirm_hold(&event, &hold, &user, key.as_ref())
+        .await?;
+    Ok(booking_reply(StatusCode::CREATED, outcome, Via::Confirm))
+}
+
+/// Releases the hold: its seats or tickets are free at once.
+#[utoipa::path(delete, path = "/events/{eventId}/holds/{holdId}", tag = "holds",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path)),
+    request_body(content = Option<HoldUserBody>, description = "Optional with a token"),
+    responses((status = 200, description = "Released (`status: released`)", body = HoldView),
+        ReleaseErrors))]
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(path): PathParams<(String, String)>,
+    OptionalJson(body): OptionalJson<HoldUserBody>,
+) -> Result<Json<HoldView>, AppError> {
+    let (event, hold) = event_and_hold(path)?;
+    let user = user(&caller, body)?;
+    Ok(Json(
+        state.store.release_hold(&event, &hold, &user).await?.into(),
+    ))
+}
