@@ -1,6 +1,7 @@
 -- POST /book: take `qty` from a section if enough remain (and the user's limits allow), and
--- record the booking, in one step. On a reserved section the first `qty` free seats that
--- nobody holds a lock on are taken.
+-- record the booking, in one step. On a reserved section the best available seats nobody
+-- holds are taken (best_seats in lib.lua: side by side in one row if any row can, else the
+-- fewest rows).
 
 local replay = idempotent_replay(K.idempotency, A.fingerprint)
 if replay then
@@ -12,7 +13,8 @@ local qty = tonumber(A.qty)
 local now = now_ms()
 reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
 local section = redis.call('HMGET', K.sections,
-  section_id .. ':remaining', section_id .. ':price', section_id .. ':first', section_id .. ':last')
+  section_id .. ':remaining', section_id .. ':price', section_id .. ':first', section_id .. ':last',
+  section_id .. ':rows')
 if not section[1] then
   return not_found(K.event, 'SECTION_NOT_FOUND')
 end
@@ -28,23 +30,15 @@ end
 
 local seats, positions = nil, {}
 if section[3] then
-  -- Reserved seating: the first free seats of the section, in order, that nobody holds.
-  local from, last = tonumber(section[3]), tonumber(section[4])
-  seats = {}
-  while #seats < qty and from <= last do
-    local position = redis.call('BITPOS', K.booked_seats, 0, from, last, 'BIT')
-    if position < 0 then
-      break
-    end
-    local seat = redis.call('HGET', K.seats_at, position)
-    if not seat_is_locked(K.lock_index, seat, now) then
-      seats[#seats + 1] = seat
-      positions[#positions + 1] = position
-    end
-    from = position + 1
+  clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, now)
+  local chosen, free = best_seats(K.booked_seats, K.held_seats,
+    tonumber(section[3]), tonumber(section[4]), section[5], qty, false)
+  if not chosen then
+    return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = remaining, unlocked = free })
   end
-  if #seats < qty then
-    return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = remaining, unlocked = #seats })
+  seats, positions = {}, chosen
+  for _, position in ipairs(chosen) do
+    seats[#seats + 1] = redis.call('HGET', K.seats_at, position)
   end
 end
 

@@ -2,7 +2,7 @@
 -- that starts later never resets the demo event).
 --
 -- A.document: the event (JSON: id, name, createdAt, maxPerUser?, sections[{id, name, price,
--- capacity, seats?, maxPerUser?}]).
+-- capacity, seats?, rows?, maxPerUser?}]).
 
 if redis.call('EXISTS', K.event) == 1 then
   return refuse('EVENT_EXISTS')
@@ -36,7 +36,17 @@ for _, section in ipairs(event.sections) do
     redis.call('HSET', K.sections, id .. ':max', section.maxPerUser)
   end
   if section.seats and section.seats ~= cjson.null then
-    redis.call('HSET', K.sections, id .. ':first', position, id .. ':last', position + #section.seats - 1)
+    -- Rows (their seat counts, the best first) for best available; a list of seats is one row.
+    local rows = {}
+    if section.rows and section.rows ~= cjson.null then
+      for _, row in ipairs(section.rows) do
+        rows[#rows + 1] = row.count
+      end
+    else
+      rows[1] = #section.seats
+    end
+    redis.call('HSET', K.sections, id .. ':first', position, id .. ':last', position + #section.seats - 1,
+      id .. ':rows', table.concat(rows, ','))
     for _, seat in ipairs(section.seats) do
       sections[#sections + 1] = seat
       sections[#sections + 1] = id

@@ -55,6 +55,7 @@ if hold.seats then
     redis.call('DEL', K.seat_lock_prefix .. seat)
     redis.call('ZREM', K.lock_index, seat)
     redis.call('ZREM', K.user_locks, seat)
+    redis.call('SETBIT', K.held_seats, positions[i], 0)
   end
   remaining = redis.call('HINCRBY', K.sections, hold.sectionId .. ':remaining', -hold.qty)
 else

@@ -1,5 +1,6 @@
 -- POST /events/{eventId}/holds: hold named seats (A.seats, a JSON list) or a quantity of a
--- general admission section (A.section_id, A.qty) for a user, all or nothing, until
+-- section (A.section_id, A.qty; on a reserved section the best available seats, side by side
+-- when A.together is '1', see best_seats in lib.lua) for a user, all or nothing, until
 -- now + A.ttl_ms on Redis's clock. Named seats are held with the same lock keys (and lock
 -- index) as single seat locks, so every script sees them as locked; a quantity leaves
 -- `remaining` at once and comes back by itself when the hold expires (see lib.lua).
@@ -7,6 +8,7 @@
 local user = A.user
 local now = now_ms()
 reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
+clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, now)
 -- Never past its longest life, even at the start.
 local expires_at = now + math.min(tonumber(A.ttl_ms), tonumber(A.max_lifetime_ms))
 local hold = {
@@ -15,10 +17,37 @@ local hold = {
 }
 local max_locks = tonumber(A.max_locks)
 
+local seats, ga = nil, nil
 if A.seats ~= '' then
-  local seats = cjson.decode(A.seats)
+  seats = cjson.decode(A.seats)
+else
+  local section_id, qty = A.section_id, tonumber(A.qty)
+  local section = redis.call('HMGET', K.sections, section_id .. ':remaining', section_id .. ':first',
+    section_id .. ':last', section_id .. ':rows')
+  if not section[1] then
+    return not_found(K.event, 'SECTION_NOT_FOUND')
+  end
+  if section[2] then
+    local chosen, free = best_seats(K.booked_seats, K.held_seats,
+      tonumber(section[2]), tonumber(section[3]), section[4], qty, A.together == '1')
+    if not chosen then
+      if free >= qty then
+        return refuse('NO_ADJACENT_SEATS', { requested = qty })
+      end
+      return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = tonumber(section[1]), unlocked = free })
+    end
+    seats = {}
+    for _, position in ipairs(chosen) do
+      seats[#seats + 1] = redis.call('HGET', K.seats_at, position)
+    end
+  else
+    ga = { section_id = section_id, qty = qty, remaining = tonumber(section[1]) }
+  end
+end
+
+if seats then
   local section_id, booked, taken, mine = nil, {}, {}, 0
-  local frees_at = nil
+  local frees_at, positions = nil, {}
   for _, seat in ipairs(seats) do
     local here = redis.call('HGET', K.seat_sections, seat)
     if not here then
@@ -29,6 +58,7 @@ if A.seats ~= '' then
     end
     section_id = here
     local position = redis.call('HGET', K.seat_positions, seat)
+    positions[#positions + 1] = position
     if redis.call('GETBIT', K.booked_seats, position) == 1 then
       booked[#booked + 1] = seat
     else
@@ -63,25 +93,16 @@ if A.seats ~= '' then
   if over then
     return over
   end
-  for _, seat in ipairs(seats) do
+  for i, seat in ipairs(seats) do
     redis.call('SET', K.seat_lock_prefix .. seat, user, 'PXAT', expires_at)
     redis.call('ZADD', K.lock_index, expires_at, seat)
     redis.call('ZADD', K.user_locks, expires_at, seat)
+    redis.call('SETBIT', K.held_seats, positions[i], 1)
   end
-  redis.call('ZREMRANGEBYSCORE', K.lock_index, '-inf', now)
   redis.call('ZREMRANGEBYSCORE', K.user_locks, '-inf', now)
   hold.sectionId, hold.seats, hold.qty = section_id, seats, #seats
 else
-  local section_id, qty = A.section_id, tonumber(A.qty)
-  local section = redis.call('HMGET', K.sections, section_id .. ':remaining', section_id .. ':first')
-  if not section[1] then
-    return not_found(K.event, 'SECTION_NOT_FOUND')
-  end
-  if section[2] then
-    return refuse('INVALID_REQUEST', {
-      message = 'a reserved section is held by naming its seats ("seats")' })
-  end
-  local remaining = tonumber(section[1])
+  local section_id, qty, remaining = ga.section_id, ga.qty, ga.remaining
   if remaining < qty then
     return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = remaining })
   end

@@ -18,6 +18,7 @@ if hold.seats then
       redis.call('DEL', K.seat_lock_prefix .. seat)
       redis.call('ZREM', K.lock_index, seat)
       redis.call('ZREM', K.user_locks, seat)
+      redis.call('SETBIT', K.held_seats, redis.call('HGET', K.seat_positions, seat), 0)
     end
   end
 else

@@ -112,14 +112,6 @@ local function refuse_unless_holder(lock_key, user)
   return nil
 end
 
--- A seat is locked while its lock index entry lies in the future. The index mirrors the lock keys
--- (same expiry, written in the same scripts) so that scripts which cannot name every lock key
--- (picking free seats, listing) still see the locks.
-local function seat_is_locked(lock_index_key, seat, now)
-  local expiry = redis.call('ZSCORE', lock_index_key, seat)
-  return expiry ~= false and tonumber(expiry) > now
-end
-
 -- General admission holds take their quantity out of `remaining` when they are made and give
 -- it back when they end. The event's hold index (a zset, score = expiry in ms on Redis's
 -- clock) has one member per live general admission hold, "<hold>:<section>:<qty>:<user>"
@@ -211,4 +203,150 @@ local function refuse_over_rate(bucket_key, rate, burst)
   end
   redis.call('SET', bucket_key, string.format('%d', next_tat), 'PX', math.ceil(tolerance / 1000) + 1000)
   return nil
+end
+
+-- Seats held right now (seat locks and the seats of holds) also have their bit set in the
+-- event's held-seats bitmap, at the seat's position, so that best_seats counts and reads them
+-- a row at a time instead of one lock at a time. A lock's key expires by itself; its bit is
+-- cleared, from the lock index's expired entries, by the next script that reads the bitmap or
+-- locks a seat.
+local function clear_expired_locks(lock_index_key, held_key, seat_positions_key, now)
+  local expired = redis.call('ZRANGE', lock_index_key, '-inf', now, 'BYSCORE')
+  if #expired == 0 then
+    return
+  end
+  for i = 1, #expired, 1000 do
+    local positions = redis.call('HMGET', seat_positions_key, unpack(expired, i, math.min(i + 999, #expired)))
+    for _, position in ipairs(positions) do
+      if position then
+        redis.call('SETBIT', held_key, position, 0)
+      end
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', lock_index_key, '-inf', now)
+end
+
+-- Best available seats of a reserved section: `qty` seats nobody has booked or holds, chosen
+-- in one step (call clear_expired_locks first). `first`, `last` are the section's seat
+-- positions and `rows_field` its rows' seat counts, the best row first (missing: one row).
+-- With `together`, a block of `qty` consecutive seats in one row: the frontmost row that has
+-- one; in it, a block that leaves no single empty seat between itself and a taken seat or the
+-- row's end if the row has such a block; among those, the one nearest the row's centre.
+-- Without `together`: such a block if any row has one, else the seats of the fewest rows (the
+-- rows with most free seats first, each from its centre outwards). Returns the positions, or
+-- nil and how many seats are free.
+--
+-- Cost: two BITCOUNTs per row (sold, held: counted in C), then seat by seat only in rows with
+-- room, front to back, stopping at the first row with a block.
+local function best_seats(booked_key, held_key, first, last, rows_field, qty, together)
+  local rows, start, free_total = {}, first, 0
+  for count in string.gmatch(rows_field or tostring(last - first + 1), '%d+') do
+    local row_last = start + tonumber(count) - 1
+    local taken = redis.call('BITCOUNT', booked_key, start, row_last, 'BIT')
+      + redis.call('BITCOUNT', held_key, start, row_last, 'BIT')
+    local row = { first = start, last = row_last, free = tonumber(count) - taken }
+    rows[#rows + 1] = row
+    free_total = free_total + row.free
+    start = row_last + 1
+  end
+  if free_total < qty then
+    return nil, free_total
+  end
+
+  -- The row's free positions, in order, from the bytes of both bitmaps.
+  local function free_in(row)
+    local free = {}
+    local from, to = math.floor(row.first / 8), math.floor(row.last / 8)
+    local sold = redis.call('GETRANGE', booked_key, from, to)
+    local held = redis.call('GETRANGE', held_key, from, to)
+    -- A byte at a time; a byte whose eight seats are all taken is skipped whole.
+    for at = 1, to - from + 1 do
+      local byte = bit.bor(string.byte(sold, at) or 0, string.byte(held, at) or 0)
+      if byte ~= 0xFF then
+        local base = (from + at - 1) * 8
+        for offset = 0, 7 do
+          local position = base + offset
+          if position >= row.first and position <= row.last
+              and bit.band(byte, bit.rshift(0x80, offset)) == 0 then
+            free[#free + 1] = position
+          end
+        end
+      end
+    end
+    return free
+  end
+
+  -- A block in each row with room for one, front rows first.
+  for _, row in ipairs(rows) do
+    if row.free >= qty then
+      local free = free_in(row)
+      row.positions = free
+      local centre = (row.first + row.last) / 2
+      local best, best_clean, best_distance = nil, false, nil
+      local i = 1
+      while i <= #free do
+        -- The run of consecutive free seats starting at free[i].
+        local j = i
+        while j < #free and free[j + 1] == free[j] + 1 do
+          j = j + 1
+        end
+        local run_start, run_end = free[i], free[j]
+        for s = run_start, run_end - qty + 1 do
+          local e = s + qty - 1
+          local clean = (s - run_start) ~= 1 and (run_end - e) ~= 1
+          local distance = math.abs((s + e) / 2 - centre)
+          if not best or (clean and not best_clean)
+              or (clean == best_clean and distance < best_distance) then
+            best, best_clean, best_distance = s, clean, distance
+          end
+        end
+        i = j + 1
+      end
+      if best then
+        local positions = {}
+        for p = best, best + qty - 1 do
+          positions[#positions + 1] = p
+        end
+        return positions, free_total
+      end
+    end
+  end
+  if together then
+    return nil, free_total
+  end
+
+  -- No row has a block: the fewest rows, those with most free seats first (front first on a
+  -- tie), each from its centre outwards.
+  local order = {}
+  for index, row in ipairs(rows) do
+    if row.free > 0 then
+      order[#order + 1] = { index = index, row = row }
+    end
+  end
+  table.sort(order, function(a, b)
+    if a.row.free ~= b.row.free then return a.row.free > b.row.free end
+    return a.index < b.index
+  end)
+  local positions = {}
+  for _, entry in ipairs(order) do
+    if #positions == qty then
+      break
+    end
+    local row = entry.row
+    local free = row.positions or free_in(row)
+    local centre = (row.first + row.last) / 2
+    table.sort(free, function(a, b)
+      local da, db = math.abs(a - centre), math.abs(b - centre)
+      if da ~= db then return da < db end
+      return a < b
+    end)
+    for _, position in ipairs(free) do
+      if #positions == qty then
+        break
+      end
+      positions[#positions + 1] = position
+    end
+  end
+  table.sort(positions)
+  return positions, free_total
 end

@@ -3,7 +3,7 @@
 -- locking again gets their existing lock back, not extended.
 
 local seat, user = A.seat, A.user
-local section_id, _, refusal = unsold_seat(K.event, K.seat_sections, K.seat_positions, K.booked_seats, seat)
+local section_id, position, refusal = unsold_seat(K.event, K.seat_sections, K.seat_positions, K.booked_seats, seat)
 if refusal then
   return refusal
 end
@@ -20,6 +20,7 @@ end
 
 local now = now_ms()
 reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
+clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, now)
 local max_locks = tonumber(A.max_locks)
 if max_locks > 0 then
   local live = redis.call('ZCOUNT', K.user_locks, '(' .. now, '+inf')
@@ -37,7 +38,7 @@ redis.call('SET', K.seat_lock, user, 'NX', 'PX', A.ttl_ms)
 local expires_at = redis.call('PEXPIRETIME', K.seat_lock)
 redis.call('ZADD', K.lock_index, expires_at, seat)
 redis.call('ZADD', K.user_locks, expires_at, seat)
--- Drop index entries of locks that have expired since (their keys are gone already).
-redis.call('ZREMRANGEBYSCORE', K.lock_index, '-inf', now)
+redis.call('SETBIT', K.held_seats, position, 1)
+-- Drop the user's index entries of locks that have expired (their keys are gone already).
 redis.call('ZREMRANGEBYSCORE', K.user_locks, '-inf', now)
 return reply({ sectionId = section_id, expiresAt = expires_at, alreadyHeld = false })

@@ -1,7 +1,7 @@
 -- Release a seat lock: only its owner may.
 
 local seat, user = A.seat, A.user
-local section_id, _, refusal = unsold_seat(K.event, K.seat_sections, K.seat_positions, K.booked_seats, seat)
+local section_id, position, refusal = unsold_seat(K.event, K.seat_sections, K.seat_positions, K.booked_seats, seat)
 if refusal then
   return refusal
 end
@@ -13,4 +13,5 @@ end
 redis.call('DEL', K.seat_lock)
 redis.call('ZREM', K.lock_index, seat)
 redis.call('ZREM', K.user_locks, seat)
+redis.call('SETBIT', K.held_seats, position, 0)
 return reply({ sectionId = section_id })

@@ -5,7 +5,8 @@
 //! * on reserved sections, the free seats number `remaining`; every booked seat belongs to
 //!   exactly one confirmed booking, and every seat of a confirmed booking is booked; the seat
 //!   positions the scripts use agree with the event's seat order;
-//! * no live lock on a booked seat;
+//! * no live lock on a booked seat; a seat's held-seats bit is set exactly while the lock
+//!   index has the seat (a live lock, or an expired one not cleared yet);
 //! * every booking in an event's index has its document, in that event, at the section's price;
 //! * every event is in the events index.
 //!
@@ -157,6 +158,8 @@ type EventRead = (
     HashMap<String, String>,
     Vec<String>,
     Vec<String>,
+    Vec<u8>,
+    Vec<String>,
     RedisTime,
 );
 
@@ -172,6 +175,9 @@ struct Snapshot {
     locked_booked_seats: Vec<String>,
     /// General admission holds not given back yet: `<hold>:<section>:<qty>:<user>`.
     holds: Vec<String>,
+    /// The held-seats bitmap, and the seats of the lock index (live or expired, not cleared).
+    held: Vec<u8>,
+    indexed_locks: Vec<String>,
 }
 
 async fn snapshot(
@@ -187,20 +193,33 @@ async fn snapshot(
             .arg(keys.lock_index())
             .arg(keys.bookings())
             .arg(keys.holds())
+            .arg(keys.held_seats())
             .exec_async(conn)
             .await?;
-        let (raw, counters, booked, positions, seats_at, booking_ids, holds, now): EventRead =
-            redis::pipe()
-                .get(keys.event())
-                .hgetall(keys.sections())
-                .get(keys.booked_seats())
-                .hgetall(keys.seat_positions())
-                .hgetall(keys.seats_at())
-                .zrange(keys.bookings(), 0, -1)
-                .zrange(keys.holds(), 0, -1)
-                .cmd("TIME")
-                .query_async(conn)
-                .await?;
+        let (
+            raw,
+            counters,
+            booked,
+            positions,
+            seats_at,
+            booking_ids,
+            holds,
+            held,
+            indexed_locks,
+            now,
+        ): EventRead = redis::pipe()
+            .get(keys.event())
+            .hgetall(keys.sections())
+            .get(keys.booked_seats())
+            .hgetall(keys.seat_positions())
+            .hgetall(keys.seats_at())
+            .zrange(keys.bookings(), 0, -1)
+            .zrange(keys.holds(), 0, -1)
+            .get(keys.held_seats())
+            .zrange(keys.lock_index(), 0, -1)
+            .cmd("TIME")
+            .query_async(conn)
+            .await?;
         let Some(raw) = raw else {
             redis::cmd("UNWATCH").exec_async(conn).await?;
             return Ok(None);
@@ -265,6 +284,8 @@ async fn snapshot(
                 bookings,
                 locked_booked_seats,
                 holds,
+                held,
+                indexed_locks,
             }));
         }
     }
@@ -367,6 +388,8 @@ async fn audit_event(
     }
 
     // Sections: counters against bookings, seats against bookings.
+    let indexed: std::collections::HashSet<&str> =
+        snap.indexed_locks.iter().map(String::as_str).collect();
     let mut position = 0usize;
     for section in &snap.event.sections {
         report.sections += 1;
@@ -429,6 +452,17 @@ async fn audit_event(
                 || snap.seats_at.get(&here).map(String::as_str) != Some(seat)
             {
                 flag(format!("seat {seat} is not mapped to its position {here}"));
+            }
+            if bit_is_set(&snap.held, position) != indexed.contains(seat) {
+                flag(format!(
+                    "seat {seat}: held-seats bit {} but {} in the lock index",
+                    u8::from(bit_is_set(&snap.held, position)),
+                    if indexed.contains(seat) {
+                        "present"
+                    } else {
+                        "absent"
+                    }
+                ));
             }
             let held_by = holders.remove(seat).unwrap_or(0);
             if bit_is_set(&snap.booked, position) {

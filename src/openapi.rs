@@ -92,7 +92,8 @@ pub fn finish(api: utoipa::openapi::OpenApi, settings: &Settings) -> Value {
         let given = |field: &str, kind: &str| json!({ "required": [field], "properties": { field: { "type": kind } } });
         hold["oneOf"] = json!([
             { "allOf": [given("seats", "array")],
-              "not": { "anyOf": [given("sectionId", "string"), given("qty", "integer")] } },
+              "not": { "anyOf": [given("sectionId", "string"), given("qty", "integer"),
+                                 given("together", "boolean")] } },
             { "allOf": [given("sectionId", "string"), given("qty", "integer")],
               "not": given("seats", "array") },
         ]);

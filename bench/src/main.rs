@@ -79,6 +79,8 @@ fn print_book_call(event: &str) -> Result<(), String> {
         seat_sections: k.seat_sections(),
         holds: k.holds(),
         user_held: k.user_held(),
+        seat_positions: k.seat_positions(),
+        held_seats: k.held_seats(),
         idempotency: None,
     }
     .values();

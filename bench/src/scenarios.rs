@@ -21,6 +21,9 @@ pub enum Name {
     ReadSeats,
     /// An on-sale mix: event and seat-map reads, bookings, locks and confirms.
     Mixed,
+    /// Checkout on a 5000-seat section of 50 rows: hold 2 to 4 seats together (best
+    /// available), confirm the hold, then cancel the booking (so the seats come back).
+    Checkout,
 }
 
 pub enum Scenario {
@@ -44,6 +47,9 @@ pub enum Scenario {
         ga: String,
         seated: String,
         seats: Vec<String>,
+    },
+    Checkout {
+        event: String,
     },
 }
 
@@ -174,6 +180,21 @@ impl Scenario {
                 .await?;
                 Scenario::ReadSeats { event }
             }
+            Name::Checkout => {
+                // Row names of letters only: "AA".."BX" (a row "A1" seat 1 would clash with a
+                // row "A" seat 11).
+                let rows: Vec<Value> = (0..50u8)
+                    .map(|r| {
+                        let name =
+                            format!("{}{}", (b'A' + r / 26) as char, (b'A' + r % 26) as char);
+                        json!({ "name": name, "count": 100 })
+                    })
+                    .collect();
+                let sections = json!([{ "name": "Hall", "price": 80, "rows": rows }]);
+                Scenario::Checkout {
+                    event: create_event(&http, base, sections).await?,
+                }
+            }
             Name::Mixed => {
                 let seats = seat_names(500);
                 let seated = create_event(&http, base, seated(&seats)).await?;
@@ -218,6 +239,43 @@ impl Scenario {
                             Method::POST,
                             &format!("{path}/confirm"),
                             Some(body),
+                            auth,
+                        ))
+                        .await?;
+                    if confirm.status == 201 {
+                        let id = booking_id(&confirm)?;
+                        rec.timed(conn.send(
+                            Method::DELETE,
+                            &format!("/bookings/{id}"),
+                            None,
+                            auth,
+                        ))
+                        .await?;
+                    }
+                }
+            }
+            Scenario::Checkout { event } => {
+                let user = rng.u32(..USERS);
+                let auth = user_auth(user);
+                let body = format!(
+                    r#"{{"sectionId":"s1","qty":{},"together":true,"userId":"u{user}"}}"#,
+                    rng.u32(2..=4)
+                );
+                let hold = rec
+                    .timed(conn.send(
+                        Method::POST,
+                        &format!("/events/{event}/holds"),
+                        Some(Bytes::from(body)),
+                        auth,
+                    ))
+                    .await?;
+                if hold.status == 201 {
+                    let hold = booking_id(&hold)?;
+                    let confirm = rec
+                        .timed(conn.send(
+                            Method::POST,
+                            &format!("/events/{event}/holds/{hold}/confirm"),
+                            Some(user_body(user)),
                             auth,
                         ))
                         .await?;
@@ -308,7 +366,7 @@ fn user_body(user: u32) -> Bytes {
     Bytes::from(format!(r#"{{"userId":"u{user}"}}"#))
 }
 
-/// The id in a 201 booking; a 201 without one is a broken answer.
+/// The id in a 201 booking (or hold); a 201 without one is a broken answer.
 fn booking_id(answer: &Answer) -> Result<String, Failure> {
     let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
     body["id"]

@@ -21,6 +21,12 @@ pub struct NewHold {
     #[serde(default, deserialize_with = "super::whole::deserialize_option")]
     #[schema(minimum = 1, maximum = 10)]
     pub qty: Option<u32>,
+    /// With `sectionId` on a reserved section: `qty` seats side by side in one row (else
+    /// 409 `NO_ADJACENT_SEATS`). Without it, side by side if any row can, else the fewest
+    /// rows. Best available either way: front rows first, near the row's centre, no single
+    /// empty seat left beside the block when the row allows.
+    #[serde(default)]
+    pub together: Option<bool>,
     /// With a token, the token's user (naming another is 403); in open mode required.
     #[serde(default)]
     pub user_id: Option<UserId>,
@@ -30,13 +36,20 @@ pub struct NewHold {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HoldRequest {
     Seats(Vec<SeatId>),
-    Quantity { section: SectionId, qty: u32 },
+    Quantity {
+        section: SectionId,
+        qty: u32,
+        together: bool,
+    },
 }
 
 impl NewHold {
     /// Checks the body's shape; `max_qty` is MAX_QTY_PER_BOOKING (a hold becomes one booking).
     pub fn request(&self, max_qty: u32) -> Result<HoldRequest, String> {
         match (&self.seats, &self.section_id, self.qty) {
+            (Some(_), None, None) if self.together.is_some() => {
+                Err("together goes with sectionId and qty, not with seats".into())
+            }
             (Some(seats), None, None) => {
                 if seats.is_empty() || seats.len() > max_qty as usize {
                     return Err(format!("seats must list 1 to {max_qty} seats"));
@@ -54,6 +67,7 @@ impl NewHold {
                 Ok(HoldRequest::Quantity {
                     section: section.clone(),
                     qty,
+                    together: self.together.unwrap_or(false),
                 })
             }
             _ => Err("give either seats, or sectionId with qty".into()),
@@ -159,6 +173,7 @@ mod tests {
             (r#"{"seats":["A1","A1"]}"#, "listed twice"),
             (r#"{"sectionId":"s1","qty":5}"#, "qty must be"),
             (r#"{"sectionId":"s1","qty":0}"#, "qty must be"),
+            (r#"{"seats":["A1"],"together":true}"#, "together goes with"),
         ] {
             let err = request(json).unwrap_err();
             assert!(err.contains(expected), "{json}: {err}");

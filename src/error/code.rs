@@ -95,6 +95,9 @@ error_codes! {
     SeatNotLocked = "SEAT_NOT_LOCKED", CONFLICT, Api;
     /// A second cancel of the same booking.
     BookingAlreadyCancelled = "BOOKING_ALREADY_CANCELLED", CONFLICT, Api;
+    /// A hold asked for `qty` seats together, and no row has that many free side by side
+    /// (fewer may be free in all: `INSUFFICIENT_INVENTORY` then); detail `requested`.
+    NoAdjacentSeats = "NO_ADJACENT_SEATS", CONFLICT, Api;
     /// Confirm or extend of a hold whose time ran out; its seats or tickets are free again.
     HoldExpired = "HOLD_EXPIRED", CONFLICT, Api;
     /// The hold was extended `HOLD_MAX_EXTENSIONS` times, or reached `HOLD_MAX_LIFETIME_MS`

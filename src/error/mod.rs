@@ -48,6 +48,8 @@ pub enum AppError {
     SeatLocked { expires_at: i64, seats: Vec<String> },
     #[error("hold not found")]
     HoldNotFound,
+    #[error("no row has {requested} free seats side by side")]
+    NoAdjacentSeats { requested: u32 },
     #[error("the hold expired: its seats or tickets are free again")]
     HoldExpired,
     #[error("the hold cannot be extended further")]
@@ -110,6 +112,7 @@ impl AppError {
             InsufficientInventory { .. } => ErrorCode::InsufficientInventory,
             SeatBooked { .. } => ErrorCode::SeatBooked,
             HoldNotFound => ErrorCode::HoldNotFound,
+            NoAdjacentSeats { .. } => ErrorCode::NoAdjacentSeats,
             HoldExpired => ErrorCode::HoldExpired,
             HoldExtensionLimit => ErrorCode::HoldExtensionLimit,
             SeatLocked { .. } => ErrorCode::SeatLocked,
@@ -143,6 +146,9 @@ impl AppError {
                 if !seats.is_empty() {
                     details.insert("seats".into(), json!(seats));
                 }
+            }
+            AppError::NoAdjacentSeats { requested } => {
+                details.insert("requested".into(), json!(requested));
             }
             AppError::SeatBooked { seats } if !seats.is_empty() => {
                 details.insert("seats".into(), json!(seats));

@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 crate::error_responses!(CreateErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
-    SectionNotFound, SeatNotFound, InsufficientInventory, SeatBooked, SeatLocked,
+    SectionNotFound, SeatNotFound, InsufficientInventory, NoAdjacentSeats, SeatBooked, SeatLocked,
     UserLimitReached, RateLimited, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
 crate::error_responses!(ReadErrors: InvalidRequest, Unauthenticated, Forbidden, HoldNotFound,
     PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);

@@ -89,6 +89,8 @@ impl Store {
                         seat_sections: keys.seat_sections(),
                         holds: keys.holds(),
                         user_held: keys.user_held(),
+                        seat_positions: keys.seat_positions(),
+                        held_seats: keys.held_seats(),
                         idempotency: idempotency
                             .map(|key| keys.idempotency(&command.user_id, key.as_str())),
                     },

@@ -23,16 +23,24 @@ impl Store {
     ) -> Result<HoldRecord, AppError> {
         let keys = EventKeys::new(event);
         let id = HoldId::new();
-        let (section_id, qty, seats) = match request {
+        let (section_id, qty, seats, together) = match request {
             HoldRequest::Seats(seats) => (
                 String::new(),
                 "0".to_owned(),
                 serde_json::to_string(seats)
                     .map_err(|e| AppError::Internal(format!("encoding seats: {e}")))?,
+                false,
             ),
-            HoldRequest::Quantity { section, qty } => {
-                (section.to_string(), qty.to_string(), String::new())
-            }
+            HoldRequest::Quantity {
+                section,
+                qty,
+                together,
+            } => (
+                section.to_string(),
+                qty.to_string(),
+                String::new(),
+                *together,
+            ),
         };
         let create = &self.scripts.hold_create;
         let invocation = create.call(
@@ -49,6 +57,8 @@ impl Store {
                 user_held: keys.user_held(),
                 holds: keys.holds(),
                 hold: keys.hold(&id),
+                seats_at: keys.seats_at(),
+                held_seats: keys.held_seats(),
             },
             HoldCreateArgs {
                 hold_id: id.to_string(),
@@ -61,6 +71,7 @@ impl Store {
                 section_id,
                 qty,
                 seats,
+                together: if together { "1" } else { "0" }.to_owned(),
             },
         );
         self.bounded(async {
@@ -146,6 +157,8 @@ impl Store {
                 holds: keys.holds(),
                 sections: keys.sections(),
                 user_held: keys.user_held(),
+                seat_positions: keys.seat_positions(),
+                held_seats: keys.held_seats(),
             },
             HoldReleaseArgs {
                 user: user.to_string(),
@@ -191,6 +204,7 @@ impl Store {
                         bookings: keys.bookings(),
                         user_bookings: keys.user_bookings(user),
                         user_tickets: keys.user_tickets(),
+                        held_seats: keys.held_seats(),
                         idempotency: idempotency.map(|k| keys.idempotency(user, k.as_str())),
                     },
                     HoldConfirmArgs {

@@ -20,6 +20,7 @@
 //! | `bo:{E}:seat-position` | hash | seat -> position in the event's seat order (0, 1, ...) |
 //! | `bo:{E}:seat-at` | hash | position -> seat |
 //! | `bo:{E}:booked-seats` | bitmap | bit `position` is 1 while that seat is sold |
+//! | `bo:{E}:held-seats` | bitmap | bit `position` is 1 while that seat is held (cleared lazily after expiry) |
 //! | `bo:{E}:lock:<seat>` | string | lock holder's user id, expiring by itself (`PX`) |
 //! | `bo:{E}:locks` | zset | seat -> lock expiry (ms): an index of the lock keys |
 //! | `bo:{E}:bookings` | zset | booking ids of the event (score 0: ordered by id = by time) |
@@ -146,6 +147,10 @@ impl EventKeys {
     }
     pub fn booked_seats(&self) -> String {
         self.key("booked-seats")
+    }
+    /// Bit `position` is 1 while that seat is held (a seat lock, or a hold's seat).
+    pub fn held_seats(&self) -> String {
+        self.key("held-seats")
     }
     pub fn lock_index(&self) -> String {
         self.key("locks")

@@ -384,6 +384,9 @@ impl From<Refusal> for AppError {
                 seats: r.seats,
             },
             ErrorCode::HoldNotFound => AppError::HoldNotFound,
+            ErrorCode::NoAdjacentSeats => AppError::NoAdjacentSeats {
+                requested: r.requested.unwrap_or(0),
+            },
             ErrorCode::InvalidRequest => AppError::InvalidRequest(
                 r.message
                     .unwrap_or_else(|| "the request cannot be carried out".into()),

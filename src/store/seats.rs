@@ -76,6 +76,7 @@ impl Store {
                 user_locks: keys.user_locks(user),
                 holds: keys.holds(),
                 user_held: keys.user_held(),
+                held_seats: keys.held_seats(),
             },
             LockArgs {
                 seat: seat.to_string(),
@@ -123,6 +124,7 @@ impl Store {
                         user_bookings: keys.user_bookings(user),
                         user_tickets: keys.user_tickets(),
                         user_locks: keys.user_locks(user),
+                        held_seats: keys.held_seats(),
                         idempotency: idempotency.map(|k| keys.idempotency(user, k.as_str())),
                     },
                     ConfirmArgs {
@@ -159,6 +161,7 @@ impl Store {
                 lock_index: keys.lock_index(),
                 seat_lock: keys.seat_lock(seat),
                 user_locks: keys.user_locks(user),
+                held_seats: keys.held_seats(),
             },
             UnlockArgs {
                 seat: seat.to_string(),

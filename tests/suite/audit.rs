@@ -62,6 +62,18 @@ async fn each_broken_invariant_is_reported() {
                 "01a20000-0000-7000-8000-000000000000:s1:2:mallory".into(),
             ]
         }),
+        // A2 (position 1) marked held with no lock: best available would never offer it.
+        (
+            "seat A2: held-seats bit 1 but absent in the lock index",
+            |e, _| {
+                vec![
+                    "SETBIT".into(),
+                    format!("bo:{{{e}}}:held-seats"),
+                    "1".into(),
+                    "1".into(),
+                ]
+            },
+        ),
         ("hold index entry \"garbage\" is malformed", |e, _| {
             vec![
                 "ZADD".into(),

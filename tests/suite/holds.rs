@@ -140,10 +140,10 @@ both!(async fn a_general_admission_hold_takes_its_quantity_until_confirmed_or_re
     assert_eq!(app.remaining(&event, "s2").await, 1);
     act(&app, &event, &id(&second), "release", "carol").await.assert_status(200);
     assert_eq!(app.remaining(&event, "s2").await, 4);
-    // A reserved section is held by its seats.
-    hold(&app, &event, json!({ "userId": "carol", "sectionId": "s1", "qty": 1 }))
-        .await
-        .assert_error(400, "INVALID_REQUEST");
+    // On a reserved section a quantity is held as the best available seats.
+    let best = hold(&app, &event, json!({ "userId": "carol", "sectionId": "s1", "qty": 2 })).await;
+    best.assert_status(201);
+    assert_eq!(best.body["seats"], json!(["A1", "A2"]));
     redis.assert_audit_clean();
 });
 
@@ -368,5 +368,116 @@ async fn overlapping_holds_racing_across_replicas_never_share_a_seat() {
         "{granted} of 200 overlapping holds granted, {} seats held",
         held.len()
     );
+    backend.assert_audit_clean();
+}
+
+/// The seats of a hold of `qty` on section `section`, or the refusal.
+async fn best(app: &TestApp, event: &str, section: &str, qty: u32, together: bool) -> Reply {
+    let user = format!("buyer-{section}-{qty}-{together}");
+    hold(
+        app,
+        event,
+        json!({ "userId": user, "sectionId": section, "qty": qty, "together": together }),
+    )
+    .await
+}
+
+both!(async fn best_available_takes_front_rows_the_centre_and_leaves_no_single_seat(redis) {
+    let app = TestApp::on(redis).await;
+    let event = rows_event(&app, json!([{ "name": "A", "count": 10 }, { "name": "B", "count": 10 }])).await;
+    // An empty front row: the block in its centre.
+    let first = best(&app, &event, "s1", 4, true).await;
+    first.assert_status(201);
+    assert_eq!(first.body["seats"], json!(["A4", "A5", "A6", "A7"]));
+    // Three either side are left: a block of three fills one exactly (front row still).
+    let second = best(&app, &event, "s1", 3, true).await;
+    assert_eq!(second.body["seats"], json!(["A1", "A2", "A3"]), "{}", second.text);
+    // Row A has A8..A10 left: four together go to row B.
+    let third = best(&app, &event, "s1", 4, true).await;
+    assert_eq!(third.body["seats"], json!(["B4", "B5", "B6", "B7"]), "{}", third.text);
+
+    // D1 is taken: two together nearest the centre (D3, D4) would leave D2 alone; D2, D3 does not.
+    let other = rows_event(&app, json!([{ "name": "D", "count": 6 }])).await;
+    app.seat_action(&other, "D1", "lock", "someone").await.assert_status(200);
+    let clean = best(&app, &other, "s1", 2, true).await;
+    assert_eq!(clean.body["seats"], json!(["D2", "D3"]), "{}", clean.text);
+
+    // No row has two side by side: POST /book takes the fewest rows; together is refused.
+    let split = rows_event(&app, json!([{ "name": "E", "count": 3 }, { "name": "F", "count": 3 }])).await;
+    for seat in ["E2", "F2"] {
+        app.seat_action(&split, seat, "lock", "someone").await.assert_status(200);
+    }
+    let booked = app.book(&split, "s1", 2, "bob").await;
+    booked.assert_status(201);
+    assert_eq!(booked.body["seats"], json!(["E1", "E3"]));
+    let refused = best(&app, &split, "s1", 2, true).await;
+    refused.assert_error(409, "NO_ADJACENT_SEATS");
+    assert_eq!(refused.body["error"]["requested"], 2);
+    best(&app, &split, "s1", 3, false)
+        .await
+        .assert_error(409, "INSUFFICIENT_INVENTORY");
+    redis.assert_audit_clean();
+});
+
+/// 500 users ask for four seats together on a hundred-seat section (ten rows of ten) through
+/// three replicas: every block granted is four consecutive seats of one row, no seat is in two
+/// holds, and each row gets the one block its centre takes (three seats left either side).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_users_asking_for_four_together_get_whole_blocks() {
+    let backend = Backend::single();
+    let replicas: Vec<ServerProcess> = ["api-1", "api-2", "api-3"]
+        .into_iter()
+        .map(|id| ServerProcess::on(&backend, id, &[]))
+        .collect();
+    let rows: Vec<Value> = "ABCDEFGHIJ"
+        .chars()
+        .map(|r| json!({ "name": r.to_string(), "count": 10 }))
+        .collect();
+    let created = replicas[0]
+        .post(
+            "/events",
+            json!({ "name": "Hall", "sections": [{ "name": "Hall", "price": 10, "rows": rows }] }),
+        )
+        .await;
+    let event = id(&created);
+    let replies = join_all((0..500).map(|i| {
+        let replica = &replicas[i % 3];
+        let event = &event;
+        async move {
+            hold(replica, event, json!({ "userId": format!("fan{i}"), "sectionId": "s1", "qty": 4, "together": true })).await
+        }
+    }))
+    .await;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut rows_used: BTreeSet<String> = BTreeSet::new();
+    for reply in &replies {
+        if reply.status != 201 {
+            reply.assert_error(409, "NO_ADJACENT_SEATS");
+            continue;
+        }
+        let seats: Vec<String> = reply.body["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect();
+        let row = seats[0][..1].to_owned();
+        let numbers: Vec<u32> = seats.iter().map(|s| s[1..].parse().unwrap()).collect();
+        assert!(seats.iter().all(|s| s[..1] == row), "one row: {seats:?}");
+        assert_eq!(
+            numbers,
+            (numbers[0]..numbers[0] + 4).collect::<Vec<_>>(),
+            "side by side: {seats:?}"
+        );
+        assert_eq!(
+            numbers[0], 4,
+            "the centre of an empty row of ten: {seats:?}"
+        );
+        for seat in seats {
+            assert!(seen.insert(seat.clone()), "{seat} in two holds");
+        }
+        assert!(rows_used.insert(row.clone()), "row {row} got two blocks");
+    }
+    assert_eq!(rows_used.len(), 10, "one block per row: {rows_used:?}");
     backend.assert_audit_clean();
 }
