@@ -94,8 +94,18 @@ fn organizer_auth() -> Option<&'static str> {
 }
 
 async fn post(http: &reqwest::Client, url: String, body: Value) -> Result<Value, String> {
+    post_as(http, url, body, organizer_auth()).await
+}
+
+/// As [`post`], with the token of whoever the body names (or none in open mode).
+async fn post_as(
+    http: &reqwest::Client,
+    url: String,
+    body: Value,
+    auth: Option<&str>,
+) -> Result<Value, String> {
     let mut request = http.post(&url).json(&body);
-    if let Some(auth) = organizer_auth() {
+    if let Some(auth) = auth {
         request = request.header("authorization", auth);
     }
     let response = request.send().await.map_err(|e| e.to_string())?;
@@ -170,7 +180,9 @@ impl Scenario {
                 // One holder per seat: a user may hold only MAX_LOCKS_PER_USER seats.
                 for (i, seat) in seats.iter().step_by(5).enumerate() {
                     let url = format!("{base}/events/{event}/seats/{seat}/lock");
-                    post(&http, url, json!({ "userId": format!("holder{i}") })).await?;
+                    let user = i as u32;
+                    post_as(&http, url, json!({ "userId": format!("u{user}") }), user_auth(user))
+                        .await?;
                 }
                 post(
                     &http,
