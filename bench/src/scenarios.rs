@@ -181,8 +181,13 @@ impl Scenario {
                 for (i, seat) in seats.iter().step_by(5).enumerate() {
                     let url = format!("{base}/events/{event}/seats/{seat}/lock");
                     let user = i as u32;
-                    post_as(&http, url, json!({ "userId": format!("u{user}") }), user_auth(user))
-                        .await?;
+                    post_as(
+                        &http,
+                        url,
+                        json!({ "userId": format!("u{user}") }),
+                        user_auth(user),
+                    )
+                    .await?;
                 }
                 post(
                     &http,
