@@ -26,4 +26,5 @@ if booking.seats then
     redis.call('SETBIT', K.booked_seats, redis.call('HGET', K.seat_positions, seat), 0)
   end
 end
+bump(K.version)
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

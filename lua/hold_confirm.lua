@@ -17,7 +17,7 @@ if hold.status ~= 'held' or hold.userId ~= user then
   return refuse('HOLD_NOT_FOUND')
 end
 if hold.expiresAt <= now then
-  reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
+  reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, now)
   return refuse('HOLD_EXPIRED')
 end
 
@@ -70,4 +70,5 @@ index_booking(K.bookings, K.user_bookings, A.booking_id)
 hold.status = 'confirmed'
 hold.bookingId = A.booking_id
 redis.call('SET', K.hold, cjson.encode(hold), 'KEEPTTL')
+bump(K.version)
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

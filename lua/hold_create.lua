@@ -7,8 +7,8 @@
 
 local user = A.user
 local now = now_ms()
-reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
-clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, now)
+reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, now)
+clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, K.version, now)
 -- Never past its longest life, even at the start.
 local expires_at = now + math.min(tonumber(A.ttl_ms), tonumber(A.max_lifetime_ms))
 local hold = {
@@ -121,4 +121,5 @@ end
 
 local document = cjson.encode(hold)
 redis.call('SET', K.hold, document, 'PXAT', now + tonumber(A.max_lifetime_ms) + 86400000)
+bump(K.version)
 return reply_json(document)

@@ -37,4 +37,5 @@ hold.expiresAt = expires_at
 hold.extensionsLeft = hold.extensionsLeft - 1
 local document = cjson.encode(hold)
 redis.call('SET', K.hold, document, 'KEEPTTL')
+bump(K.version)
 return reply_json(document)

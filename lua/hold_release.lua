@@ -2,7 +2,7 @@
 -- Only its user. An expired hold has given them back already (or does so here).
 
 local now = now_ms()
-reclaim_expired_holds(K.holds, K.sections, K.user_held, now)
+reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, now)
 local raw = redis.call('GET', K.hold)
 if not raw then
   return refuse('HOLD_NOT_FOUND')
@@ -30,4 +30,5 @@ end
 hold.status = 'released'
 local document = cjson.encode(hold)
 redis.call('SET', K.hold, document, 'KEEPTTL')
+bump(K.version)
 return reply_json(document)

@@ -43,6 +43,13 @@ local function not_found(event_key, code)
   return refuse(code)
 end
 
+-- Every script that changes what GET /events/{id} or the seat map shows bumps the event's
+-- version (the key named version in each, INCR): with the count of expired lock and hold entries not
+-- cleared yet, it is the ETag of both reads (src/store/version.rs).
+local function bump(version_key)
+  redis.call('INCR', version_key)
+end
+
 -- Idempotency. A request carrying an Idempotency-Key passes the record key and a fingerprint
 -- of its body; without a key both are nil. A stored record replays the first successful reply;
 -- a different fingerprint under the same key is refused.
@@ -131,11 +138,14 @@ local function give_back_held(sections_key, user_held_key, member)
   redis.call('HINCRBY', user_held_key, user .. ':' .. section, -qty)
 end
 
-local function reclaim_expired_holds(holds_key, sections_key, user_held_key, now)
+local function reclaim_expired_holds(holds_key, sections_key, user_held_key, version_key, now)
   local expired = redis.call('ZRANGE', holds_key, '-inf', now, 'BYSCORE')
   for _, member in ipairs(expired) do
     give_back_held(sections_key, user_held_key, member)
     redis.call('ZREM', holds_key, member)
+  end
+  if #expired > 0 then
+    redis.call('INCR', version_key)
   end
 end
 
@@ -210,11 +220,12 @@ end
 -- a row at a time instead of one lock at a time. A lock's key expires by itself; its bit is
 -- cleared, from the lock index's expired entries, by the next script that reads the bitmap or
 -- locks a seat.
-local function clear_expired_locks(lock_index_key, held_key, seat_positions_key, now)
+local function clear_expired_locks(lock_index_key, held_key, seat_positions_key, version_key, now)
   local expired = redis.call('ZRANGE', lock_index_key, '-inf', now, 'BYSCORE')
   if #expired == 0 then
     return
   end
+  redis.call('INCR', version_key)
   for i = 1, #expired, 1000 do
     local positions = redis.call('HMGET', seat_positions_key, unpack(expired, i, math.min(i + 999, #expired)))
     for _, position in ipairs(positions) do

@@ -55,12 +55,33 @@ impl Connection {
         body: Option<Bytes>,
         authorization: Option<&str>,
     ) -> Result<Answer, Failure> {
+        self.send_with(method, path, body, authorization, None)
+            .await
+    }
+
+    /// A GET with `If-None-Match: tag`: a conditional re-read.
+    pub async fn get_unless(&mut self, path: &str, tag: &str) -> Result<Answer, Failure> {
+        self.send_with(Method::GET, path, None, None, Some(("if-none-match", tag)))
+            .await
+    }
+
+    async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        authorization: Option<&str>,
+        header: Option<(&str, &str)>,
+    ) -> Result<Answer, Failure> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header("host", &self.host);
         if let Some(authorization) = authorization {
             request = request.header("authorization", authorization);
+        }
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
         }
         if body.is_some() {
             request = request.header("content-type", "application/json");

@@ -81,6 +81,7 @@ fn print_book_call(event: &str) -> Result<(), String> {
         user_held: k.user_held(),
         seat_positions: k.seat_positions(),
         held_seats: k.held_seats(),
+        version: k.version(),
         idempotency: None,
     }
     .values();

@@ -19,6 +19,8 @@ pub enum Name {
     SeatStorm,
     /// `GET /events/{id}/seats` on a 5000-seat event.
     ReadSeats,
+    /// The same map re-read with `If-None-Match` and its current `ETag`: `304`, no body.
+    ReadSeatsCached,
     /// An on-sale mix: event and seat-map reads, bookings, locks and confirms.
     Mixed,
     /// Checkout on a 5000-seat section of 50 rows: hold 2 to 4 seats together (best
@@ -42,6 +44,10 @@ pub enum Scenario {
     },
     ReadSeats {
         event: String,
+    },
+    ReadSeatsCached {
+        event: String,
+        tag: String,
     },
     Mixed {
         ga: String,
@@ -173,7 +179,7 @@ impl Scenario {
                 let event = create_event(&http, base, seated(&seats)).await?;
                 Scenario::SeatStorm { event, seats }
             }
-            Name::ReadSeats => {
+            Name::ReadSeats | Name::ReadSeatsCached => {
                 let seats = seat_names(5000);
                 let event = create_event(&http, base, seated(&seats)).await?;
                 // Some seats sold and some held, so the map has all three states.
@@ -195,7 +201,22 @@ impl Scenario {
                     json!({ "eventId": event, "sectionId": "s1", "qty": 10 }),
                 )
                 .await?;
-                Scenario::ReadSeats { event }
+                if name == Name::ReadSeats {
+                    Scenario::ReadSeats { event }
+                } else {
+                    let map = http
+                        .get(format!("{base}/events/{event}/seats"))
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let tag = map
+                        .headers()
+                        .get("etag")
+                        .and_then(|v| v.to_str().ok())
+                        .ok_or("a seat map without an ETag")?
+                        .to_owned();
+                    Scenario::ReadSeatsCached { event, tag }
+                }
             }
             Name::Checkout => {
                 // Row names of letters only: "AA".."BX" (a row "A1" seat 1 would clash with a
@@ -310,6 +331,10 @@ impl Scenario {
             }
             Scenario::ReadSeats { event } => {
                 rec.timed(conn.send(Method::GET, &format!("/events/{event}/seats"), None, None))
+                    .await?;
+            }
+            Scenario::ReadSeatsCached { event, tag } => {
+                rec.timed(conn.get_unless(&format!("/events/{event}/seats"), tag))
                     .await?;
             }
             Scenario::Mixed { ga, seated, seats } => match rng.u32(..100) {

@@ -134,11 +134,22 @@ fn demo_user(
     caller.acting(named)
 }
 
-/// The demo event's seat map (`GET /events/demo/seats`).
+/// The demo event's seat map (`GET /events/demo/seats`, with its `ETag` and `304`).
 #[utoipa::path(get, path = "/seats", tag = "demo",
-    responses((status = 200, description = "The seat map", body = SeatMapReply), SeatMapErrors))]
-pub async fn seat_map(State(state): State<AppState>) -> Result<Response, AppError> {
-    on_demo!(state, |event| seats::seat_map(&state, event).await)
+    params(("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
+    responses(
+        (status = 200, description = "The seat map", body = SeatMapReply,
+            headers(("ETag" = String, description = "Changes whenever what this shows changes"))),
+        (status = 304, description = "Unchanged since the `ETag` sent",
+            headers(("ETag" = String, description = "The current `ETag`"))),
+        SeatMapErrors,
+    ))]
+pub async fn seat_map(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, AppError> {
+    on_demo!(state, |event| seats::seat_map(&state, event, &headers)
+        .await)
 }
 
 async fn lock_demo(

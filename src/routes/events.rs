@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -123,19 +123,48 @@ pub async fn list(
     }))
 }
 
-/// One event with its sections and their live `remaining` counts.
+/// One event with its sections and their live `remaining` counts. With `If-None-Match`
+/// naming its current `ETag`: `304` and no body.
 #[utoipa::path(get, path = "/events/{eventId}", tag = "events",
-    params(("eventId" = EventId, Path)),
-    responses((status = 200, description = "The event", body = EventView), ShowErrors))]
+    params(("eventId" = EventId, Path),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
+    responses(
+        (status = 200, description = "The event", body = EventView,
+            headers(("ETag" = String, description = "Changes whenever what this shows changes"))),
+        (status = 304, description = "Unchanged since the `ETag` sent",
+            headers(("ETag" = String, description = "The current `ETag`"))),
+        ShowErrors,
+    ))]
 pub async fn show(
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams(event_id): PathParams<String>,
-) -> Result<Json<EventView>, AppError> {
+) -> Result<Response, AppError> {
     let event_id = EventId::parse(event_id)?;
-    state
+    let tag = state.store.event_tag(&event_id).await?;
+    if current(&headers, &tag) {
+        return Ok(not_modified(&tag));
+    }
+    let view = state
         .store
         .event(&event_id)
         .await?
-        .map(Json)
-        .ok_or(AppError::EventNotFound)
+        .ok_or(AppError::EventNotFound)?;
+    Ok(([(header::ETAG, tag)], Json(view)).into_response())
+}
+
+/// Whether `If-None-Match` names `tag` (or `*`): the client's copy is current.
+pub(super) fn current(headers: &HeaderMap, tag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == tag || t == "*")
+}
+
+/// `304 Not Modified` with the current tag.
+pub(super) fn not_modified(tag: &str) -> Response {
+    (StatusCode::NOT_MODIFIED, [(header::ETAG, tag.to_owned())]).into_response()
 }

@@ -16,7 +16,7 @@ use crate::extract::{Idempotency, IdempotencyHeader, OptionalJson, PathParams};
 use crate::store::IdempotencyKey;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -95,15 +95,23 @@ fn user(caller: &Caller, body: Option<UserBody>) -> Result<UserId, AppError> {
 }
 
 /// Every named seat with its status: `available`, `locked` (with `lockExpiresAt`, never who)
-/// or `booked`.
+/// or `booked`. With `If-None-Match` naming its current `ETag`: `304` and no body.
 #[utoipa::path(get, path = "/events/{eventId}/seats", tag = "seats",
-    params(("eventId" = EventId, Path)),
-    responses((status = 200, description = "The seat map", body = SeatMapReply), SeatMapErrors))]
+    params(("eventId" = EventId, Path),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
+    responses(
+        (status = 200, description = "The seat map", body = SeatMapReply,
+            headers(("ETag" = String, description = "Changes whenever what this shows changes"))),
+        (status = 304, description = "Unchanged since the `ETag` sent",
+            headers(("ETag" = String, description = "The current `ETag`"))),
+        SeatMapErrors,
+    ))]
 pub async fn list(
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams(event): PathParams<String>,
 ) -> Result<Response, AppError> {
-    seat_map(&state, EventId::parse(event)?).await
+    seat_map(&state, EventId::parse(event)?, &headers).await
 }
 
 /// Holds a seat for `LOCK_TTL_MS`; the holder asking again gets the same lock, not extended.
@@ -161,7 +169,15 @@ pub async fn unlock(
 
 /// A seat map of thousands of seats is hundreds of kilobytes of JSON: it is written into a
 /// buffer sized for it up front (about 64 bytes a seat) instead of one grown step by step.
-pub(super) async fn seat_map(state: &AppState, event: EventId) -> Result<Response, AppError> {
+pub(super) async fn seat_map(
+    state: &AppState,
+    event: EventId,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let tag = state.store.event_tag(&event).await?;
+    if super::events::current(headers, &tag) {
+        return Ok(super::events::not_modified(&tag));
+    }
     let seats = state
         .store
         .seat_map(&event)
@@ -174,7 +190,14 @@ pub(super) async fn seat_map(state: &AppState, event: EventId) -> Result<Respons
     };
     serde_json::to_writer(&mut body, &reply)
         .map_err(|e| AppError::Internal(format!("encoding the seat map: {e}")))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::ETAG, tag),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// 200 for a new lock and for the holder asking again (the lock is not extended).

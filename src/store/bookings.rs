@@ -76,6 +76,7 @@ impl Store {
             self.run_booking_script(book.name, slot, |id| {
                 book.call(
                     BookKeys {
+                        version: keys.version(),
                         event: keys.event(),
                         sections: keys.sections(),
                         booked_seats: keys.booked_seats(),
@@ -141,6 +142,7 @@ impl Store {
             let cancel = &self.scripts.cancel_booking;
             let invocation = cancel.call(
                 CancelKeys {
+                    version: keys.version(),
                     booking: keys::booking(id),
                     sections: keys.sections(),
                     seat_positions: keys.seat_positions(),

@@ -45,6 +45,7 @@ impl Store {
         let create = &self.scripts.hold_create;
         let invocation = create.call(
             HoldCreateKeys {
+                version: keys.version(),
                 event: keys.event(),
                 sections: keys.sections(),
                 seat_sections: keys.seat_sections(),
@@ -119,6 +120,7 @@ impl Store {
         let extend = &self.scripts.hold_extend;
         let invocation = extend.call(
             HoldExtendKeys {
+                version: keys.version(),
                 hold: keys.hold(id),
                 seat_lock_prefix: keys.seat_lock_prefix(),
                 lock_index: keys.lock_index(),
@@ -150,6 +152,7 @@ impl Store {
         let release = &self.scripts.hold_release;
         let invocation = release.call(
             HoldReleaseKeys {
+                version: keys.version(),
                 hold: keys.hold(id),
                 seat_lock_prefix: keys.seat_lock_prefix(),
                 lock_index: keys.lock_index(),
@@ -191,6 +194,7 @@ impl Store {
             self.run_booking_script(confirm.name, slot, |booking| {
                 confirm.call(
                     HoldConfirmKeys {
+                        version: keys.version(),
                         hold: keys.hold(id),
                         seat_lock_prefix: keys.seat_lock_prefix(),
                         seat_positions: keys.seat_positions(),

@@ -20,6 +20,7 @@
 //! | `bo:{E}:seat-position` | hash | seat -> position in the event's seat order (0, 1, ...) |
 //! | `bo:{E}:seat-at` | hash | position -> seat |
 //! | `bo:{E}:booked-seats` | bitmap | bit `position` is 1 while that seat is sold |
+//! | `bo:{E}:version` | string | a counter bumped by every change its reads show (their ETag) |
 //! | `bo:{E}:held-seats` | bitmap | bit `position` is 1 while that seat is held (cleared lazily after expiry) |
 //! | `bo:{E}:lock:<seat>` | string | lock holder's user id, expiring by itself (`PX`) |
 //! | `bo:{E}:locks` | zset | seat -> lock expiry (ms): an index of the lock keys |
@@ -147,6 +148,10 @@ impl EventKeys {
     }
     pub fn booked_seats(&self) -> String {
         self.key("booked-seats")
+    }
+    /// The event's version: bumped by every script that changes what its reads show.
+    pub fn version(&self) -> String {
+        self.key("version")
     }
     /// Bit `position` is 1 while that seat is held (a seat lock, or a hold's seat).
     pub fn held_seats(&self) -> String {

@@ -19,6 +19,7 @@ mod idempotency;
 pub mod keys;
 pub mod scripts;
 mod seats;
+mod version;
 
 pub use bookings::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
 pub use connection::{NodeConn, RedisConn};

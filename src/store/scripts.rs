@@ -154,38 +154,41 @@ scripts! {
     /// A write counted against a rate limit bucket.
     rate_limit: RateLimitKeys [bucket] [],
                 RateLimitArgs [rate, burst] [];
+    /// Read only: the ETag of an event's reads.
+    event_tag: EventTagKeys [event, version, lock_index, holds] [],
+               EventTagArgs [] [];
     create_event: CreateEventKeys [event, sections, seat_sections, seat_positions, seats_at, booked_seats] [],
                   CreateEventArgs [document] [];
     book: BookKeys [event, sections, booked_seats, seats_at, lock_index, booking, bookings,
                     user_bookings, user_tickets, user_locks, seat_sections, holds, user_held,
-                    seat_positions, held_seats]
+                    seat_positions, held_seats, version]
                    [idempotency],
           BookArgs [booking_id, event_id, section_id, qty, user_id, created_at] [fingerprint, ttl_ms];
     lock_seat: LockKeys [event, seat_sections, seat_positions, booked_seats, lock_index, seat_lock,
-                         sections, user_tickets, user_locks, holds, user_held, held_seats] [],
+                         sections, user_tickets, user_locks, holds, user_held, held_seats, version] [],
                LockArgs [seat, user, ttl_ms, max_locks] [];
     confirm_seat: ConfirmKeys [event, seat_sections, seat_positions, booked_seats, lock_index,
                                seat_lock, sections, booking, bookings, user_bookings, user_tickets,
-                               user_locks, held_seats] [idempotency],
+                               user_locks, held_seats, version] [idempotency],
                   ConfirmArgs [seat, user, booking_id, event_id, created_at] [fingerprint, ttl_ms];
     unlock_seat: UnlockKeys [event, seat_sections, seat_positions, booked_seats, lock_index, seat_lock,
-                             user_locks, held_seats] [],
+                             user_locks, held_seats, version] [],
                  UnlockArgs [seat, user] [];
     hold_create: HoldCreateKeys [event, sections, seat_sections, seat_positions, booked_seats,
                                  lock_index, seat_lock_prefix, user_tickets, user_locks, user_held,
-                                 holds, hold, seats_at, held_seats] [],
+                                 holds, hold, seats_at, held_seats, version] [],
                  HoldCreateArgs [hold_id, event_id, user, ttl_ms, max_extensions, max_lifetime_ms,
                                  max_locks, section_id, qty, seats, together] [];
-    hold_extend: HoldExtendKeys [hold, seat_lock_prefix, lock_index, user_locks, holds] [],
+    hold_extend: HoldExtendKeys [hold, seat_lock_prefix, lock_index, user_locks, holds, version] [],
                  HoldExtendArgs [user, ttl_ms, max_lifetime_ms] [];
     hold_release: HoldReleaseKeys [hold, seat_lock_prefix, lock_index, user_locks, holds, sections,
-                                   user_held, seat_positions, held_seats] [],
+                                   user_held, seat_positions, held_seats, version] [],
                   HoldReleaseArgs [user] [];
     hold_confirm: HoldConfirmKeys [hold, seat_lock_prefix, seat_positions, booked_seats, lock_index,
                                    user_locks, sections, holds, user_held, booking, bookings,
-                                   user_bookings, user_tickets, held_seats] [idempotency],
+                                   user_bookings, user_tickets, held_seats, version] [idempotency],
                   HoldConfirmArgs [user, booking_id, event_id, created_at] [fingerprint, ttl_ms];
-    cancel_booking: CancelKeys [booking, sections, seat_positions, booked_seats, user_tickets] [idempotency],
+    cancel_booking: CancelKeys [booking, sections, seat_positions, booked_seats, user_tickets, version] [idempotency],
                     CancelArgs [cancelled_at] [fingerprint, ttl_ms];
 }
 

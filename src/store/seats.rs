@@ -65,6 +65,7 @@ impl Store {
         let lock = &self.scripts.lock_seat;
         let invocation = lock.call(
             LockKeys {
+                version: keys.version(),
                 event: keys.event(),
                 seat_sections: keys.seat_sections(),
                 seat_positions: keys.seat_positions(),
@@ -112,6 +113,7 @@ impl Store {
             self.run_booking_script(confirm.name, slot, |id| {
                 confirm.call(
                     ConfirmKeys {
+                        version: keys.version(),
                         event: keys.event(),
                         seat_sections: keys.seat_sections(),
                         seat_positions: keys.seat_positions(),
@@ -154,6 +156,7 @@ impl Store {
         let unlock = &self.scripts.unlock_seat;
         let invocation = unlock.call(
             UnlockKeys {
+                version: keys.version(),
                 event: keys.event(),
                 seat_sections: keys.seat_sections(),
                 seat_positions: keys.seat_positions(),

@@ -273,3 +273,80 @@ both!(async fn a_section_given_by_rows_has_their_seats_and_the_map_names_each_ro
     }
     redis.assert_audit_clean();
 });
+
+both!(async fn event_and_seat_map_reads_are_conditional_on_their_etag(redis) {
+    let mut settings = redis.settings();
+    settings.lock_ttl_ms = 1_000;
+    settings.hold_ttl_ms = 1_000;
+    let app = crate::harness::TestApp::spawn_with(settings).await;
+    let created = app
+        .post(
+            "/events",
+            json!({ "name": "Tagged", "sections": [
+                { "name": "GA", "price": 10, "capacity": 10 },
+                { "name": "Row", "price": 20, "rows": [{ "name": "A", "count": 3 }] },
+            ]}),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let get = |path: String, tag: Option<String>| {
+        let app = &app;
+        async move {
+            let headers: Vec<(&str, &str)> = match &tag {
+                Some(tag) => vec![("if-none-match", tag.as_str())],
+                None => vec![],
+            };
+            app.send(reqwest::Method::GET, &path, None, &headers).await
+        }
+    };
+    let event_path = format!("/events/{id}");
+    let map_path = format!("/events/{id}/seats");
+    for path in [&event_path, &map_path] {
+        let first = get(path.clone(), None).await;
+        first.assert_status(200);
+        let tag = first.header("etag").expect("an ETag").to_owned();
+        let again = get(path.clone(), Some(tag.clone())).await;
+        assert_eq!(again.status, 304, "{path}: {}", again.text);
+        assert!(again.text.is_empty());
+        assert_eq!(again.header("etag"), Some(tag.as_str()));
+        assert_eq!(get(path.clone(), Some("*".into())).await.status, 304);
+        assert_eq!(get(path.clone(), Some("\"other\"".into())).await.status, 200);
+    }
+
+    // A booking changes both.
+    let before = get(event_path.clone(), None).await.header("etag").unwrap().to_owned();
+    app.book(&id, "s1", 2, "alice").await.assert_status(201);
+    let after = get(event_path.clone(), Some(before.clone())).await;
+    after.assert_status(200);
+    assert_eq!(after.body["sections"][0]["remaining"], 8);
+    assert_ne!(after.header("etag"), Some(before.as_str()));
+
+    // A lock that expires changes the map with no write at all: Redis's clock decides.
+    app.seat_action(&id, "A2", "lock", "bob").await.assert_status(200);
+    let locked = get(map_path.clone(), None).await;
+    assert_eq!(locked.body["seats"][1]["status"], "locked");
+    let tag = locked.header("etag").unwrap().to_owned();
+    redis.wait_until_gone(&format!("bo:{{{id}}}:lock:A2"));
+    let expired = get(map_path.clone(), Some(tag)).await;
+    expired.assert_status(200);
+    assert_eq!(expired.body["seats"][1]["status"], "available");
+
+    // So does a general admission hold that expires, for the event's remaining.
+    let held = app
+        .post(&format!("/events/{id}/holds"), json!({ "userId": "carol", "sectionId": "s1", "qty": 3 }))
+        .await;
+    held.assert_status(201);
+    let ends = boxoffice::domain::time::parse_rfc3339_ms(held.body["expiresAt"].as_str().unwrap()).unwrap();
+    let during = get(event_path.clone(), None).await;
+    assert_eq!(during.body["sections"][0]["remaining"], 5);
+    let tag = during.header("etag").unwrap().to_owned();
+    crate::harness::wait_until("Redis's clock passes the hold's expiry", || redis.now_ms() > ends);
+    let later = get(event_path.clone(), Some(tag)).await;
+    later.assert_status(200);
+    assert_eq!(later.body["sections"][0]["remaining"], 8);
+
+    get("/events/no-such-event".into(), Some("*".into()))
+        .await
+        .assert_error(404, "EVENT_NOT_FOUND");
+    redis.assert_audit_clean();
+});
