@@ -1,6 +1,7 @@
 //! Request extractors whose every failure is an [`AppError`], so malformed requests get the same
 //! JSON error body as everything else.
 
+use crate::domain::object::Object;
 use crate::error::AppError;
 use crate::store::IdempotencyKey;
 use axum::body::Bytes;
@@ -9,14 +10,15 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
-/// A JSON body (`Content-Type: application/json`).
+/// A JSON body (`Content-Type: application/json`): an object, never an array.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        let axum::Json(value) = <axum::Json<T> as FromRequest<S>>::from_request(req, state).await?;
+        let axum::Json(Object(value)) =
+            <axum::Json<Object<T>> as FromRequest<S>>::from_request(req, state).await?;
         Ok(Self(value))
     }
 }
@@ -50,8 +52,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
             return Err(AppError::UnsupportedMediaType);
         }
         // `null` is no body too.
-        let axum::Json(value) = axum::Json::<Option<T>>::from_bytes(&bytes)?;
-        Ok(Self(value))
+        let axum::Json(value) = axum::Json::<Option<Object<T>>>::from_bytes(&bytes)?;
+        Ok(Self(value.map(|Object(value)| value)))
     }
 }
 

@@ -33,6 +33,7 @@ pub struct NewEvent {
     )]
     pub name: String,
     /// Sections in the order given get the ids `s1`, `s2`, ...
+    #[serde(deserialize_with = "super::object::vec")]
     #[schema(min_items = 1, max_items = 100)]
     pub sections: Vec<NewSection>,
     /// The most tickets one user may hold (live seat locks) plus have booked in the event.
@@ -65,7 +66,7 @@ pub struct NewSection {
     pub seats: Option<Vec<SeatId>>,
     /// Reserved seating by rows, the best first: `{"name":"A","count":20}` gives the seats
     /// `A1..A20`, side by side in that order. Not with `capacity` or `seats`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::object::option_vec")]
     #[schema(min_items = 1, max_items = 10_000)]
     pub rows: Option<Vec<Row>>,
     /// The most tickets one user may hold plus have booked in this section.

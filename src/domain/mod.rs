@@ -6,6 +6,7 @@ pub mod event;
 pub mod hold;
 pub mod ids;
 pub mod money;
+pub mod object;
 pub mod seats;
 pub mod time;
 pub mod whole;

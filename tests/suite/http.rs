@@ -71,6 +71,78 @@ async fn malformed_bodies_are_400_with_a_reason() {
     );
 }
 
+/// serde's derived structs also read a JSON array of their fields in order (`[]` is a body whose
+/// fields all have defaults): an array where the document says object is refused, at the top and
+/// nested, and changes nothing.
+#[tokio::test]
+async fn arrays_in_place_of_objects_are_400() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis).await;
+    let event = app
+        .post(
+            "/events",
+            json!({ "name": "E", "sections": [{ "name": "S", "price": 1, "seats": ["1", "2"] }] }),
+        )
+        .await;
+    assert_eq!(event.status, 201, "{event:?}");
+    let id = event.body["id"].as_str().unwrap().to_owned();
+    let raw = |path: String, body: &'static str| {
+        app.client
+            .post(format!("{}{path}", app.base))
+            .header("authorization", organizer())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let cases = [
+        ("/lock/1".to_owned(), "[]"),
+        ("/lock/1".to_owned(), r#"["organizer"]"#),
+        (format!("/events/{id}/seats/1/lock"), "[]"),
+        (format!("/events/{id}/holds"), r#"[["1"]]"#),
+        ("/book".to_owned(), r#"["e", "s1", 1]"#),
+        (
+            "/events".to_owned(),
+            r#"["E", [{"name": "S", "price": 1, "capacity": 1}]]"#,
+        ),
+        (
+            "/events".to_owned(),
+            r#"{"name": "E", "sections": [["S", 1, 1]]}"#,
+        ),
+        (
+            "/events".to_owned(),
+            r#"{"name": "E", "sections": [{"name": "S", "price": 1, "rows": [["A", 2]]}]}"#,
+        ),
+    ];
+    for (path, body) in cases {
+        let response = raw(path.clone(), body).await.unwrap();
+        assert_eq!(response.status(), 400, "{path} {body}");
+        let json: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(json["error"]["code"], "INVALID_REQUEST", "{path} {body}");
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("a JSON object"),
+            "{path} {body}: {json}"
+        );
+    }
+    let seats = app.get(&format!("/events/{id}/seats")).await;
+    assert!(
+        seats.body["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|seat| seat["status"] == "available"),
+        "{seats:?}"
+    );
+    assert_eq!(
+        app.get("/events").await.body["events"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
 #[tokio::test]
 async fn non_json_bodies_are_415() {
     let redis = RedisServer::start();
