@@ -16,6 +16,7 @@ RUN mkdir -p src/bin bench/src \
     && rm -rf src
 COPY src src
 COPY lua lua
+COPY web web
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked -p boxoffice --bin boxoffice
 
 FROM debian:bookworm-slim

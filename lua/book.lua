@@ -11,7 +11,7 @@ end
 local section_id = A.section_id
 local qty = tonumber(A.qty)
 local now = now_ms()
-reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, now)
+reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
 local section = redis.call('HMGET', K.sections,
   section_id .. ':remaining', section_id .. ':price', section_id .. ':first', section_id .. ':last',
   section_id .. ':rows')
@@ -30,7 +30,7 @@ end
 
 local seats, positions = nil, {}
 if section[3] then
-  clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, K.version, now)
+  clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, K.version, K.changes, now)
   local chosen, free = best_seats(K.booked_seats, K.held_seats,
     tonumber(section[3]), tonumber(section[4]), section[5], qty, false)
   if not chosen then
@@ -57,5 +57,5 @@ end
 remaining = redis.call('HINCRBY', K.sections, section_id .. ':remaining', -qty)
 count_user_tickets(K.user_tickets, A.user_id, section_id, qty)
 index_booking(K.bookings, K.user_bookings, A.booking_id)
-bump(K.version)
+announce(K.version, K.changes, { section = section_id, remaining = remaining, status = seats and 'booked', seats = seats })
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

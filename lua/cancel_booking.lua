@@ -26,5 +26,6 @@ if booking.seats then
     redis.call('SETBIT', K.booked_seats, redis.call('HGET', K.seat_positions, seat), 0)
   end
 end
-bump(K.version)
+announce(K.version, K.changes, { section = booking.sectionId, remaining = remaining,
+  status = booking.seats and 'available', seats = booking.seats })
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

@@ -17,7 +17,7 @@ if hold.status ~= 'held' or hold.userId ~= user then
   return refuse('HOLD_NOT_FOUND')
 end
 if hold.expiresAt <= now then
-  reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, now)
+  reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
   return refuse('HOLD_EXPIRED')
 end
 
@@ -70,5 +70,6 @@ index_booking(K.bookings, K.user_bookings, A.booking_id)
 hold.status = 'confirmed'
 hold.bookingId = A.booking_id
 redis.call('SET', K.hold, cjson.encode(hold), 'KEEPTTL')
-bump(K.version)
+announce(K.version, K.changes, { section = hold.sectionId, remaining = remaining,
+  status = hold.seats and 'booked', seats = hold.seats })
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

@@ -7,8 +7,8 @@
 
 local user = A.user
 local now = now_ms()
-reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, now)
-clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, K.version, now)
+reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
+clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, K.version, K.changes, now)
 -- Never past its longest life, even at the start.
 local expires_at = now + math.min(tonumber(A.ttl_ms), tonumber(A.max_lifetime_ms))
 local hold = {
@@ -101,6 +101,7 @@ if seats then
   end
   redis.call('ZREMRANGEBYSCORE', K.user_locks, '-inf', now)
   hold.sectionId, hold.seats, hold.qty = section_id, seats, #seats
+  announce(K.version, K.changes, { section = section_id, status = 'locked', seats = seats, expiresAt = expires_at })
 else
   local section_id, qty, remaining = ga.section_id, ga.qty, ga.remaining
   if remaining < qty then
@@ -111,15 +112,15 @@ else
   if over then
     return over
   end
-  redis.call('HINCRBY', K.sections, section_id .. ':remaining', -qty)
+  local left = redis.call('HINCRBY', K.sections, section_id .. ':remaining', -qty)
   redis.call('HINCRBY', K.user_held, user, qty)
   redis.call('HINCRBY', K.user_held, user .. ':' .. section_id, qty)
   redis.call('ZADD', K.holds, expires_at,
     A.hold_id .. ':' .. section_id .. ':' .. qty .. ':' .. user)
   hold.sectionId, hold.qty = section_id, qty
+  announce(K.version, K.changes, { section = section_id, remaining = left })
 end
 
 local document = cjson.encode(hold)
 redis.call('SET', K.hold, document, 'PXAT', now + tonumber(A.max_lifetime_ms) + 86400000)
-bump(K.version)
 return reply_json(document)

@@ -20,10 +20,14 @@ if hold.extensionsLeft <= 0 or hold.expiresAt >= longest then
 end
 local expires_at = math.min(now + tonumber(A.ttl_ms), longest)
 
+-- The seats stay locked, until later; a quantity stays taken (only its ETag changes).
+local change = { section = hold.sectionId }
 if hold.seats then
+  change.status, change.seats, change.expiresAt = 'locked', {}, expires_at
   for _, seat in ipairs(hold.seats) do
     -- A seat its user released through the seat API stays released.
     if redis.call('GET', K.seat_lock_prefix .. seat) == A.user then
+      change.seats[#change.seats + 1] = seat
       redis.call('PEXPIREAT', K.seat_lock_prefix .. seat, expires_at)
       redis.call('ZADD', K.lock_index, expires_at, seat)
       redis.call('ZADD', K.user_locks, expires_at, seat)
@@ -37,5 +41,5 @@ hold.expiresAt = expires_at
 hold.extensionsLeft = hold.extensionsLeft - 1
 local document = cjson.encode(hold)
 redis.call('SET', K.hold, document, 'KEEPTTL')
-bump(K.version)
+announce(K.version, K.changes, change)
 return reply_json(document)

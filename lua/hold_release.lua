@@ -2,7 +2,7 @@
 -- Only its user. An expired hold has given them back already (or does so here).
 
 local now = now_ms()
-reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, now)
+reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
 local raw = redis.call('GET', K.hold)
 if not raw then
   return refuse('HOLD_NOT_FOUND')
@@ -12,9 +12,12 @@ if hold.status ~= 'held' or hold.userId ~= A.user or hold.expiresAt <= now then
   return refuse('HOLD_NOT_FOUND')
 end
 
+local change = { section = hold.sectionId }
 if hold.seats then
+  change.status, change.seats = 'available', {}
   for _, seat in ipairs(hold.seats) do
     if redis.call('GET', K.seat_lock_prefix .. seat) == A.user then
+      change.seats[#change.seats + 1] = seat
       redis.call('DEL', K.seat_lock_prefix .. seat)
       redis.call('ZREM', K.lock_index, seat)
       redis.call('ZREM', K.user_locks, seat)
@@ -24,11 +27,12 @@ if hold.seats then
 else
   local member = hold.id .. ':' .. hold.sectionId .. ':' .. hold.qty .. ':' .. hold.userId
   if redis.call('ZREM', K.holds, member) == 1 then
-    give_back_held(K.sections, K.user_held, member)
+    local _, remaining = give_back_held(K.sections, K.user_held, member)
+    change.remaining = remaining
   end
 end
 hold.status = 'released'
 local document = cjson.encode(hold)
 redis.call('SET', K.hold, document, 'KEEPTTL')
-bump(K.version)
+announce(K.version, K.changes, change)
 return reply_json(document)

@@ -43,11 +43,37 @@ local function not_found(event_key, code)
   return refuse(code)
 end
 
--- Every script that changes what GET /events/{id} or the seat map shows bumps the event's
--- version (the key named version in each, INCR): with the count of expired lock and hold entries not
--- cleared yet, it is the ETag of both reads (src/store/version.rs).
-local function bump(version_key)
-  redis.call('INCR', version_key)
+-- Live availability. Every change of what GET /events/{id} or a seat map shows is announced in
+-- the step that makes it, so a change and its notice never disagree:
+--   * the event's version (INCR) goes up by one: with the count of expired lock and hold
+--     entries not cleared yet, it is the ETag of both reads (src/store/version.rs);
+--   * the change is appended to the event's change stream with that version as its id
+--     (`<version>-0`), so ids are dense: a reader resuming after version v missed nothing if the
+--     stream still holds v + 1 (src/store/changes.rs). Fields, all optional: `section` and its
+--     `remaining` after the change; for named seats `status` (available, locked, booked),
+--     `seats` (space separated) and, while locked, `expiresAt` (ms).
+-- The stream keeps about CHANGES_KEPT entries. XADD runs under pcall: it could fail only if the
+-- stream were ahead of the version, and a notice must never fail the change it announces (a
+-- reader then sees a gap and reloads).
+local CHANGES_KEPT = '10000'
+local CHANGE_FIELDS = { 'section', 'remaining', 'status', 'seats', 'expiresAt' }
+
+local function announce(version_key, changes_key, change)
+  local version = redis.call('INCR', version_key)
+  local fields = {}
+  for _, name in ipairs(CHANGE_FIELDS) do
+    local value = change[name]
+    if type(value) == 'number' then
+      value = string.format('%d', value)
+    elseif type(value) == 'table' then
+      value = table.concat(value, ' ')
+    end
+    if value and value ~= '' then
+      fields[#fields + 1] = name
+      fields[#fields + 1] = value
+    end
+  end
+  redis.pcall('XADD', changes_key, 'MAXLEN', '~', CHANGES_KEPT, version .. '-0', unpack(fields))
 end
 
 -- Idempotency. A request carrying an Idempotency-Key passes the record key and a fingerprint
@@ -131,21 +157,22 @@ local function parse_held(member)
   return hold, section, tonumber(qty), user
 end
 
+-- Returns the section and its remaining after.
 local function give_back_held(sections_key, user_held_key, member)
   local _, section, qty, user = parse_held(member)
-  redis.call('HINCRBY', sections_key, section .. ':remaining', qty)
+  local remaining = redis.call('HINCRBY', sections_key, section .. ':remaining', qty)
   redis.call('HINCRBY', user_held_key, user, -qty)
   redis.call('HINCRBY', user_held_key, user .. ':' .. section, -qty)
+  return section, remaining
 end
 
-local function reclaim_expired_holds(holds_key, sections_key, user_held_key, version_key, now)
+local function reclaim_expired_holds(holds_key, sections_key, user_held_key, version_key,
+                                     changes_key, now)
   local expired = redis.call('ZRANGE', holds_key, '-inf', now, 'BYSCORE')
   for _, member in ipairs(expired) do
-    give_back_held(sections_key, user_held_key, member)
+    local section, remaining = give_back_held(sections_key, user_held_key, member)
     redis.call('ZREM', holds_key, member)
-  end
-  if #expired > 0 then
-    redis.call('INCR', version_key)
+    announce(version_key, changes_key, { section = section, remaining = remaining })
   end
 end
 
@@ -220,12 +247,13 @@ end
 -- a row at a time instead of one lock at a time. A lock's key expires by itself; its bit is
 -- cleared, from the lock index's expired entries, by the next script that reads the bitmap or
 -- locks a seat.
-local function clear_expired_locks(lock_index_key, held_key, seat_positions_key, version_key, now)
+local function clear_expired_locks(lock_index_key, held_key, seat_positions_key, version_key,
+                                   changes_key, now)
   local expired = redis.call('ZRANGE', lock_index_key, '-inf', now, 'BYSCORE')
   if #expired == 0 then
     return
   end
-  redis.call('INCR', version_key)
+  announce(version_key, changes_key, { status = 'available', seats = expired })
   for i = 1, #expired, 1000 do
     local positions = redis.call('HMGET', seat_positions_key, unpack(expired, i, math.min(i + 999, #expired)))
     for _, position in ipairs(positions) do

@@ -19,8 +19,8 @@ if holder then
 end
 
 local now = now_ms()
-reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, now)
-clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, K.version, now)
+reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
+clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, K.version, K.changes, now)
 local max_locks = tonumber(A.max_locks)
 if max_locks > 0 then
   local live = redis.call('ZCOUNT', K.user_locks, '(' .. now, '+inf')
@@ -41,5 +41,5 @@ redis.call('ZADD', K.user_locks, expires_at, seat)
 redis.call('SETBIT', K.held_seats, position, 1)
 -- Drop the user's index entries of locks that have expired (their keys are gone already).
 redis.call('ZREMRANGEBYSCORE', K.user_locks, '-inf', now)
-bump(K.version)
+announce(K.version, K.changes, { section = section_id, status = 'locked', seats = seat, expiresAt = expires_at })
 return reply({ sectionId = section_id, expiresAt = expires_at, alreadyHeld = false })

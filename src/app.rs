@@ -3,6 +3,7 @@
 use crate::auth::Auth;
 use crate::config::{AuthMode, Settings};
 use crate::error::AppError;
+use crate::live::Hub;
 use crate::routes;
 use crate::store::{Limits, Store};
 use axum::Router;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Verifies tokens (or, in open mode, lets clients name themselves).
     pub auth: Arc<Auth>,
+    /// This replica's readers of change streams, fanned out to its subscribers.
+    pub live: Arc<Hub>,
 }
 
 pub fn router(state: AppState, draining: Draining) -> Router {
@@ -254,16 +257,24 @@ impl App {
         });
         let shutdown_drain = Duration::from_millis(settings.shutdown_drain_ms);
         let shutdown_grace = Duration::from_millis(settings.shutdown_grace_ms);
+        let draining = Draining::new();
+        let live = Hub::new(
+            store.clone(),
+            usize::try_from(settings.stream_buffer).unwrap_or(usize::MAX),
+            draining.clone(),
+        );
         let state = AppState {
             store,
             settings: Arc::new(settings),
             auth: Arc::new(auth),
+            live,
         };
-        let draining = Draining::new();
         let listener = ClosableListener {
             addr: listener.local_addr()?,
             inner: Some(listener),
             close: draining.clone(),
+            send_buffer: usize::try_from(state.settings.socket_send_buffer_bytes)
+                .unwrap_or(usize::MAX),
         };
         Ok(Self {
             listener,
@@ -336,6 +347,8 @@ pub struct ClosableListener {
     inner: Option<TcpListener>,
     addr: SocketAddr,
     close: Draining,
+    /// SOCKET_SEND_BUFFER_BYTES (0: leave it to the OS).
+    send_buffer: usize,
 }
 
 impl Listener for ClosableListener {
@@ -345,7 +358,15 @@ impl Listener for ClosableListener {
     async fn accept(&mut self) -> (TcpStream, SocketAddr) {
         if let Some(inner) = &mut self.inner {
             tokio::select! {
-                accepted = Listener::accept(inner) => return accepted,
+                accepted = Listener::accept(inner) => {
+                    if self.send_buffer > 0
+                        && let Err(e) =
+                            socket2::SockRef::from(&accepted.0).set_send_buffer_size(self.send_buffer)
+                    {
+                        tracing::warn!(error = %e, "SOCKET_SEND_BUFFER_BYTES not applied");
+                    }
+                    return accepted;
+                }
                 () = self.close.cancelled() => {}
             }
         }

@@ -149,7 +149,8 @@ async fn stored_event_ids(conn: &mut MultiplexedConnection) -> Result<BTreeSet<S
 }
 
 /// Event document, sections hash, booked-seats bitmap, seat -> position, position -> seat,
-/// booking ids, Redis's clock.
+/// booking ids, holds, held-seats bitmap, lock index, version, the change stream's last entry,
+/// Redis's clock.
 type EventRead = (
     Option<String>,
     HashMap<String, String>,
@@ -160,6 +161,8 @@ type EventRead = (
     Vec<String>,
     Vec<u8>,
     Vec<String>,
+    Option<u64>,
+    Vec<(String, Vec<String>)>,
     RedisTime,
 );
 
@@ -178,6 +181,9 @@ struct Snapshot {
     /// The held-seats bitmap, and the seats of the lock index (live or expired, not cleared).
     held: Vec<u8>,
     indexed_locks: Vec<String>,
+    /// The version, and the id of the change stream's last entry (if any).
+    version: u64,
+    last_change: Option<String>,
 }
 
 async fn snapshot(
@@ -194,6 +200,7 @@ async fn snapshot(
             .arg(keys.bookings())
             .arg(keys.holds())
             .arg(keys.held_seats())
+            .arg(keys.version())
             .exec_async(conn)
             .await?;
         let (
@@ -206,6 +213,8 @@ async fn snapshot(
             holds,
             held,
             indexed_locks,
+            version,
+            last_change,
             now,
         ): EventRead = redis::pipe()
             .get(keys.event())
@@ -217,6 +226,13 @@ async fn snapshot(
             .zrange(keys.holds(), 0, -1)
             .get(keys.held_seats())
             .zrange(keys.lock_index(), 0, -1)
+            .get(keys.version())
+            .cmd("XREVRANGE")
+            .arg(keys.changes())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
             .cmd("TIME")
             .query_async(conn)
             .await?;
@@ -286,6 +302,8 @@ async fn snapshot(
                 holds,
                 held,
                 indexed_locks,
+                version: version.unwrap_or(0),
+                last_change: last_change.into_iter().next().map(|(id, _)| id),
             }));
         }
     }
@@ -331,6 +349,17 @@ async fn audit_event(
     report.events += 1;
     let mut violations = Vec::new();
     let mut flag = |message: String| violations.push(format!("event {event_id}: {message}"));
+
+    // Every change is announced in the step that makes it: the change stream ends at the
+    // current version (lua/lib.lua, announce).
+    if let Some(last) = &snap.last_change
+        && *last != format!("{}-0", snap.version)
+    {
+        flag(format!(
+            "the change stream ends at {last}, but the version is {}: a change was not announced",
+            snap.version
+        ));
+    }
 
     // Bookings: documents present and coherent.
     let mut confirmed = Vec::new();

@@ -44,7 +44,7 @@ impl utoipa::Modify for BearerAuth {
         description = "A ticket booking API that cannot oversell. Every error is \
             `{\"error\": {\"code\", \"message\", ...}}` with a code from the `ErrorCode` table.",
     ),
-    components(schemas(ErrorBody, ErrorDetail, ErrorCode)),
+    components(schemas(ErrorBody, ErrorDetail, ErrorCode, crate::store::Change)),
     tags(
         (name = "events", description = "Events and their sections"),
         (name = "bookings", description = "Booking by quantity, listing, cancelling"),
@@ -53,6 +53,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "demo", description = "The seed systems' routes, on the demo event"),
         (name = "health", description = "Liveness and readiness"),
         (name = "docs", description = "This document"),
+        (name = "page", description = "The seat-map page for people"),
     )
 )]
 pub struct ApiDoc;

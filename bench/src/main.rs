@@ -82,6 +82,7 @@ fn print_book_call(event: &str) -> Result<(), String> {
         seat_positions: k.seat_positions(),
         held_seats: k.held_seats(),
         version: k.version(),
+        changes: k.changes(),
         idempotency: None,
     }
     .values();

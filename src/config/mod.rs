@@ -167,6 +167,25 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(1_000..=86_400_000))]
     pub hold_max_lifetime_ms: u64,
 
+    /// Live streams (`GET /events/{eventId}/stream`): how many changes a subscriber may fall
+    /// behind before it is dropped (it reconnects with `Last-Event-ID` and catches up).
+    #[arg(long, env = "STREAM_BUFFER", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub stream_buffer: u64,
+
+    /// Live streams: a keep-alive comment after this long without an event, in milliseconds
+    /// (below any proxy's read timeout).
+    #[arg(long, env = "STREAM_KEEPALIVE_MS", default_value_t = 15_000,
+          value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub stream_keepalive_ms: u64,
+
+    /// The kernel's send buffer of each client connection, in bytes (0: the OS's own sizing,
+    /// which grows to megabytes). A cap bounds what thousands of open streams may hold in the
+    /// kernel, and how much a stalled stream subscriber absorbs before it falls behind.
+    #[arg(long, env = "SOCKET_SEND_BUFFER_BYTES", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=67_108_864))]
+    pub socket_send_buffer_bytes: u64,
+
     /// Name of this replica, sent back in the `X-Instance-Id` header. Default: the host name.
     #[arg(long, env = "INSTANCE_ID")]
     pub instance_id: Option<String>,

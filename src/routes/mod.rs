@@ -9,7 +9,9 @@ mod events;
 mod fallback;
 mod health;
 mod holds;
+mod page;
 mod seats;
+mod stream;
 
 use crate::app::AppState;
 use crate::config::Settings;
@@ -37,6 +39,8 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .merge(bookings::router())
         .merge(seats::router())
         .merge(holds::router())
+        .merge(stream::router())
+        .merge(page::router())
         .merge(demo::router())
 }
 
@@ -68,7 +72,9 @@ mod tests {
             ("events.rs", include_str!("events.rs")),
             ("health.rs", include_str!("health.rs")),
             ("holds.rs", include_str!("holds.rs")),
+            ("page.rs", include_str!("page.rs")),
             ("seats.rs", include_str!("seats.rs")),
+            ("stream.rs", include_str!("stream.rs")),
         ];
         let plain_route = concat!(".", "route(");
         for (file, source) in sources {

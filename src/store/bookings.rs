@@ -77,6 +77,7 @@ impl Store {
                 book.call(
                     BookKeys {
                         version: keys.version(),
+                        changes: keys.changes(),
                         event: keys.event(),
                         sections: keys.sections(),
                         booked_seats: keys.booked_seats(),
@@ -143,6 +144,7 @@ impl Store {
             let invocation = cancel.call(
                 CancelKeys {
                     version: keys.version(),
+                    changes: keys.changes(),
                     booking: keys::booking(id),
                     sections: keys.sections(),
                     seat_positions: keys.seat_positions(),

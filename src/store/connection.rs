@@ -177,7 +177,7 @@ impl Topology {
     }
 
     /// A new connection of its own (a new cluster connection, on a cluster).
-    async fn own(&self) -> Result<RedisConn, RedisError> {
+    pub(super) async fn own(&self) -> Result<RedisConn, RedisError> {
         match self {
             Topology::Single { info, config, .. } => Ok(RedisConn::Own(
                 redis::Client::open(info.clone())?

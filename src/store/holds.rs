@@ -46,6 +46,7 @@ impl Store {
         let invocation = create.call(
             HoldCreateKeys {
                 version: keys.version(),
+                changes: keys.changes(),
                 event: keys.event(),
                 sections: keys.sections(),
                 seat_sections: keys.seat_sections(),
@@ -121,6 +122,7 @@ impl Store {
         let invocation = extend.call(
             HoldExtendKeys {
                 version: keys.version(),
+                changes: keys.changes(),
                 hold: keys.hold(id),
                 seat_lock_prefix: keys.seat_lock_prefix(),
                 lock_index: keys.lock_index(),
@@ -153,6 +155,7 @@ impl Store {
         let invocation = release.call(
             HoldReleaseKeys {
                 version: keys.version(),
+                changes: keys.changes(),
                 hold: keys.hold(id),
                 seat_lock_prefix: keys.seat_lock_prefix(),
                 lock_index: keys.lock_index(),
@@ -195,6 +198,7 @@ impl Store {
                 confirm.call(
                     HoldConfirmKeys {
                         version: keys.version(),
+                        changes: keys.changes(),
                         hold: keys.hold(id),
                         seat_lock_prefix: keys.seat_lock_prefix(),
                         seat_positions: keys.seat_positions(),

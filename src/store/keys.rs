@@ -21,6 +21,7 @@
 //! | `bo:{E}:seat-at` | hash | position -> seat |
 //! | `bo:{E}:booked-seats` | bitmap | bit `position` is 1 while that seat is sold |
 //! | `bo:{E}:version` | string | a counter bumped by every change its reads show (their ETag) |
+//! | `bo:{E}:changes` | stream | one entry per change of availability, id `<version>-0` (about the last 10000) |
 //! | `bo:{E}:held-seats` | bitmap | bit `position` is 1 while that seat is held (cleared lazily after expiry) |
 //! | `bo:{E}:lock:<seat>` | string | lock holder's user id, expiring by itself (`PX`) |
 //! | `bo:{E}:locks` | zset | seat -> lock expiry (ms): an index of the lock keys |
@@ -152,6 +153,10 @@ impl EventKeys {
     /// The event's version: bumped by every script that changes what its reads show.
     pub fn version(&self) -> String {
         self.key("version")
+    }
+    /// The event's change stream: one entry per version (see `announce` in lua/lib.lua).
+    pub fn changes(&self) -> String {
+        self.key("changes")
     }
     /// Bit `position` is 1 while that seat is held (a seat lock, or a hold's seat).
     pub fn held_seats(&self) -> String {

@@ -12,6 +12,7 @@
 //!   dead Redis turns into a quick `503 STORE_UNAVAILABLE`, never a hung request.
 
 mod bookings;
+mod changes;
 pub mod connection;
 mod events;
 mod holds;
@@ -22,6 +23,7 @@ mod seats;
 mod version;
 
 pub use bookings::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
+pub use changes::{Change, ChangeReader, Since};
 pub use connection::{NodeConn, RedisConn};
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 pub use scripts::Scripts;

@@ -66,6 +66,7 @@ impl Store {
         let invocation = lock.call(
             LockKeys {
                 version: keys.version(),
+                changes: keys.changes(),
                 event: keys.event(),
                 seat_sections: keys.seat_sections(),
                 seat_positions: keys.seat_positions(),
@@ -114,6 +115,7 @@ impl Store {
                 confirm.call(
                     ConfirmKeys {
                         version: keys.version(),
+                        changes: keys.changes(),
                         event: keys.event(),
                         seat_sections: keys.seat_sections(),
                         seat_positions: keys.seat_positions(),
@@ -157,6 +159,7 @@ impl Store {
         let invocation = unlock.call(
             UnlockKeys {
                 version: keys.version(),
+                changes: keys.changes(),
                 event: keys.event(),
                 seat_sections: keys.seat_sections(),
                 seat_positions: keys.seat_positions(),

@@ -150,6 +150,10 @@ async fn each_broken_invariant_is_reported() {
                 "A2".into(),
             ]
         }),
+        // A version bumped without its entry in the change stream.
+        ("a change was not announced", |e, _| {
+            vec!["INCR".into(), format!("bo:{{{e}}}:version")]
+        }),
         ("missing from the events index", |e, _| {
             vec!["ZREM".into(), "bo:events".into(), e.to_owned()]
         }),

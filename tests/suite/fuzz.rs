@@ -44,6 +44,7 @@ fn id_like() -> impl Strategy<Value = String> {
 /// The API's routes (a list of its own, apart from the router and the OpenAPI document,
 /// which `openapi::every_route_of_the_api_is_in_the_document` checks it against).
 pub const ROUTES: &[(Method, &str)] = &[
+    (Method::GET, "/"),
     (Method::GET, "/healthz"),
     (Method::GET, "/readyz"),
     (Method::GET, "/openapi.json"),
@@ -69,6 +70,7 @@ pub const ROUTES: &[(Method, &str)] = &[
     (Method::POST, "/unlock/{}"),
     (Method::POST, "/release"),
     (Method::POST, "/release/{}"),
+    (Method::GET, "/events/{}/stream"),
     (Method::POST, "/events/{}/holds"),
     (Method::GET, "/events/{}/holds/{}"),
     (Method::DELETE, "/events/{}/holds/{}"),
@@ -360,7 +362,19 @@ async fn send(http: &Http, case: &Case, fixtures: &Fixtures) -> Option<(u16, Str
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let text = response.text().await.unwrap_or_default();
+    let text = if content_type.starts_with("text/event-stream") {
+        // A live stream never ends: its first event is the answer to check.
+        let mut response = response;
+        tokio::time::timeout(std::time::Duration::from_secs(10), response.chunk())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten()
+            .map(|chunk| String::from_utf8_lossy(&chunk).into_owned())
+            .unwrap_or_default()
+    } else {
+        response.text().await.unwrap_or_default()
+    };
     Some((status, content_type, text))
 }
 

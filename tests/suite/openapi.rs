@@ -29,8 +29,14 @@ async fn the_document_is_openapi_3_1_and_every_operation_it_lists_exists() {
     let ops = operations(&doc);
     assert_eq!(ops.len(), crate::fuzz::ROUTES.len(), "{ops:?}");
     for (method, template) in &ops {
+        // A live stream of an event that exists never ends: ask for one that does not.
+        let event = if template.ends_with("/stream") {
+            "none"
+        } else {
+            "demo"
+        };
         let path = template
-            .replace("{eventId}", "demo")
+            .replace("{eventId}", event)
             .replace("{seatId}", "1")
             .replace("{bookingId}", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab")
             .replace("{holdId}", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab");
@@ -45,7 +51,7 @@ async fn the_document_is_openapi_3_1_and_every_operation_it_lists_exists() {
         let responses = doc["paths"][template][method.as_str().to_ascii_lowercase()]["responses"]
             .as_object()
             .expect("responses");
-        if template != "/healthz" && template != "/openapi.json" {
+        if !["/", "/healthz", "/openapi.json"].contains(&template.as_str()) {
             let errors: Vec<&String> = responses
                 .keys()
                 .filter(|s| s.starts_with(['4', '5']))

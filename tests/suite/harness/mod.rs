@@ -23,12 +23,14 @@
 pub mod app;
 pub mod audit;
 pub mod backend;
+pub mod browser;
 pub mod cluster;
 pub mod http;
 pub mod nginx;
 pub mod proxy;
 pub mod redis;
 pub mod replicas;
+pub mod sse;
 
 pub use app::{TestApp, test_settings};
 pub use audit::{assert_audit_clean, audit};

@@ -1,0 +1,34 @@
+//! `GET /`: the seat-map page (`web/index.html`, compiled into the binary, so every replica
+//! serves it and it needs nothing from the network). It uses the API as any client does.
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(page))
+}
+
+const PAGE: &str = include_str!("../../web/index.html");
+
+/// What the page may do: run its own inline script and style, and talk to this origin only.
+const POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The seat-map page: pick an event, see its seats and sections live, hold and book.
+#[utoipa::path(get, path = "/", tag = "page",
+    responses((status = 200, description = "The seat-map page (HTML)", content_type = "text/html",
+        body = String)))]
+pub async fn page() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_SECURITY_POLICY, POLICY),
+        ],
+        PAGE,
+    )
+}

@@ -1,0 +1,212 @@
+//! `GET /events/{eventId}/stream`: the event's changes of availability as Server-Sent Events,
+//! fed by this replica's reader of the event's change stream in Redis ([`crate::live`]).
+//!
+//! The protocol (README, "Live availability"):
+//! * `ready` (first, without `Last-Event-ID`): `{"version": v}`, id `v`. Load the map, then
+//!   apply every `change` that follows: each carries absolute values (a seat's status, a
+//!   section's remaining), so changes the map already shows do no harm.
+//! * `change`: a [`Change`], id = the event's version after it. Ids are consecutive.
+//! * `reset`: `{"version": v}`, id `v`: changes after the `Last-Event-ID` sent are no longer
+//!   kept; reload the map and go on from here.
+//! * comments (`:`) every `STREAM_KEEPALIVE_MS` keep idle connections open.
+//!
+//! A client that falls more than `STREAM_BUFFER` changes behind is dropped (the stream ends);
+//! reconnecting with `Last-Event-ID` (browsers do) resumes where it stopped. Streams end when the
+//! replica starts draining.
+
+use crate::app::AppState;
+use crate::domain::ids::EventId;
+use crate::error::AppError;
+use crate::extract::PathParams;
+use crate::live::{Feed, Hub};
+use crate::store::{Change, Store};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stream))
+}
+
+crate::error_responses!(StreamErrors: InvalidRequest, EventNotFound, StoreUnavailable);
+
+/// The event's changes of availability as they happen, through any replica
+/// (`text/event-stream`). Events: `ready` (`{"version"}`: load the map now, then apply what
+/// follows), `change` (a `Change`: a seat's new `status`, a section's new `remaining`; `id` is
+/// the event's version, consecutive), `reset` (`{"version"}`: changes after your
+/// `Last-Event-ID` are no longer kept; reload the map). Reconnect with `Last-Event-ID` to
+/// resume. Keep-alive comments every `STREAM_KEEPALIVE_MS`.
+#[utoipa::path(get, path = "/events/{eventId}/stream", tag = "events",
+    params(("eventId" = EventId, Path),
+        ("Last-Event-ID" = Option<u64>, Header,
+            description = "The `id` of the last event received: resume after it")),
+    responses(
+        (status = 200, description = "Server-Sent Events, until the client or the replica \
+            ends them", content_type = "text/event-stream", body = String),
+        StreamErrors,
+    ))]
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PathParams(event_id): PathParams<String>,
+) -> Result<Response, AppError> {
+    let event = EventId::parse(event_id)?;
+    let resume = last_event_id(&headers)?;
+    let version = state.store.event_version(&event).await?;
+    let feed = state.live.subscribe(&event).await?;
+    let mut subscriber = Subscriber::new(&state.live, event, feed);
+    match resume {
+        None => {
+            subscriber.last = version;
+            subscriber.pending.push_back(marker("ready", version));
+            // What happened between reading the version and subscribing.
+            subscriber.catch_up().await?;
+        }
+        Some(after) => {
+            subscriber.last = after;
+            subscriber.catch_up().await?;
+        }
+    }
+    let events = futures_util::stream::unfold(subscriber, |mut subscriber| async move {
+        let event = subscriber.next().await?;
+        Some((Ok::<_, Infallible>(event), subscriber))
+    });
+    let keep_alive =
+        KeepAlive::new().interval(Duration::from_millis(state.settings.stream_keepalive_ms));
+    let mut response = Sse::new(events).keep_alive(keep_alive).into_response();
+    // nginx passes each event on at once instead of buffering the response.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// `Last-Event-ID`: a version this stream sent as an `id`.
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, AppError> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or("").trim();
+    if value.is_empty() {
+        // What a browser sends before it has seen an id.
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| {
+        AppError::InvalidRequest(format!(
+            "Last-Event-ID must be an id this stream sent (a whole number), not {value:?}"
+        ))
+    })
+}
+
+/// `ready` or `reset`: `{"version": v}` with id `v`.
+fn marker(name: &'static str, version: u64) -> Event {
+    Event::default()
+        .event(name)
+        .id(version.to_string())
+        .data(format!("{{\"version\":{version}}}"))
+}
+
+fn change_event(change: &Change) -> Event {
+    let data = serde_json::to_string(change).unwrap_or_else(|_| "{}".into());
+    Event::default()
+        .event("change")
+        .id(change.version.to_string())
+        .data(data)
+}
+
+/// One open stream: what it has sent up to (`last`), and what is queued to send.
+struct Subscriber {
+    store: Store,
+    event: EventId,
+    feed: Feed,
+    stop: CancellationToken,
+    last: u64,
+    pending: VecDeque<Event>,
+}
+
+impl Subscriber {
+    fn new(hub: &Arc<Hub>, event: EventId, feed: Feed) -> Self {
+        metrics::gauge!("boxoffice_stream_subscribers").increment(1.0);
+        Self {
+            store: hub.store().clone(),
+            event,
+            feed,
+            stop: hub.stopping().clone(),
+            last: 0,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Queues the changes after `last` up to the current version from Redis (a batch at a
+    /// time), or a `reset` if they are no longer kept.
+    async fn catch_up(&mut self) -> Result<(), AppError> {
+        loop {
+            let since = self.store.changes_since(&self.event, self.last).await?;
+            if !since.complete {
+                metrics::counter!("boxoffice_stream_resets_total").increment(1);
+                self.last = since.version;
+                self.pending.push_back(marker("reset", since.version));
+                return Ok(());
+            }
+            let before = self.last;
+            for change in since.changes {
+                if change.version == self.last + 1 {
+                    self.last = change.version;
+                    self.pending.push_back(change_event(&change));
+                }
+            }
+            if self.last >= since.version || self.last == before {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The next event to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            let received = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                received = self.feed.recv() => received,
+            };
+            match received {
+                Ok(change) if change.version <= self.last => {}
+                Ok(change) if change.version == self.last + 1 => {
+                    self.last = change.version;
+                    return Some(change_event(&change));
+                }
+                // Changes this feed never carried (its reader started later, or restarted):
+                // Redis has them.
+                Ok(_) => {
+                    if let Err(e) = self.catch_up().await {
+                        tracing::debug!(event = %self.event, error = %e, "stream: catch-up failed");
+                        return None;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    metrics::counter!("boxoffice_stream_dropped_total").increment(1);
+                    return None;
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        metrics::gauge!("boxoffice_stream_subscribers").decrement(1.0);
+    }
+}

@@ -1,0 +1,198 @@
+//! The seat-map page (`GET /`) in a real headless Chromium: two browser sessions, served by
+//! two replicas behind the project's nginx. One holds and books seats; the other sees each
+//! change without reloading. Keyboard use works. The test saves a screenshot
+//! (`target/screenshots/seat-map.png`).
+
+use crate::harness::browser::{Browser, Session};
+use crate::harness::{Backend, Nginx, ServerProcess, eventually, token};
+use boxoffice::auth::Role;
+use serde_json::{Value, json};
+
+/// A replica's open streams, from its own `/metrics`.
+async fn subscribers(replica: &ServerProcess) -> f64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", replica.metrics_port))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("boxoffice_stream_subscribers "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The status a session's page shows for a seat (`data-status`).
+const SEAT_STATUS: &str = "const b = document.querySelector(`[data-seat=\"${arguments[0]}\"]`); \
+    return b ? b.dataset.status : null;";
+
+/// Opens the page for `event`, signed in with `token`, and waits until it is live.
+async fn open(session: &Session<'_>, base: &str, event: &str, token: &str) {
+    session.goto(&format!("{base}/#event={event}")).await;
+    session.type_into("#identity", token).await;
+    session
+        .wait_for(
+            "the map is drawn and live",
+            "return document.querySelectorAll('[data-seat]').length === 12 \
+             && document.getElementById('live').dataset.state === 'live';",
+            json!([]),
+        )
+        .await;
+    // Set once: still there later means the page never reloaded.
+    session
+        .eval("window.sameLoad = true; return true;", json!([]))
+        .await;
+}
+
+async fn seat_shown(session: &Session<'_>, seat: &str) -> Value {
+    session.eval(SEAT_STATUS, json!([seat])).await
+}
+
+async fn remaining_shown(session: &Session<'_>, section: &str) -> Value {
+    session
+        .eval(
+            "const n = document.querySelector(`[data-section=\"${arguments[0]}\"] .remaining`); \
+             return n ? Number(n.textContent) : null;",
+            json!([section]),
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_buyers_on_two_replicas_see_each_others_holds_and_sales_live() {
+    let backend = Backend::single();
+    // Keep-alives every second: a stream whose page went away is noticed within one.
+    let env = [("STREAM_KEEPALIVE_MS", "1000")];
+    let one = ServerProcess::on(&backend, "api-1", &env);
+    let two = ServerProcess::on(&backend, "api-2", &env);
+    let nginx = Nginx::start(&[one.port, two.port]);
+    let event = one
+        .http
+        .create_event(json!([
+            { "name": "Stalls", "price": 45,
+              "rows": [{ "name": "A", "count": 6 }, { "name": "B", "count": 6 }] },
+            { "name": "Standing", "price": 20, "capacity": 100 },
+        ]))
+        .await;
+    let event = event["id"].as_str().expect("event id").to_owned();
+    let token = |user: &str| token(user, Role::Buyer);
+
+    let browser = Browser::start();
+    let alice = browser.session("alice").await;
+    let bob = browser.session("bob").await;
+    open(&alice, &nginx.http.base, &event, &token("alice")).await;
+    // Bob's stream on the other replica than Alice's: nginx takes turns, so one more request
+    // before a reload moves his page's requests along by one.
+    let mut attempts = 0;
+    loop {
+        open(&bob, &nginx.http.base, &event, &token("bob")).await;
+        // His earlier stream, if any, is gone (its replica noticed at a keep-alive).
+        eventually("two streams open", || async {
+            subscribers(&one).await + subscribers(&two).await == 2.0
+        })
+        .await;
+        if subscribers(&one).await == 1.0 {
+            break;
+        }
+        attempts += 1;
+        assert!(attempts < 10, "bob's stream stays on alice's replica");
+        nginx.http.get("/healthz").await.assert_status(200);
+    }
+
+    // Alice picks A3 and A4, one with the mouse, one with the keyboard, and holds them.
+    alice.click("[data-seat=\"A3\"]").await;
+    alice.type_into("[data-seat=\"A4\"]", " ").await;
+    alice
+        .wait_for(
+            "both seats are selected",
+            "return document.querySelectorAll('[aria-pressed=\"true\"][data-seat]').length === 2;",
+            json!([]),
+        )
+        .await;
+    alice.click("#hold").await;
+    alice
+        .wait_for(
+            "alice's hold counts down",
+            "return !document.getElementById('holding').hidden \
+             && /left$/.test(document.getElementById('countdown').textContent);",
+            json!([]),
+        )
+        .await;
+    assert_eq!(seat_shown(&alice, "A3").await, "mine");
+
+    // Bob sees them taken, without reloading.
+    for seat in ["A3", "A4"] {
+        eventually("bob sees alice's hold", || async {
+            seat_shown(&bob, seat).await == "locked"
+        })
+        .await;
+    }
+    let label = bob
+        .eval(
+            "return document.querySelector('[data-seat=\"A3\"]').getAttribute('aria-label');",
+            json!([]),
+        )
+        .await;
+    assert_eq!(label, "Seat A3, held by someone, 45.00", "not colour alone");
+    assert_eq!(
+        bob.eval("return window.sameLoad === true;", json!([]))
+            .await,
+        true
+    );
+
+    // Alice books; Bob sees the seats sold and the section's count drop.
+    alice.click("#confirm").await;
+    alice
+        .wait_for(
+            "alice's booking is confirmed",
+            "return /^Booked: A3, A4/.test(document.getElementById('message').textContent);",
+            json!([]),
+        )
+        .await;
+    bob.wait_for(
+        "bob sees the seats sold",
+        "const s = (id) => document.querySelector(`[data-seat=\"${id}\"]`).dataset.status; \
+         return s('A3') === 'booked' && s('A4') === 'booked';",
+        json!([]),
+    )
+    .await;
+    assert_eq!(remaining_shown(&bob, "s1").await, 10);
+
+    // Bob holds standing tickets; Alice's count drops.
+    bob.type_into("#qty-s2", "\u{E003}3").await; // Backspace, then 3
+    bob.click("[data-section=\"s2\"] button").await;
+    bob.wait_for(
+        "bob's hold counts down",
+        "return !document.getElementById('holding').hidden;",
+        json!([]),
+    )
+    .await;
+    eventually("alice sees standing drop to 97", || async {
+        remaining_shown(&alice, "s2").await == 97
+    })
+    .await;
+    assert_eq!(
+        alice
+            .eval("return window.sameLoad === true;", json!([]))
+            .await,
+        true
+    );
+
+    // What the store holds agrees with what the pages show.
+    let a3 = one.http.seat_status(&event, "A3").await;
+    assert_eq!(a3["status"], "booked");
+    assert_eq!(one.http.remaining(&event, "s2").await, 97);
+
+    let shot =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/seat-map.png");
+    bob.screenshot(&shot).await;
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+
+    alice.quit().await;
+    bob.quit().await;
+}
