@@ -23,7 +23,11 @@ def load(path):
     raw = {}
     shards = {}
     identity = {}
+    live = {"stream": [], "stream-cost": []}
     for row in rows:
+        if row["kind"] in live:
+            live[row["kind"]].append(row)
+            continue
         if row["kind"] == "identity":
             identity.setdefault(row["setup"], []).append(row["report"])
             continue
@@ -35,6 +39,7 @@ def load(path):
             raw[r["connections"]] = r
         else:
             api[(row["setup"], r["scenario"], r["connections"])] = r
+    load.live = live
     return api, raw, shards, identity
 
 
@@ -161,6 +166,46 @@ def main():
             f"Ratio of medians: **{share:.2f}**.",
         ]
 
+    live = load.live
+    delivery = live["stream"][0]["report"] if live["stream"] else None
+    with_entry = [r["usecPerCall"] for r in live["stream-cost"] if r["setup"] == "with"]
+    without_entry = [r["usecPerCall"] for r in live["stream-cost"] if r["setup"] == "without"]
+    entry_share = None
+    if delivery or with_entry:
+        lines += ["", "## Live availability", ""]
+    if delivery:
+        l = delivery["latencyMs"]
+        lines += [
+            f"Delivery: {delivery['subscribers']:,} streams (`GET /events/{{id}}/stream`) open on "
+            f"api-2; {delivery['changes']} changes (a booking each) made through api-1, one every "
+            f"{delivery['intervalMs']} ms; for each change and each stream, the time from sending "
+            "the write to the stream's reader reading the event (the write's own round trip "
+            "included).",
+            "",
+            "| deliveries | missing | p50 ms | p90 ms | p99 ms | max ms |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {delivery['deliveries']:,} | {delivery['missing']:,} | {l['p50']:.1f} | "
+            f"{l['p90']:.1f} | {l['p99']:.1f} | {l['max']:.1f} |",
+        ]
+    if with_entry and without_entry:
+        entry_share = median(with_entry) / median(without_entry) - 1
+        lines += [
+            "",
+            "What the change-stream entry costs Redis: redis-benchmark (16 clients, 200,000 "
+            "calls) on the booking script as the service loads it, and on a copy without its "
+            "`XADD` line, alternately, each on a fresh event; Redis CPU per call from `INFO "
+            "commandstats`:",
+            "",
+            "| booking script | µs of Redis CPU per call (each run) | median |",
+            "|---|---|---:|",
+            f"| with the stream entry | {', '.join(f'{v:.2f}' for v in with_entry)} | "
+            f"{median(with_entry):.2f} |",
+            f"| without it | {', '.join(f'{v:.2f}' for v in without_entry)} | "
+            f"{median(without_entry):.2f} |",
+            "",
+            f"The entry adds **{100 * entry_share:.0f}%** per booking.",
+        ]
+
     checkout = api.get(("1 replica", "Checkout", 64))
     if checkout:
         lines += [
@@ -235,6 +280,15 @@ def main():
         targets.append(f"- conditional seat-map re-reads (`304`) at least 10x full reads, 1 replica: "
                        f"{cached['rps']:,.0f} vs {full['rps']:,.0f} maps/s, {times:.1f}x: "
                        f"**{'met' if times >= 10 else 'missed'}**.")
+    if delivery:
+        p99 = delivery["latencyMs"]["p99"]
+        targets.append(f"- live stream delivery with {delivery['subscribers']:,} subscribers on "
+                       f"another replica: p99 {p99:.1f} ms (target under 100 ms): "
+                       f"**{'met' if p99 < 100 and delivery['missing'] == 0 else 'missed'}**"
+                       f"{'' if delivery['missing'] == 0 else ' (' + str(delivery['missing']) + ' missing)'}.")
+    if entry_share is not None:
+        targets.append(f"- the change-stream entry adds at most 25% Redis CPU per booking: "
+                       f"{100 * entry_share:.0f}%: **{'met' if entry_share <= 0.25 else 'missed'}**.")
     if hot and sold:
         targets.append(f"- sold-out at least as fast as hot-section: {sold['rps']:,.0f} vs "
                        f"{hot['rps']:,.0f} requests/s: **{'met' if sold['rps'] >= hot['rps'] else 'missed'}**.")

@@ -11,6 +11,7 @@
 //! Each scenario creates its own data first. The first `--warmup` is not measured.
 
 mod client;
+mod delivery;
 mod record;
 mod scenarios;
 
@@ -27,10 +28,25 @@ use std::time::{Duration, Instant};
 #[command(about = "Load generator for boxoffice")]
 struct Args {
     /// Base URL of a replica or load balancer; repeat for several.
-    #[arg(long = "target", required_unless_present = "print_book_call")]
+    #[arg(long = "target", required_unless_present_any = ["print_book_call", "print_book_script"])]
     targets: Vec<String>,
-    #[arg(long, value_enum, required_unless_present = "print_book_call")]
+    #[arg(long, value_enum,
+          required_unless_present_any = ["print_book_call", "print_book_script", "stream_delivery"])]
     scenario: Option<Name>,
+    /// Instead of a scenario: open this many live streams on the second target (the first if
+    /// only one), make `--stream-changes` changes through the first, one every
+    /// `--stream-interval`, and report how long each took from the write being sent to each
+    /// subscriber reading it.
+    #[arg(long, value_name = "SUBSCRIBERS")]
+    stream_delivery: Option<usize>,
+    #[arg(long, default_value_t = 200)]
+    stream_changes: u64,
+    #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
+    stream_interval: Duration,
+    /// Print the booking script's exact text as the service loads it (scripts/bench loads a
+    /// copy without its change-stream entry to measure what that entry costs).
+    #[arg(long)]
+    print_book_script: bool,
     /// Concurrent keep-alive connections (virtual users).
     #[arg(long, default_value_t = 64)]
     connections: usize,
@@ -108,6 +124,15 @@ fn print_book_call(event: &str) -> Result<(), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if args.print_book_script {
+        return match boxoffice::store::Scripts::text("book") {
+            Some(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::FAILURE,
+        };
+    }
     if let Some(event) = &args.print_book_call {
         return match print_book_call(event) {
             Ok(()) => ExitCode::SUCCESS,
@@ -124,7 +149,22 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let _ = rlimit::increase_nofile_limit(65_536);
-    match run(&args).await {
+    let outcome = match args.stream_delivery {
+        Some(subscribers) => {
+            let write = &args.targets[0];
+            let read = args.targets.get(1).unwrap_or(write);
+            delivery::run(
+                write,
+                read,
+                subscribers,
+                args.stream_changes,
+                args.stream_interval,
+            )
+            .await
+        }
+        None => run(&args).await,
+    };
+    match outcome {
         Ok(report) => {
             if args.json {
                 println!("{report}");

@@ -89,13 +89,13 @@ pub fn sign_tokens(secret: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn user_auth(user: u32) -> Option<&'static str> {
+pub(crate) fn user_auth(user: u32) -> Option<&'static str> {
     TOKENS
         .get()
         .map(|t| t.users[(user % USERS) as usize].as_str())
 }
 
-fn organizer_auth() -> Option<&'static str> {
+pub(crate) fn organizer_auth() -> Option<&'static str> {
     TOKENS.get().map(|t| t.organizer.as_str())
 }
 
@@ -104,7 +104,7 @@ async fn post(http: &reqwest::Client, url: String, body: Value) -> Result<Value,
 }
 
 /// As [`post`], with the token of whoever the body names (or none in open mode).
-async fn post_as(
+pub(crate) async fn post_as(
     http: &reqwest::Client,
     url: String,
     body: Value,
@@ -123,7 +123,7 @@ async fn post_as(
     Ok(body)
 }
 
-async fn create_event(
+pub(crate) async fn create_event(
     http: &reqwest::Client,
     base: &str,
     sections: Value,

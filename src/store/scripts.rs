@@ -199,6 +199,15 @@ impl Default for Scripts {
 }
 
 impl Scripts {
+    /// The exact text of a script as the service loads it (prelude, lib.lua, the script), for
+    /// tools that measure it apart from the service (scripts/bench).
+    pub fn text(name: &str) -> Option<String> {
+        Self::declared()
+            .into_iter()
+            .find(|(declared, ..)| *declared == name)
+            .map(|(_, keys, args, body)| source(keys, args, body))
+    }
+
     /// The source of every file in `lua/`, by name (`lib` included).
     pub fn sources() -> Vec<(&'static str, &'static str)> {
         let mut sources = vec![("lib", include_str!("../../lua/lib.lua"))];
@@ -215,6 +224,16 @@ impl Scripts {
 mod tests {
     use super::Scripts;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn a_script_text_is_what_the_service_loads() {
+        let text = Scripts::text("book").expect("book");
+        assert_eq!(
+            redis::Script::new(&text).get_hash(),
+            Scripts::new().book.script.get_hash()
+        );
+        assert!(Scripts::text("nothing").is_none());
+    }
 
     #[test]
     fn every_file_of_lua_is_a_script() {
