@@ -11,6 +11,11 @@ end
 local section_id = A.section_id
 local qty = tonumber(A.qty)
 local now = now_ms()
+local not_admitted, waiting_room = refuse_unless_admitted(K.sections, K.admissions, A.user_id,
+  A.admitted, now)
+if not_admitted then
+  return not_admitted
+end
 reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
 local section = redis.call('HMGET', K.sections,
   section_id .. ':remaining', section_id .. ':price', section_id .. ':first', section_id .. ':last',
@@ -57,5 +62,9 @@ end
 remaining = redis.call('HINCRBY', K.sections, section_id .. ':remaining', -qty)
 count_user_tickets(K.user_tickets, A.user_id, section_id, qty)
 index_booking(K.bookings, K.user_bookings, A.booking_id)
+if waiting_room then
+  -- The admission is used: its slot goes to the next person in line.
+  redis.call('ZREM', K.admissions, A.user_id)
+end
 announce(K.version, K.changes, { section = section_id, remaining = remaining, status = seats and 'booked', seats = seats })
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

@@ -32,5 +32,7 @@ redis.call('SETBIT', K.held_seats, position, 0)
 local remaining = redis.call('HINCRBY', K.sections, section_id .. ':remaining', -1)
 count_user_tickets(K.user_tickets, user, section_id, 1)
 index_booking(K.bookings, K.user_bookings, A.booking_id)
+-- A booking uses the user's admission to the waiting room, if any.
+redis.call('ZREM', K.admissions, user)
 announce(K.version, K.changes, { section = section_id, remaining = remaining, status = 'booked', seats = seat })
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

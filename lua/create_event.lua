@@ -13,6 +13,13 @@ redis.call('SET', K.event, A.document)
 if event.maxPerUser and event.maxPerUser ~= cjson.null then
   redis.call('HSET', K.sections, '*:max', event.maxPerUser)
 end
+local room = event.waitingRoom
+if room and room ~= cjson.null then
+  -- The same fields as lua/queue_configure.lua writes (see lib.lua, waiting rooms).
+  redis.call('HSET', K.sections, 'wr:enabled', room.enabled and '1' or '0', 'wr:rate', room.rate,
+    'wr:max', room.max, 'wr:ttl', string.format('%d', room.ttlMs), 'wr:order', room.order,
+    'wr:start', string.format('%d', room.startMs))
+end
 
 -- Seat fields go in batches: one HSET per 500 seats rather than one per seat.
 local by_seat, by_position, sections = {}, {}, {}

@@ -67,6 +67,8 @@ else
 end
 count_user_tickets(K.user_tickets, user, hold.sectionId, hold.qty)
 index_booking(K.bookings, K.user_bookings, A.booking_id)
+-- A booking uses the user's admission to the waiting room, if any.
+redis.call('ZREM', K.admissions, user)
 hold.status = 'confirmed'
 hold.bookingId = A.booking_id
 redis.call('SET', K.hold, cjson.encode(hold), 'KEEPTTL')

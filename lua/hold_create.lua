@@ -7,6 +7,10 @@
 
 local user = A.user
 local now = now_ms()
+local not_admitted = refuse_unless_admitted(K.sections, K.admissions, user, A.admitted, now)
+if not_admitted then
+  return not_admitted
+end
 reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
 clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, K.version, K.changes, now)
 -- Never past its longest life, even at the start.

@@ -389,3 +389,126 @@ local function best_seats(booked_key, held_key, first, last, rows_field, qty, to
   table.sort(positions)
   return positions, free_total
 end
+
+-- Waiting rooms. An event's waiting room is set in its sections hash (`wr:enabled` '1',
+-- `wr:rate` admissions per minute (0: not paced), `wr:max` live admissions (0: no cap),
+-- `wr:ttl` how long an admission lives (ms), `wr:order` fifo|shuffle, `wr:start` the sale's
+-- start (ms)) and runs in keys of its own, all in the event's slot:
+--   queue       zset user -> their turn (the place number; shuffled places 1..n at the start)
+--   places      hash user -> their place number (the ticket)
+--   admissions  zset user -> when their admission ends (ms)
+--   seen        zset user -> when they last joined or asked (ms)
+--   queue_state hash: next (places handed out), served (the turn the queue has reached),
+--               due (ms: when the next paced admission is due), shuffled
+-- The queue moves on only inside the scripts of people who join or ask (advance_queue), on
+-- Redis's clock, by whichever replica serves them: nothing to elect, no timer anywhere.
+
+-- At most this many admissions per step (a step's Redis time stays bounded).
+local QUEUE_STEP = 500
+-- Unused pacing does not pile up beyond this much time's worth of admissions.
+local QUEUE_BACKLOG_MS = 10000
+
+-- While the waiting room is on, taking inventory needs a live admission: the replica checked
+-- the Admission-Token's signature, user and event (admitted '1'); this checks the admission
+-- was neither used nor has it expired. Returns a refusal or nil, and whether the room is on.
+local function refuse_unless_admitted(sections_key, admissions_key, user, admitted, now)
+  if redis.call('HGET', sections_key, 'wr:enabled') ~= '1' then
+    return nil, false
+  end
+  local ends = tonumber(redis.call('ZSCORE', admissions_key, user))
+  if admitted ~= '1' or not ends or ends <= now then
+    return refuse('ADMISSION_REQUIRED'), true
+  end
+  return nil, true
+end
+
+-- Admits the next people in line, as many as the pace (`wr:rate`) and the cap on live
+-- admissions (`wr:max`) allow now, skipping people who stopped asking more than abandon_ms
+-- ago. With order 'shuffle', the first step at or after the start puts everyone who joined
+-- before it in a random order (Fisher-Yates, seeded by the caller's random `seed`).
+local function advance_queue(sections_key, queue_key, state_key, admissions_key, seen_key, now,
+                             abandon_ms, seed)
+  local config = redis.call('HMGET', sections_key, 'wr:enabled', 'wr:rate', 'wr:max', 'wr:ttl',
+    'wr:order', 'wr:start')
+  if config[1] ~= '1' then
+    return
+  end
+  local rate, max, ttl = tonumber(config[2]) or 0, tonumber(config[3]) or 0, tonumber(config[4])
+  local start = tonumber(config[6]) or 0
+  if now < start then
+    return
+  end
+  local state = redis.call('HMGET', state_key, 'served', 'due', 'shuffled')
+  local served, due = tonumber(state[1]) or 0, tonumber(state[2]) or start
+  if config[5] == 'shuffle' and not state[3] then
+    local waiting = redis.call('ZRANGE', queue_key, 0, -1)
+    math.randomseed(tonumber(seed))
+    local turns = {}
+    for i = 1, #waiting do
+      turns[i] = i
+    end
+    for i = #waiting, 2, -1 do
+      local j = math.random(i)
+      turns[i], turns[j] = turns[j], turns[i]
+    end
+    for i = 1, #waiting, 500 do
+      local pairs_ = {}
+      for k = i, math.min(i + 499, #waiting) do
+        pairs_[#pairs_ + 1] = turns[k]
+        pairs_[#pairs_ + 1] = waiting[k]
+      end
+      redis.call('ZADD', queue_key, unpack(pairs_))
+    end
+    served = 0
+    redis.call('HSET', state_key, 'shuffled', #waiting)
+  end
+  local room, interval = QUEUE_STEP, nil
+  if rate > 0 then
+    interval = 60000 / rate
+    if due < now - QUEUE_BACKLOG_MS then
+      due = now - QUEUE_BACKLOG_MS
+    end
+    room = math.min(room, math.floor((now - due) / interval) + 1)
+  end
+  if max > 0 then
+    room = math.min(room, max - redis.call('ZCOUNT', admissions_key, '(' .. now, '+inf'))
+  end
+  local admitted, looked = 0, 0
+  while admitted < room and looked < 4 * QUEUE_STEP do
+    local next = redis.call('ZRANGE', queue_key, '(' .. served, '+inf', 'BYSCORE', 'LIMIT', 0,
+      room - admitted, 'WITHSCORES')
+    if #next == 0 then
+      break
+    end
+    looked = looked + #next / 2
+    for i = 1, #next, 2 do
+      local user = next[i]
+      served = tonumber(next[i + 1])
+      redis.call('ZREM', queue_key, user)
+      local seen = tonumber(redis.call('ZSCORE', seen_key, user)) or 0
+      if seen >= now - abandon_ms then
+        redis.call('ZADD', admissions_key, now + ttl, user)
+        admitted = admitted + 1
+      end
+    end
+  end
+  if interval then
+    due = due + admitted * interval
+  end
+  redis.call('HSET', state_key, 'served', served, 'due', string.format('%.3f', due))
+end
+
+-- Where a user stands: admitted (until when), waiting (people ahead), or neither (their
+-- admission was used or expired, or they were skipped: joining again gives a new place).
+local function queue_standing(queue_key, places_key, admissions_key, user, now)
+  local place = redis.call('HGET', places_key, user)
+  local ends = tonumber(redis.call('ZSCORE', admissions_key, user))
+  if ends and ends > now then
+    return { ticket = place, status = 'admitted', admittedUntil = ends }
+  end
+  local ahead = redis.call('ZRANK', queue_key, user)
+  if ahead then
+    return { ticket = place, status = 'waiting', position = ahead }
+  end
+  return { ticket = place, status = 'ended' }
+end

@@ -19,6 +19,10 @@ if holder then
 end
 
 local now = now_ms()
+local not_admitted = refuse_unless_admitted(K.sections, K.admissions, user, A.admitted, now)
+if not_admitted then
+  return not_admitted
+end
 reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
 clear_expired_locks(K.lock_index, K.held_seats, K.seat_positions, K.version, K.changes, now)
 local max_locks = tonumber(A.max_locks)

@@ -1,6 +1,6 @@
 //! Assembling the service: state, middleware, the listener, and graceful shutdown.
 
-use crate::auth::Auth;
+use crate::auth::{Admissions, Auth};
 use crate::config::{AuthMode, Settings};
 use crate::error::AppError;
 use crate::live::Hub;
@@ -43,6 +43,23 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// This replica's readers of change streams, fanned out to its subscribers.
     pub live: Arc<Hub>,
+    /// Signs and checks waiting-room admission tokens (none: waiting rooms cannot be on).
+    pub admissions: Option<Arc<Admissions>>,
+}
+
+impl AppState {
+    /// Whether an `Admission-Token` admits `user` to `event` (its signature, user, event and
+    /// expiry; whether it was used is the booking script's check).
+    pub fn admitted(
+        &self,
+        token: &crate::extract::AdmissionToken,
+        user: &crate::domain::ids::UserId,
+        event: &crate::domain::ids::EventId,
+    ) -> bool {
+        self.admissions
+            .as_ref()
+            .is_some_and(|a| a.admits(token.0.as_deref(), user, event))
+    }
 }
 
 pub fn router(state: AppState, draining: Draining) -> Router {
@@ -263,11 +280,22 @@ impl App {
             usize::try_from(settings.stream_buffer).unwrap_or(usize::MAX),
             draining.clone(),
         );
+        let admission_secret = match &settings.admission_secret {
+            Some(secret) => Some(secret.clone()),
+            None => settings.auth.secret().map_err(io::Error::other)?,
+        };
+        if admission_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err(io::Error::other(
+                "ADMISSION_SECRET must be at least 32 bytes (e.g. `openssl rand -hex 32`)",
+            ));
+        }
+        let admissions = admission_secret.map(|secret| Arc::new(Admissions::new(&secret)));
         let state = AppState {
             store,
             settings: Arc::new(settings),
             auth: Arc::new(auth),
             live,
+            admissions,
         };
         let listener = ClosableListener {
             addr: listener.local_addr()?,

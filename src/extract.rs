@@ -109,3 +109,31 @@ pub struct IdempotencyHeader {
     #[param(rename = "Idempotency-Key", pattern = r"^[\x21-\x7e]{1,255}$")]
     idempotency_key: Option<String>,
 }
+
+/// The optional `Admission-Token` header: an admission from an event's waiting room.
+pub struct AdmissionToken(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdmissionToken {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        Ok(Self(
+            parts
+                .headers
+                .get("admission-token")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned()),
+        ))
+    }
+}
+
+/// The `Admission-Token` header, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documentation only: `AdmissionToken` reads the header
+pub struct AdmissionHeader {
+    /// Needed while the event's waiting room is on: the `admissionToken` of
+    /// `POST /events/{eventId}/queue` (or `GET .../queue/{ticket}`) once admitted.
+    #[param(rename = "Admission-Token")]
+    admission_token: Option<String>,
+}

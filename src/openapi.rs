@@ -54,6 +54,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "health", description = "Liveness and readiness"),
         (name = "docs", description = "This document"),
         (name = "page", description = "The seat-map page for people"),
+        (name = "queue", description = "Waiting rooms: join, wait, be admitted"),
     )
 )]
 pub struct ApiDoc;

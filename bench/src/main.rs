@@ -97,6 +97,7 @@ fn print_book_call(event: &str) -> Result<(), String> {
         user_held: k.user_held(),
         seat_positions: k.seat_positions(),
         held_seats: k.held_seats(),
+        admissions: k.admissions(),
         version: k.version(),
         changes: k.changes(),
         idempotency: None,
@@ -109,6 +110,7 @@ fn print_book_call(event: &str) -> Result<(), String> {
         qty: "1".into(),
         user_id: user.to_string(),
         created_at: "1790000000000".into(),
+        admitted: "0".into(),
         fingerprint: None,
         ttl_ms: None,
     }

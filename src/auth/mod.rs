@@ -13,8 +13,10 @@
 //! `AUTH_MODE=open` keeps the seed systems' behaviour for demos and tests: the user is the
 //! `userId` (or `?user=`) the client sends, and everyone may do everything.
 
+mod admission;
 mod token;
 
+pub use admission::Admissions;
 pub use token::{Claims, mint};
 
 use crate::config::{AuthMode, AuthSettings};

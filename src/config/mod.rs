@@ -167,6 +167,17 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(1_000..=86_400_000))]
     pub hold_max_lifetime_ms: u64,
 
+    /// Signs waiting-room admission tokens (32 bytes or more); default: AUTH_JWT_SECRET. Every
+    /// replica needs the same one. Without either, waiting rooms cannot be switched on.
+    #[arg(long, env = "ADMISSION_SECRET", hide_env_values = true)]
+    pub admission_secret: Option<String>,
+
+    /// Waiting rooms: someone who has not joined or asked for this long, in milliseconds, is
+    /// skipped when their turn comes (the page asks every few seconds).
+    #[arg(long, env = "QUEUE_ABANDON_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
+    pub queue_abandon_ms: u64,
+
     /// Live streams (`GET /events/{eventId}/stream`): how many changes a subscriber may fall
     /// behind before it is dropped (it reconnects with `Last-Event-ID` and catches up).
     #[arg(long, env = "STREAM_BUFFER", default_value_t = 1024,

@@ -40,6 +40,10 @@ pub struct NewEvent {
     #[serde(default, deserialize_with = "super::whole::deserialize_option")]
     #[schema(minimum = 1, maximum = 1_000_000)]
     pub max_per_user: Option<u32>,
+    /// A waiting room for the on-sale (README, "Waiting room"); an organizer can change it
+    /// later (`PUT /events/{eventId}/waiting-room`).
+    #[serde(default)]
+    pub waiting_room: Option<super::queue::WaitingRoom>,
 }
 
 /// A section: general admission (a `capacity`, sold by quantity) or reserved seating, given
@@ -94,6 +98,35 @@ pub struct EventRecord {
     pub sections: Vec<SectionRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_user: Option<u32>,
+    /// The waiting room it was created with (lua/create_event.lua sets it up in the same step;
+    /// later changes live in Redis only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_room: Option<WaitingRoomRecord>,
+}
+
+/// Waiting room settings as the scripts read them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitingRoomRecord {
+    pub enabled: bool,
+    pub rate: u32,
+    pub max: u32,
+    pub ttl_ms: u64,
+    pub order: String,
+    pub start_ms: i64,
+}
+
+impl From<super::queue::QueueSettings> for WaitingRoomRecord {
+    fn from(s: super::queue::QueueSettings) -> Self {
+        Self {
+            enabled: s.enabled,
+            rate: s.admit_per_minute,
+            max: s.max_active,
+            ttl_ms: s.ttl_ms,
+            order: s.order.as_str().into(),
+            start_ms: s.start_ms,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -258,6 +291,11 @@ impl NewEvent {
             created_at,
             sections,
             max_per_user: self.max_per_user,
+            waiting_room: self
+                .waiting_room
+                .map(|room| room.settings(created_at).map(WaitingRoomRecord::from))
+                .transpose()
+                .map_err(|e| format!("waitingRoom: {e}"))?,
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod hold;
 pub mod ids;
 pub mod money;
 pub mod object;
+pub mod queue;
 pub mod seats;
 pub mod time;
 pub mod whole;

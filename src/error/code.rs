@@ -71,6 +71,10 @@ error_codes! {
     Forbidden = "FORBIDDEN", FORBIDDEN, Api;
     /// Confirm or unlock of a seat somebody else holds.
     LockNotOwned = "LOCK_NOT_OWNED", FORBIDDEN, Api;
+    /// The event's waiting room is on: booking, holding or locking needs a live admission, sent
+    /// as `Admission-Token` (from `POST /events/{eventId}/queue`); none was sent, or it is for
+    /// another user or event, expired, or already used by a booking.
+    AdmissionRequired = "ADMISSION_REQUIRED", FORBIDDEN, Api;
     /// No such event.
     EventNotFound = "EVENT_NOT_FOUND", NOT_FOUND, Api;
     /// No such section in this event.
@@ -82,6 +86,8 @@ error_codes! {
     /// No such hold for this user: never made, someone else's, released, confirmed, or
     /// expired (a confirm of an expired hold is `HOLD_EXPIRED`).
     HoldNotFound = "HOLD_NOT_FOUND", NOT_FOUND, Api;
+    /// No such place in this event's waiting room for this user.
+    QueueTicketNotFound = "QUEUE_TICKET_NOT_FOUND", NOT_FOUND, Api;
     /// No such route.
     RouteNotFound = "ROUTE_NOT_FOUND", NOT_FOUND, Api;
     /// The route exists, the method does not (the `Allow` header lists those that do).
@@ -93,6 +99,8 @@ error_codes! {
     SeatBooked = "SEAT_BOOKED", CONFLICT, Api;
     /// Confirm or unlock of a seat nobody holds, including after the lock expired.
     SeatNotLocked = "SEAT_NOT_LOCKED", CONFLICT, Api;
+    /// Joining the waiting room of an event that has none switched on.
+    WaitingRoomOff = "WAITING_ROOM_OFF", CONFLICT, Api;
     /// A second cancel of the same booking.
     BookingAlreadyCancelled = "BOOKING_ALREADY_CANCELLED", CONFLICT, Api;
     /// A hold asked for `qty` seats together, and no row has that many free side by side

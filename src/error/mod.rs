@@ -48,6 +48,15 @@ pub enum AppError {
     SeatLocked { expires_at: i64, seats: Vec<String> },
     #[error("hold not found")]
     HoldNotFound,
+    #[error(
+        "this event's waiting room is on: send a live admission as Admission-Token \
+         (POST /events/{{eventId}}/queue)"
+    )]
+    AdmissionRequired,
+    #[error("no such place in this event's waiting room for you")]
+    QueueTicketNotFound,
+    #[error("this event has no waiting room switched on")]
+    WaitingRoomOff,
     #[error("no row has {requested} free seats side by side")]
     NoAdjacentSeats { requested: u32 },
     #[error("the hold expired: its seats or tickets are free again")]
@@ -112,6 +121,9 @@ impl AppError {
             InsufficientInventory { .. } => ErrorCode::InsufficientInventory,
             SeatBooked { .. } => ErrorCode::SeatBooked,
             HoldNotFound => ErrorCode::HoldNotFound,
+            AdmissionRequired => ErrorCode::AdmissionRequired,
+            QueueTicketNotFound => ErrorCode::QueueTicketNotFound,
+            WaitingRoomOff => ErrorCode::WaitingRoomOff,
             NoAdjacentSeats { .. } => ErrorCode::NoAdjacentSeats,
             HoldExpired => ErrorCode::HoldExpired,
             HoldExtensionLimit => ErrorCode::HoldExtensionLimit,

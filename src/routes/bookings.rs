@@ -6,7 +6,10 @@ use crate::auth::Caller;
 use crate::domain::booking::BookingView;
 use crate::domain::ids::{BookingId, EventId, SectionId, UserId, check_id};
 use crate::error::AppError;
-use crate::extract::{Idempotency, IdempotencyHeader, JsonBody, PathParams, QueryParams};
+use crate::extract::{
+    AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, PathParams,
+    QueryParams,
+};
 use crate::store::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
 use axum::Json;
 use axum::extract::State;
@@ -25,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show, cancel))
 }
 
-crate::error_responses!(BookErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
+crate::error_responses!(BookErrors: InvalidRequest, Unauthenticated, Forbidden, AdmissionRequired, EventNotFound,
     SectionNotFound, InsufficientInventory, UserLimitReached, IdempotencyKeyReused, RateLimited,
     PayloadTooLarge, UnsupportedMediaType, StoreUnavailable, NotReplicated);
 crate::error_responses!(ListErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
@@ -52,7 +55,7 @@ pub struct BookBody {
 }
 
 /// Books `qty` tickets of a section, if that many are left: all or nothing.
-#[utoipa::path(post, path = "/book", tag = "bookings", params(IdempotencyHeader),
+#[utoipa::path(post, path = "/book", tag = "bookings", params(IdempotencyHeader, AdmissionHeader),
     security(("bearer" = [])),
     request_body = BookBody,
     responses(
@@ -65,6 +68,7 @@ pub async fn book(
     State(state): State<AppState>,
     caller: Caller,
     Idempotency(key): Idempotency,
+    admission: AdmissionToken,
     JsonBody(body): JsonBody<BookBody>,
 ) -> Result<Response, AppError> {
     let max = state.settings.max_qty_per_booking;
@@ -73,18 +77,20 @@ pub async fn book(
             "qty must be an integer from 1 to {max}"
         )));
     }
+    let user_id = caller.acting(body.user_id)?;
     let command = BookCommand {
+        admitted: state.admitted(&admission, &user_id, &body.event_id),
         event_id: body.event_id,
         section_id: body.section_id,
         qty: body.qty,
-        user_id: caller.acting(body.user_id)?,
+        user_id,
     };
     let outcome = state.store.book(&command, key.as_ref()).await?;
     Ok(booking_reply(StatusCode::CREATED, outcome, Via::Book))
 }
 
 /// The same as `POST /book`.
-#[utoipa::path(post, path = "/bookings", tag = "bookings", params(IdempotencyHeader),
+#[utoipa::path(post, path = "/bookings", tag = "bookings", params(IdempotencyHeader, AdmissionHeader),
     security(("bearer" = [])),
     request_body = BookBody,
     responses(
@@ -97,9 +103,10 @@ pub async fn book_alias(
     state: State<AppState>,
     caller: Caller,
     key: Idempotency,
+    admission: AdmissionToken,
     body: JsonBody<BookBody>,
 ) -> Result<Response, AppError> {
-    book(state, caller, key, body).await
+    book(state, caller, key, admission, body).await
 }
 
 /// What made or changed a booking.

@@ -17,7 +17,8 @@ use crate::domain::ids::{EventId, SeatId, SeatRef, SectionId, UserId};
 use crate::domain::time::now_ms;
 use crate::error::AppError;
 use crate::extract::{
-    Idempotency, IdempotencyHeader, JsonBody, OptionalJson, PathParams, QueryParams,
+    AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, OptionalJson,
+    PathParams, QueryParams,
 };
 use crate::store::Store;
 use axum::Json;
@@ -69,6 +70,7 @@ pub async fn ensure_demo_event(store: &Store, seats: u32) -> Result<(), AppError
             max_per_user: None,
         }],
         max_per_user: None,
+        waiting_room: None,
     };
     if store.create_event(&record).await? {
         tracing::info!(seats, "created the demo event");
@@ -156,9 +158,10 @@ async fn lock_demo(
     state: &AppState,
     seat: SeatId,
     user: UserId,
+    admission: &AdmissionToken,
 ) -> Result<Json<LockReply>, AppError> {
     on_demo!(state, |event| {
-        seats::lock_seat(state, event, seat.clone(), user.clone()).await
+        seats::lock_seat(state, event, seat.clone(), user.clone(), admission).await
     })
 }
 
@@ -184,32 +187,35 @@ async fn unlock_demo(
 }
 
 /// Locks a demo seat named in the body.
-#[utoipa::path(post, path = "/lock", tag = "demo", security(("bearer" = [])), request_body = SeatBody,
+#[utoipa::path(post, path = "/lock", tag = "demo", security(("bearer" = [])),
+    params(AdmissionHeader), request_body = SeatBody,
     responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
 pub async fn lock(
     State(state): State<AppState>,
     caller: Caller,
+    admission: AdmissionToken,
     JsonBody(body): JsonBody<SeatBody>,
 ) -> Result<Json<LockReply>, AppError> {
     let user = caller.acting(body.user_id)?;
-    lock_demo(&state, body.seat_id, user).await
+    lock_demo(&state, body.seat_id, user, &admission).await
 }
 
 /// Locks a demo seat.
 #[utoipa::path(post, path = "/lock/{seatId}", tag = "demo", security(("bearer" = [])),
-    params(("seatId" = SeatId, Path), UserQuery),
+    params(("seatId" = SeatId, Path), UserQuery, AdmissionHeader),
     request_body(content = Option<OptionalUserBody>, description = "Optional"),
     responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
 pub async fn lock_by_path(
     State(state): State<AppState>,
     caller: Caller,
+    admission: AdmissionToken,
     PathParams(seat): PathParams<String>,
     QueryParams(query): QueryParams<UserQuery>,
     OptionalJson(body): OptionalJson<OptionalUserBody>,
 ) -> Result<Json<LockReply>, AppError> {
     let seat = SeatId::parse(seat)?;
     let user = demo_user(&caller, query, body)?;
-    lock_demo(&state, seat, user).await
+    lock_demo(&state, seat, user, &admission).await
 }
 
 /// Books a demo seat the caller holds, named in the body.

@@ -10,7 +10,8 @@ use crate::domain::hold::{HoldView, NewHold};
 use crate::domain::ids::{EventId, HoldId, UserId};
 use crate::error::AppError;
 use crate::extract::{
-    Idempotency, IdempotencyHeader, JsonBody, OptionalJson, PathParams, QueryParams,
+    AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, OptionalJson,
+    PathParams, QueryParams,
 };
 use axum::Json;
 use axum::extract::State;
@@ -29,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(confirm))
 }
 
-crate::error_responses!(CreateErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
+crate::error_responses!(CreateErrors: InvalidRequest, Unauthenticated, Forbidden, AdmissionRequired, EventNotFound,
     SectionNotFound, SeatNotFound, InsufficientInventory, NoAdjacentSeats, SeatBooked, SeatLocked,
     UserLimitReached, RateLimited, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
 crate::error_responses!(ReadErrors: InvalidRequest, Unauthenticated, Forbidden, HoldNotFound,
@@ -67,13 +68,14 @@ fn user(caller: &Caller, body: Option<HoldUserBody>) -> Result<UserId, AppError>
 /// `HOLD_TTL_MS`, all or nothing: if any seat is sold or held by someone else, nothing is held.
 #[utoipa::path(post, path = "/events/{eventId}/holds", tag = "holds",
     security(("bearer" = [])),
-    params(("eventId" = EventId, Path)),
+    params(("eventId" = EventId, Path), AdmissionHeader),
     request_body = NewHold,
     responses((status = 201, description = "Held for the caller until `expiresAt`", body = HoldView),
         CreateErrors))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    admission: AdmissionToken,
     PathParams(event): PathParams<String>,
     JsonBody(body): JsonBody<NewHold>,
 ) -> Result<Response, AppError> {
@@ -82,7 +84,11 @@ pub async fn create(
         .request(state.settings.max_qty_per_booking)
         .map_err(AppError::InvalidRequest)?;
     let user = caller.acting_named(body.user_id)?;
-    let hold = state.store.create_hold(&event, &user, &request).await?;
+    let admitted = state.admitted(&admission, &user, &event);
+    let hold = state
+        .store
+        .create_hold(&event, &user, &request, admitted)
+        .await?;
     metrics::counter!("boxoffice_holds_total").increment(1);
     Ok((StatusCode::CREATED, Json(HoldView::from(hold))).into_response())
 }

@@ -10,6 +10,7 @@ mod fallback;
 mod health;
 mod holds;
 mod page;
+mod queue;
 mod seats;
 mod stream;
 
@@ -41,6 +42,7 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .merge(holds::router())
         .merge(stream::router())
         .merge(page::router())
+        .merge(queue::router())
         .merge(demo::router())
 }
 
@@ -73,6 +75,7 @@ mod tests {
             ("health.rs", include_str!("health.rs")),
             ("holds.rs", include_str!("holds.rs")),
             ("page.rs", include_str!("page.rs")),
+            ("queue.rs", include_str!("queue.rs")),
             ("seats.rs", include_str!("seats.rs")),
             ("stream.rs", include_str!("stream.rs")),
         ];

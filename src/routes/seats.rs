@@ -12,7 +12,9 @@ use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
 use crate::domain::seats::{SeatMap, SeatView};
 use crate::domain::time::serialize_ms;
 use crate::error::AppError;
-use crate::extract::{Idempotency, IdempotencyHeader, OptionalJson, PathParams};
+use crate::extract::{
+    AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, OptionalJson, PathParams,
+};
 use crate::store::IdempotencyKey;
 use axum::Json;
 use axum::extract::State;
@@ -33,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 crate::error_responses!(pub(super) SeatMapErrors: InvalidRequest, EventNotFound, StoreUnavailable);
 crate::error_responses!(pub(super) LockErrors: InvalidRequest, Unauthenticated, Forbidden,
-    EventNotFound, SeatNotFound, SeatBooked, SeatLocked, UserLimitReached, RateLimited,
+    AdmissionRequired, EventNotFound, SeatNotFound, SeatBooked, SeatLocked, UserLimitReached, RateLimited,
     PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
 crate::error_responses!(pub(super) ConfirmErrors: InvalidRequest, Unauthenticated, Forbidden,
     EventNotFound, SeatNotFound, SeatBooked, SeatNotLocked, LockNotOwned, IdempotencyKeyReused,
@@ -117,17 +119,18 @@ pub async fn list(
 /// Holds a seat for `LOCK_TTL_MS`; the holder asking again gets the same lock, not extended.
 #[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/lock", tag = "seats",
     security(("bearer" = [])),
-    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path)),
+    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path), AdmissionHeader),
     request_body(content = Option<UserBody>, description = "Optional with a token"),
     responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
 pub async fn lock(
     State(state): State<AppState>,
     caller: Caller,
+    admission: AdmissionToken,
     PathParams(path): PathParams<(String, String)>,
     OptionalJson(body): OptionalJson<UserBody>,
 ) -> Result<Json<LockReply>, AppError> {
     let (event, seat) = event_and_seat(path)?;
-    lock_seat(&state, event, seat, user(&caller, body)?).await
+    lock_seat(&state, event, seat, user(&caller, body)?, &admission).await
 }
 
 /// Books a seat the caller holds, while the lock lives.
@@ -206,10 +209,12 @@ pub(super) async fn lock_seat(
     event: EventId,
     seat: SeatId,
     user: UserId,
+    admission: &AdmissionToken,
 ) -> Result<Json<LockReply>, AppError> {
+    let admitted = state.admitted(admission, &user, &event);
     let lock = state
         .store
-        .lock_seat(&event, &seat, &user, state.settings.lock_ttl_ms)
+        .lock_seat(&event, &seat, &user, state.settings.lock_ttl_ms, admitted)
         .await?;
     if !lock.already_held {
         metrics::counter!("boxoffice_seat_locks_total").increment(1);

@@ -20,6 +20,8 @@ pub struct BookCommand {
     pub section_id: SectionId,
     pub qty: u32,
     pub user_id: UserId,
+    /// The caller sent a valid admission to the event's waiting room (`Admission-Token`).
+    pub admitted: bool,
 }
 
 /// What a booking script answers: the booking and the section's remaining count right after.
@@ -76,6 +78,7 @@ impl Store {
             self.run_booking_script(book.name, slot, |id| {
                 book.call(
                     BookKeys {
+                        admissions: keys.admissions(),
                         version: keys.version(),
                         changes: keys.changes(),
                         event: keys.event(),
@@ -103,6 +106,7 @@ impl Store {
                         qty: command.qty.to_string(),
                         user_id: command.user_id.to_string(),
                         created_at: now_ms().to_string(),
+                        admitted: if command.admitted { "1" } else { "0" }.into(),
                         fingerprint: idempotency.map(|_| fingerprint.clone()),
                         ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
                     },

@@ -20,6 +20,7 @@ impl Store {
         event: &EventId,
         user: &UserId,
         request: &HoldRequest,
+        admitted: bool,
     ) -> Result<HoldRecord, AppError> {
         let keys = EventKeys::new(event);
         let id = HoldId::new();
@@ -45,6 +46,7 @@ impl Store {
         let create = &self.scripts.hold_create;
         let invocation = create.call(
             HoldCreateKeys {
+                admissions: keys.admissions(),
                 version: keys.version(),
                 changes: keys.changes(),
                 event: keys.event(),
@@ -74,6 +76,7 @@ impl Store {
                 qty,
                 seats,
                 together: if together { "1" } else { "0" }.to_owned(),
+                admitted: if admitted { "1" } else { "0" }.to_owned(),
             },
         );
         self.bounded(async {
@@ -197,6 +200,7 @@ impl Store {
             self.run_booking_script(confirm.name, slot, |booking| {
                 confirm.call(
                     HoldConfirmKeys {
+                        admissions: keys.admissions(),
                         version: keys.version(),
                         changes: keys.changes(),
                         hold: keys.hold(id),

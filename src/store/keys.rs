@@ -32,6 +32,11 @@
 //! | `bo:{E}:user:<U>:locks` | zset | user `U`'s live seat locks: seat -> expiry (ms) |
 //! | `bo:{E}:hold:<H>` | string | checkout hold `H` (JSON), kept a day past its longest life |
 //! | `bo:{E}:holds` | zset | live general admission holds `<H>:<section>:<qty>:<U>` -> expiry (ms) |
+//! | `bo:{E}:q:line` | zset | waiting room: user -> turn (place number, or shuffled turn) |
+//! | `bo:{E}:q:places` | hash | waiting room: user -> place number (the ticket) |
+//! | `bo:{E}:q:admissions` | zset | waiting room: user -> admission end (ms) |
+//! | `bo:{E}:q:seen` | zset | waiting room: user -> last time they joined or asked (ms) |
+//! | `bo:{E}:q:state` | hash | waiting room: `next`, `served`, `due`, `shuffled` |
 //! | `bo:{E}:user-held` | hash | quantity held in general admission holds per `U` and `U:<section>` |
 //! | `bo:{u:<U>}:rate` | string | user `U`'s rate limit (GCRA: next theoretical arrival, µs) |
 //! | `bo:{ip:<A>}:rate` | string | address `A`'s rate limit |
@@ -200,6 +205,26 @@ impl EventKeys {
     /// Quantity held in general admission holds per user (`<user>`, `<user>:<section>`).
     pub fn user_held(&self) -> String {
         self.key("user-held")
+    }
+    /// The waiting room's line: user -> their turn.
+    pub fn queue(&self) -> String {
+        self.key("q:line")
+    }
+    /// The waiting room's places: user -> place number (their ticket).
+    pub fn queue_places(&self) -> String {
+        self.key("q:places")
+    }
+    /// Live admissions: user -> when the admission ends (ms).
+    pub fn admissions(&self) -> String {
+        self.key("q:admissions")
+    }
+    /// When each user in the waiting room last joined or asked (ms).
+    pub fn queue_seen(&self) -> String {
+        self.key("q:seen")
+    }
+    /// The queue's counters: next place, turn reached, next paced admission, shuffled.
+    pub fn queue_state(&self) -> String {
+        self.key("q:state")
     }
 }
 

@@ -18,6 +18,7 @@ mod events;
 mod holds;
 mod idempotency;
 pub mod keys;
+mod queue;
 pub mod scripts;
 mod seats;
 mod version;
@@ -26,6 +27,7 @@ pub use bookings::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
 pub use changes::{Change, ChangeReader, Since};
 pub use connection::{NodeConn, RedisConn};
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
+pub use queue::Standing;
 pub use scripts::Scripts;
 pub use seats::SeatLock;
 
@@ -387,6 +389,9 @@ impl From<Refusal> for AppError {
                 seats: r.seats,
             },
             ErrorCode::HoldNotFound => AppError::HoldNotFound,
+            ErrorCode::AdmissionRequired => AppError::AdmissionRequired,
+            ErrorCode::QueueTicketNotFound => AppError::QueueTicketNotFound,
+            ErrorCode::WaitingRoomOff => AppError::WaitingRoomOff,
             ErrorCode::NoAdjacentSeats => AppError::NoAdjacentSeats {
                 requested: r.requested.unwrap_or(0),
             },

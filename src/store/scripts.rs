@@ -161,24 +161,26 @@ scripts! {
                   CreateEventArgs [document] [];
     book: BookKeys [event, sections, booked_seats, seats_at, lock_index, booking, bookings,
                     user_bookings, user_tickets, user_locks, seat_sections, holds, user_held,
-                    seat_positions, held_seats, version, changes]
+                    seat_positions, held_seats, version, changes, admissions]
                    [idempotency],
-          BookArgs [booking_id, event_id, section_id, qty, user_id, created_at] [fingerprint, ttl_ms];
+          BookArgs [booking_id, event_id, section_id, qty, user_id, created_at, admitted]
+                   [fingerprint, ttl_ms];
     lock_seat: LockKeys [event, seat_sections, seat_positions, booked_seats, lock_index, seat_lock,
-                         sections, user_tickets, user_locks, holds, user_held, held_seats, version, changes] [],
-               LockArgs [seat, user, ttl_ms, max_locks] [];
+                         sections, user_tickets, user_locks, holds, user_held, held_seats, version, changes,
+                         admissions] [],
+               LockArgs [seat, user, ttl_ms, max_locks, admitted] [];
     confirm_seat: ConfirmKeys [event, seat_sections, seat_positions, booked_seats, lock_index,
                                seat_lock, sections, booking, bookings, user_bookings, user_tickets,
-                               user_locks, held_seats, version, changes] [idempotency],
+                               user_locks, held_seats, version, changes, admissions] [idempotency],
                   ConfirmArgs [seat, user, booking_id, event_id, created_at] [fingerprint, ttl_ms];
     unlock_seat: UnlockKeys [event, seat_sections, seat_positions, booked_seats, lock_index, seat_lock,
                              user_locks, held_seats, version, changes] [],
                  UnlockArgs [seat, user] [];
     hold_create: HoldCreateKeys [event, sections, seat_sections, seat_positions, booked_seats,
                                  lock_index, seat_lock_prefix, user_tickets, user_locks, user_held,
-                                 holds, hold, seats_at, held_seats, version, changes] [],
+                                 holds, hold, seats_at, held_seats, version, changes, admissions] [],
                  HoldCreateArgs [hold_id, event_id, user, ttl_ms, max_extensions, max_lifetime_ms,
-                                 max_locks, section_id, qty, seats, together] [];
+                                 max_locks, section_id, qty, seats, together, admitted] [];
     hold_extend: HoldExtendKeys [hold, seat_lock_prefix, lock_index, user_locks, holds, version, changes] [],
                  HoldExtendArgs [user, ttl_ms, max_lifetime_ms] [];
     hold_release: HoldReleaseKeys [hold, seat_lock_prefix, lock_index, user_locks, holds, sections,
@@ -186,8 +188,15 @@ scripts! {
                   HoldReleaseArgs [user] [];
     hold_confirm: HoldConfirmKeys [hold, seat_lock_prefix, seat_positions, booked_seats, lock_index,
                                    user_locks, sections, holds, user_held, booking, bookings,
-                                   user_bookings, user_tickets, held_seats, version, changes] [idempotency],
+                                   user_bookings, user_tickets, held_seats, version, changes,
+                                   admissions] [idempotency],
                   HoldConfirmArgs [user, booking_id, event_id, created_at] [fingerprint, ttl_ms];
+    queue_join: QueueJoinKeys [event, sections, queue, places, admissions, seen, queue_state] [],
+                QueueJoinArgs [user, abandon_ms, seed] [];
+    queue_status: QueueStatusKeys [event, sections, queue, places, admissions, seen, queue_state] [],
+                  QueueStatusArgs [user, ticket, abandon_ms, seed] [];
+    queue_configure: QueueConfigureKeys [event, sections] [],
+                     QueueConfigureArgs [enabled, rate, max, ttl_ms, order, start_ms] [];
     cancel_booking: CancelKeys [booking, sections, seat_positions, booked_seats, user_tickets, version, changes] [idempotency],
                     CancelArgs [cancelled_at] [fingerprint, ttl_ms];
 }

@@ -60,11 +60,13 @@ impl Store {
         seat: &SeatId,
         user: &UserId,
         ttl_ms: u64,
+        admitted: bool,
     ) -> Result<SeatLock, AppError> {
         let keys = EventKeys::new(event);
         let lock = &self.scripts.lock_seat;
         let invocation = lock.call(
             LockKeys {
+                admissions: keys.admissions(),
                 version: keys.version(),
                 changes: keys.changes(),
                 event: keys.event(),
@@ -85,6 +87,7 @@ impl Store {
                 user: user.to_string(),
                 ttl_ms: ttl_ms.to_string(),
                 max_locks: self.limits.max_locks_per_user.to_string(),
+                admitted: if admitted { "1" } else { "0" }.into(),
             },
         );
         self.bounded(async {
@@ -114,6 +117,7 @@ impl Store {
             self.run_booking_script(confirm.name, slot, |id| {
                 confirm.call(
                     ConfirmKeys {
+                        admissions: keys.admissions(),
                         version: keys.version(),
                         changes: keys.changes(),
                         event: keys.event(),

@@ -19,6 +19,7 @@ mod idempotency;
 mod metrics;
 mod openapi;
 mod page;
+mod queue;
 mod races;
 mod replicas;
 mod seats;

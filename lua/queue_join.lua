@@ -1,0 +1,23 @@
+-- POST /events/{eventId}/queue: a place in the event's waiting room for A.user, one per user:
+-- asking again returns the same place, or the admission it led to. Someone whose admission was
+-- used or expired, or who was skipped for not asking, gets a new place at the back. Then the
+-- queue moves on (advance_queue in lib.lua) and the user's standing is the reply.
+
+local now = now_ms()
+if redis.call('HGET', K.sections, 'wr:enabled') ~= '1' then
+  return not_found(K.event, 'WAITING_ROOM_OFF')
+end
+local user = A.user
+redis.call('ZADD', K.seen, now, user)
+local standing = queue_standing(K.queue, K.places, K.admissions, user, now)
+if standing.status == 'ended' then
+  local place = redis.call('HINCRBY', K.queue_state, 'next', 1)
+  redis.call('HSET', K.places, user, place)
+  redis.call('ZADD', K.queue, place, user)
+end
+advance_queue(K.sections, K.queue, K.queue_state, K.admissions, K.seen, now,
+  tonumber(A.abandon_ms), A.seed)
+local standing = queue_standing(K.queue, K.places, K.admissions, user, now)
+local pace = redis.call('HMGET', K.sections, 'wr:rate', 'wr:start')
+standing.rate, standing.startsAt, standing.now = tonumber(pace[1]), tonumber(pace[2]), now
+return reply(standing)

@@ -1,0 +1,18 @@
+-- GET /events/{eventId}/queue/{ticket}: A.user's standing, if A.ticket is their place. Asking
+-- keeps the place (people who stop asking are skipped) and moves the queue on.
+
+local now = now_ms()
+if redis.call('HGET', K.sections, 'wr:enabled') ~= '1' then
+  return not_found(K.event, 'WAITING_ROOM_OFF')
+end
+local user = A.user
+if redis.call('HGET', K.places, user) ~= A.ticket then
+  return refuse('QUEUE_TICKET_NOT_FOUND')
+end
+redis.call('ZADD', K.seen, now, user)
+advance_queue(K.sections, K.queue, K.queue_state, K.admissions, K.seen, now,
+  tonumber(A.abandon_ms), A.seed)
+local standing = queue_standing(K.queue, K.places, K.admissions, user, now)
+local pace = redis.call('HMGET', K.sections, 'wr:rate', 'wr:start')
+standing.rate, standing.startsAt, standing.now = tonumber(pace[1]), tonumber(pace[2]), now
+return reply(standing)

@@ -1,0 +1,88 @@
+//! Admission tokens: what a buyer sends, in the `Admission-Token` header, to book, hold or lock
+//! seats of an event whose waiting room is on. HS256 with `ADMISSION_SECRET` (by default
+//! `AUTH_JWT_SECRET`), bound to one user and one event (`sub`, `evt`, audience
+//! `boxoffice-admission`, so neither kind of token passes for the other), expiring with the
+//! admission: any replica checks one without asking Redis. Whether the admission is still
+//! unused is checked by the booking script itself, in the same step as the booking.
+
+use crate::domain::ids::{EventId, UserId};
+use crate::error::AppError;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+const AUDIENCE: &str = "boxoffice-admission";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AdmissionClaims {
+    sub: String,
+    evt: String,
+    aud: String,
+    /// Seconds since the epoch, rounded up from the admission's end.
+    exp: u64,
+}
+
+pub struct Admissions {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Admissions {
+    pub fn new(secret: &str) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+        }
+    }
+
+    /// A token for `user` in `event`, valid until `until_ms`.
+    pub fn mint(&self, user: &UserId, event: &EventId, until_ms: i64) -> Result<String, AppError> {
+        let claims = AdmissionClaims {
+            sub: user.to_string(),
+            evt: event.to_string(),
+            aud: AUDIENCE.into(),
+            exp: u64::try_from(until_ms.max(0)).unwrap_or(0).div_ceil(1000),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AppError::Internal(format!("admission token: {e}")))
+    }
+
+    /// Whether `token` admits `user` to `event` now (signature, audience, user, event, expiry).
+    pub fn admits(&self, token: Option<&str>, user: &UserId, event: &EventId) -> bool {
+        let Some(token) = token else {
+            return false;
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[AUDIENCE]);
+        validation.leeway = 0;
+        jsonwebtoken::decode::<AdmissionClaims>(token, &self.decoding, &validation)
+            .is_ok_and(|data| data.claims.sub == user.as_str() && data.claims.evt == event.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_admits_its_user_to_its_event_only() {
+        let admissions = Admissions::new("a secret of thirty-two bytes or more.....");
+        let (alice, bob) = (
+            UserId::parse("alice").unwrap(),
+            UserId::parse("bob").unwrap(),
+        );
+        let (one, two) = (
+            EventId::parse("one").unwrap(),
+            EventId::parse("two").unwrap(),
+        );
+        let later = crate::domain::time::now_ms() + 60_000;
+        let token = admissions.mint(&alice, &one, later).unwrap();
+        assert!(admissions.admits(Some(&token), &alice, &one));
+        assert!(!admissions.admits(Some(&token), &bob, &one));
+        assert!(!admissions.admits(Some(&token), &alice, &two));
+        assert!(!admissions.admits(None, &alice, &one));
+        let expired = admissions.mint(&alice, &one, later - 120_000).unwrap();
+        assert!(!admissions.admits(Some(&expired), &alice, &one));
+        let other = Admissions::new("another secret of thirty-two bytes.......");
+        assert!(!other.admits(Some(&token), &alice, &one));
+    }
+}

@@ -1,0 +1,150 @@
+//! Waiting rooms: `POST /events/{eventId}/queue` (join), `GET /events/{eventId}/queue/{ticket}`
+//! (where one stands; the admission token once admitted), and
+//! `PUT /events/{eventId}/waiting-room` (an organizer switches it on, off, or changes it).
+//! The queue itself moves in the scripts (`lua/queue_*.lua`).
+
+use super::events::NO_ADMISSION_SECRET;
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::domain::ids::{EventId, UserId};
+use crate::domain::queue::{QueueStanding, WaitingRoom};
+use crate::domain::time::now_ms;
+use crate::error::AppError;
+use crate::extract::{JsonBody, OptionalJson, PathParams, QueryParams};
+use crate::store::Standing;
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(join))
+        .routes(routes!(status))
+        .routes(routes!(configure))
+}
+
+crate::error_responses!(JoinErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
+    WaitingRoomOff, RateLimited, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
+crate::error_responses!(StatusErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
+    WaitingRoomOff, QueueTicketNotFound, StoreUnavailable);
+crate::error_responses!(ConfigureErrors: InvalidRequest, Unauthenticated, Forbidden,
+    EventNotFound, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
+
+/// Who joins (with a token: the token's user, who may name only themselves; in open mode
+/// required).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueUserBody {
+    #[serde(default)]
+    user_id: Option<UserId>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusQuery {
+    /// Who asks, in open mode (with a token: the token's user, who may name only themselves).
+    #[param(value_type = Option<UserId>)]
+    user: Option<String>,
+}
+
+/// Joins the event's waiting room: one place per user (joining again answers the same place,
+/// or the admission it led to). Ask `GET /events/{eventId}/queue/{ticket}` every few seconds:
+/// people who stop asking for `QUEUE_ABANDON_MS` are skipped when their turn comes.
+#[utoipa::path(post, path = "/events/{eventId}/queue", tag = "queue", security(("bearer" = [])),
+    params(("eventId" = EventId, Path)),
+    request_body(content = Option<QueueUserBody>, description = "Optional with a token"),
+    responses((status = 200, description = "Your place, or your admission", body = QueueStanding),
+        JoinErrors))]
+pub async fn join(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(event): PathParams<String>,
+    OptionalJson(body): OptionalJson<QueueUserBody>,
+) -> Result<Json<QueueStanding>, AppError> {
+    let event = EventId::parse(event)?;
+    let user = caller.acting_named(body.and_then(|b| b.user_id))?;
+    let standing = state
+        .store
+        .join_queue(&event, &user, state.settings.queue_abandon_ms)
+        .await?;
+    Ok(Json(view(&state, &event, &user, standing)?))
+}
+
+/// Where the caller stands in the event's waiting room: `waiting` with `position` (people
+/// ahead) and `estimatedWaitSeconds`, then `admitted` with the `admissionToken` to send as
+/// `Admission-Token` until `admittedUntil`, or `ended`.
+#[utoipa::path(get, path = "/events/{eventId}/queue/{ticket}", tag = "queue",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path),
+        ("ticket" = String, Path, description = "The ticket `POST /events/{eventId}/queue` gave"),
+        StatusQuery),
+    responses((status = 200, description = "Your standing", body = QueueStanding), StatusErrors))]
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams((event, ticket)): PathParams<(String, String)>,
+    QueryParams(query): QueryParams<StatusQuery>,
+) -> Result<Json<QueueStanding>, AppError> {
+    let event = EventId::parse(event)?;
+    let named = query.user.map(UserId::parse).transpose()?;
+    let user = caller.acting_named(named)?;
+    if ticket.is_empty() || ticket.len() > 20 || !ticket.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::QueueTicketNotFound);
+    }
+    let standing = state
+        .store
+        .queue_status(&event, &user, &ticket, state.settings.queue_abandon_ms)
+        .await?;
+    Ok(Json(view(&state, &event, &user, standing)?))
+}
+
+/// Switches the event's waiting room on or off, or changes it. Organizers only. People in
+/// line keep their places; admissions already given stay valid until they end.
+#[utoipa::path(put, path = "/events/{eventId}/waiting-room", tag = "queue",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path)),
+    request_body = WaitingRoom,
+    responses((status = 200, description = "The waiting room as set", body = WaitingRoom),
+        ConfigureErrors))]
+pub async fn configure(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(event): PathParams<String>,
+    JsonBody(body): JsonBody<WaitingRoom>,
+) -> Result<Json<WaitingRoom>, AppError> {
+    caller.require(Role::Organizer)?;
+    let event = EventId::parse(event)?;
+    let settings = body.settings(now_ms()).map_err(AppError::InvalidRequest)?;
+    if settings.enabled && state.admissions.is_none() {
+        return Err(AppError::InvalidRequest(NO_ADMISSION_SECRET.into()));
+    }
+    state.store.configure_queue(&event, &settings).await?;
+    Ok(Json(body))
+}
+
+/// The standing as the API shows it, with a fresh admission token once admitted.
+fn view(
+    state: &AppState,
+    event: &EventId,
+    user: &UserId,
+    standing: Standing,
+) -> Result<QueueStanding, AppError> {
+    let admission_token = match (standing.status.as_str(), standing.admitted_until) {
+        ("admitted", Some(until)) => match &state.admissions {
+            Some(admissions) => Some(admissions.mint(user, event, until)?),
+            None => return Err(AppError::InvalidRequest(NO_ADMISSION_SECRET.into())),
+        },
+        _ => None,
+    };
+    Ok(QueueStanding {
+        ticket: standing.ticket(),
+        estimated_wait_seconds: standing.estimated_wait_seconds(),
+        position: standing.position,
+        admitted_until: standing.admitted_until,
+        status: standing.status,
+        admission_token,
+    })
+}
