@@ -13,6 +13,7 @@
 mod client;
 mod delivery;
 mod record;
+mod redis_stats;
 mod scenarios;
 
 use clap::Parser;
@@ -43,6 +44,10 @@ struct Args {
     stream_changes: u64,
     #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
     stream_interval: Duration,
+    /// The port of the Redis (on 127.0.0.1) the target uses: the report then carries its
+    /// EVALSHA calls and Redis CPU over exactly the measured window.
+    #[arg(long)]
+    redis_stats_port: Option<u16>,
     /// Print the booking script's exact text as the service loads it (scripts/bench loads a
     /// copy without its change-stream entry to measure what that entry costs).
     #[arg(long)]
@@ -192,6 +197,14 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
 
     let measure_from = Instant::now() + args.warmup;
     let measure_until = measure_from + args.duration;
+    let redis_stats = args.redis_stats_port.map(|port| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            redis_stats::reset(port).await?;
+            tokio::time::sleep_until(measure_until.into()).await;
+            redis_stats::evalsha(port).await
+        })
+    });
     let users: Vec<_> = connections
         .into_iter()
         .enumerate()
@@ -240,6 +253,10 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
             "max": total.latency.max() as f64 / 1000.0,
         },
         "outcomes": total.outcomes,
+        "redis": match redis_stats {
+            Some(stats) => stats.await.map_err(|e| e.to_string())??,
+            None => serde_json::Value::Null,
+        },
         "firstError": total.first_error,
     }))
 }

@@ -26,6 +26,12 @@ pub enum Name {
     /// Checkout on a 5000-seat section of 50 rows: hold 2 to 4 seats together (best
     /// available), confirm the hold, then cancel the booking (so the seats come back).
     Checkout,
+    /// Joining waiting rooms (`maxActive` 100): every step a user joins a room they are not in
+    /// yet (users and 20 events taken in turn).
+    QueueJoin,
+    /// Asking where one stands: 10 000 users in one waiting room (`maxActive` 100), each step
+    /// one of them asks.
+    QueuePoll,
 }
 
 pub enum Scenario {
@@ -56,6 +62,14 @@ pub enum Scenario {
     },
     Checkout {
         event: String,
+    },
+    QueueJoin {
+        events: Vec<String>,
+        next: std::sync::atomic::AtomicU64,
+    },
+    QueuePoll {
+        event: String,
+        tickets: Vec<String>,
     },
 }
 
@@ -128,12 +142,17 @@ pub(crate) async fn create_event(
     base: &str,
     sections: Value,
 ) -> Result<String, String> {
-    let event = post(
-        http,
-        format!("{base}/events"),
-        json!({ "name": "bench", "sections": sections }),
-    )
-    .await?;
+    // A list of sections, or an object with `sections` and more (a `waitingRoom`).
+    let mut body = json!({ "name": "bench" });
+    match sections {
+        Value::Object(fields) => {
+            if let Some(body) = body.as_object_mut() {
+                body.extend(fields);
+            }
+        }
+        sections => body["sections"] = sections,
+    }
+    let event = post(http, format!("{base}/events"), body).await?;
     event["id"]
         .as_str()
         .map(str::to_owned)
@@ -149,6 +168,11 @@ impl Scenario {
         let http = reqwest::Client::new();
         let ga = |capacity: u32| json!([{ "name": "GA", "price": 49.5, "capacity": capacity }]);
         let seated = |seats: &[String]| json!([{ "name": "Stalls", "price": 80, "seats": seats }]);
+        // An event with a waiting room: sections, then the room (create_event sends both).
+        let waiting = |sections: Value| {
+            json!({ "sections": sections,
+                    "waitingRoom": { "enabled": true, "maxActive": 100 } })
+        };
         Ok(match name {
             Name::HotSection => Scenario::HotSection {
                 event: create_event(&http, base, ga(1_000_000)).await?,
@@ -233,6 +257,39 @@ impl Scenario {
                     event: create_event(&http, base, sections).await?,
                 }
             }
+            Name::QueueJoin => {
+                let mut events = Vec::new();
+                for _ in 0..20 {
+                    events.push(create_event(&http, base, waiting(ga(1_000_000))).await?);
+                }
+                Scenario::QueueJoin {
+                    events,
+                    next: std::sync::atomic::AtomicU64::new(0),
+                }
+            }
+            Name::QueuePoll => {
+                let event = create_event(&http, base, waiting(ga(1_000_000))).await?;
+                let mut tickets = vec![String::new(); USERS as usize];
+                // Everyone joins first, 100 at a time.
+                for chunk in (0..USERS).collect::<Vec<_>>().chunks(100) {
+                    let mut joins = tokio::task::JoinSet::new();
+                    for &user in chunk {
+                        let (http, url) = (http.clone(), format!("{base}/events/{event}/queue"));
+                        joins.spawn(async move {
+                            let body = json!({ "userId": format!("u{user}") });
+                            (user, post_as(&http, url, body, user_auth(user)).await)
+                        });
+                    }
+                    while let Some(joined) = joins.join_next().await {
+                        let (user, reply) = joined.map_err(|e| e.to_string())?;
+                        tickets[user as usize] = reply?["ticket"]
+                            .as_str()
+                            .ok_or("a join without a ticket")?
+                            .to_owned();
+                    }
+                }
+                Scenario::QueuePoll { event, tickets }
+            }
             Name::Mixed => {
                 let seats = seat_names(500);
                 let seated = create_event(&http, base, seated(&seats)).await?;
@@ -291,6 +348,29 @@ impl Scenario {
                         .await?;
                     }
                 }
+            }
+            Scenario::QueueJoin { events, next } => {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let user = (n % u64::from(USERS)) as u32;
+                let event = &events[(n / u64::from(USERS)) as usize % events.len()];
+                rec.timed(conn.send(
+                    Method::POST,
+                    &format!("/events/{event}/queue"),
+                    Some(user_body(user)),
+                    user_auth(user),
+                ))
+                .await?;
+            }
+            Scenario::QueuePoll { event, tickets } => {
+                let user = rng.u32(..USERS);
+                let ticket = &tickets[user as usize];
+                rec.timed(conn.send(
+                    Method::GET,
+                    &format!("/events/{event}/queue/{ticket}?user=u{user}"),
+                    None,
+                    user_auth(user),
+                ))
+                .await?;
             }
             Scenario::Checkout { event } => {
                 let user = rng.u32(..USERS);

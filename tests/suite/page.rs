@@ -29,7 +29,9 @@ const SEAT_STATUS: &str = "const b = document.querySelector(`[data-seat=\"${argu
 /// Opens the page for `event`, signed in with `token`, and waits until it is live.
 async fn open(session: &Session<'_>, base: &str, event: &str, token: &str) {
     session.goto(&format!("{base}/#event={event}")).await;
-    session.type_into("#identity", token).await;
+    if !token.is_empty() {
+        session.type_into("#identity", token).await;
+    }
     session
         .wait_for(
             "the map is drawn and live",
@@ -204,6 +206,102 @@ async fn two_buyers_on_two_replicas_see_each_others_holds_and_sales_live() {
         png.len()
     );
 
+    alice.quit().await;
+    bob.quit().await;
+}
+
+/// The waiting room on the page: with `maxActive` 1, Alice is admitted and Bob waits; Bob's
+/// hold is refused; once Alice has booked, Bob's page says it is his turn (without reloading)
+/// and his hold goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_page_queues_a_buyer_until_his_turn() {
+    let backend = Backend::single();
+    let one = ServerProcess::on(&backend, "api-1", &[]);
+    let two = ServerProcess::on(&backend, "api-2", &[]);
+    let nginx = Nginx::start(&[one.port, two.port]);
+    let created = one
+        .http
+        .post(
+            "/events",
+            json!({ "name": "On-sale", "waitingRoom": { "enabled": true, "maxActive": 1 },
+            "sections": [
+                { "name": "Stalls", "price": 45,
+                  "rows": [{ "name": "A", "count": 6 }, { "name": "B", "count": 6 }] },
+                { "name": "Standing", "price": 20, "capacity": 100 },
+            ]}),
+        )
+        .await;
+    created.assert_status(201);
+    let event = created.body["id"].as_str().expect("event id").to_owned();
+    let browser = Browser::start();
+    let alice = browser.session("alice").await;
+    let bob = browser.session("bob").await;
+    let queue_state = "return document.getElementById('queue-status').dataset.state || null;";
+    for (session, user) in [(&alice, "alice"), (&bob, "bob")] {
+        open(session, &nginx.http.base, &event, "").await;
+        // Signing in (the field's change: Tab away) joins the queue.
+        session
+            .type_into(
+                "#identity",
+                &format!("{}\u{E004}", token(user, Role::Buyer)),
+            )
+            .await;
+        session
+            .wait_for(
+                "the queue panel answers",
+                "return !!document.getElementById('queue-status').dataset.state;",
+                json!([]),
+            )
+            .await;
+    }
+    assert_eq!(alice.eval(queue_state, json!([])).await, "admitted");
+    assert_eq!(bob.eval(queue_state, json!([])).await, "waiting");
+    let text = bob
+        .eval(
+            "return document.getElementById('queue-status').textContent;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(text, "You are in the queue: 0 ahead of you.");
+
+    // Bob cannot hold yet.
+    bob.click("[data-seat=\"B1\"]").await;
+    bob.click("#hold").await;
+    bob.wait_for(
+        "bob's hold is refused",
+        "return /ADMISSION_REQUIRED/.test(document.getElementById('message').textContent);",
+        json!([]),
+    )
+    .await;
+    // Alice holds and books; her admission is used, and Bob's turn comes.
+    alice.click("[data-seat=\"A1\"]").await;
+    alice.click("#hold").await;
+    alice
+        .wait_for(
+            "alice holds A1",
+            "return !document.getElementById('holding').hidden;",
+            json!([]),
+        )
+        .await;
+    alice.click("#confirm").await;
+    eventually("bob's page says it is his turn", || async {
+        bob.eval(queue_state, json!([])).await == "admitted"
+    })
+    .await;
+    assert_eq!(
+        bob.eval("return window.sameLoad === true;", json!([]))
+            .await,
+        true
+    );
+    bob.click("#hold").await;
+    bob.wait_for(
+        "bob holds B1",
+        "return !document.getElementById('holding').hidden;",
+        json!([]),
+    )
+    .await;
+    assert_eq!(seat_shown(&bob, "B1").await, "mine");
+    assert_eq!(one.http.seat_status(&event, "A1").await["status"], "booked");
     alice.quit().await;
     bob.quit().await;
 }
