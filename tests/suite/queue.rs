@@ -148,21 +148,50 @@ both!(
     }
 );
 
-/// admitPerMinute 1200 (one every 50 ms) from salesStartAt: the k-th admission is never
-/// before start + k x 50 ms, on Redis's clock, and by the last request every due admission
-/// was made.
+/// An admission ends at admittedUntil: its token is refused after that, on Redis's clock.
 #[tokio::test]
-async fn admissions_are_paced_on_redis_clock() {
+async fn an_expired_admission_is_refused() {
     let backend = Backend::single();
     let app = TestApp::on(&backend).await;
+    let room = json!({ "enabled": true, "maxActive": 5, "admissionTtlSeconds": 1 });
+    let event = event_with_room(&app, room).await;
+    let admitted = join(&app, &event, "late").await;
+    let admission = token(&admitted);
+    let until = boxoffice::domain::time::parse_rfc3339_ms(
+        admitted.body["admittedUntil"]
+            .as_str()
+            .expect("admittedUntil"),
+    )
+    .expect("a time");
+    eventually("the admission's end passes on Redis's clock", || async {
+        backend.now_ms() > until
+    })
+    .await;
+    book_with(&app, &event, "late", Some(&admission))
+        .await
+        .assert_error(403, "ADMISSION_REQUIRED");
+    assert_eq!(ask(&app, &event, "late", "1").await.body["status"], "ended");
+}
+
+/// admitPerMinute 1200 (one every 50 ms) from salesStartAt, people asking through three
+/// replicas: the k-th admission is never before start + k x 50 ms, on Redis's clock, and by
+/// the last request every due admission was made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admissions_are_paced_on_redis_clock() {
+    let backend = Backend::single();
+    let replicas: Vec<ServerProcess> = ["api-1", "api-2", "api-3"]
+        .into_iter()
+        .map(|id| ServerProcess::on(&backend, id, &[("RATE_LIMIT_PER_USER", "0")]))
+        .collect();
+    let app = &replicas[0].http;
     let room = |start: &str| {
         json!({ "enabled": true, "admitPerMinute": 1200, "admissionTtlSeconds": 600,
                 "salesStartAt": start })
     };
-    let event = event_with_room(&app, room("2099-01-01T00:00:00Z")).await;
+    let event = event_with_room(app, room("2099-01-01T00:00:00Z")).await;
     let users: Vec<String> = (0..80).map(|i| format!("p{i}")).collect();
     for user in &users {
-        assert_eq!(join(&app, &event, user).await.body["status"], "waiting");
+        assert_eq!(join(app, &event, user).await.body["status"], "waiting");
     }
     // The sale starts now.
     let start = backend.now_ms();
@@ -175,11 +204,14 @@ async fn admissions_are_paced_on_redis_clock() {
     )
     .await
     .assert_status(200);
-    // People keep asking until Redis's clock is 1.5 s past the start.
+    // People keep asking, through every replica in turn, until Redis's clock is 1.5 s past
+    // the start.
     let mut last_asked = start;
+    let mut turn = 0;
     while last_asked < start + 1_500 {
         last_asked = backend.now_ms();
-        ask(&app, &event, &users[79], "80").await;
+        ask(&replicas[turn % 3].http, &event, &users[79], "80").await;
+        turn += 1;
     }
     let admitted: Vec<(String, f64)> = backend.query(&[
         "ZRANGE",
