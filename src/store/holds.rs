@@ -79,13 +79,8 @@ impl Store {
                 admitted: if admitted { "1" } else { "0" }.to_owned(),
             },
         );
-        self.bounded(async {
-            self.check_user_rate(user).await?;
-            Ok(self
-                .run_script::<HoldRecord>(create.name, &invocation)
-                .await??)
-        })
-        .await
+        self.rated_script::<HoldRecord>(user, create.name, &invocation)
+            .await
     }
 
     /// The caller's live hold. Someone else's, a finished or an expired one: not found.
@@ -138,13 +133,8 @@ impl Store {
                 max_lifetime_ms: self.limits.hold_max_lifetime_ms.to_string(),
             },
         );
-        self.bounded(async {
-            self.check_user_rate(user).await?;
-            Ok(self
-                .run_script::<HoldRecord>(extend.name, &invocation)
-                .await??)
-        })
-        .await
+        self.rated_script::<HoldRecord>(user, extend.name, &invocation)
+            .await
     }
 
     pub async fn release_hold(
@@ -173,13 +163,8 @@ impl Store {
                 user: user.to_string(),
             },
         );
-        self.bounded(async {
-            self.check_user_rate(user).await?;
-            Ok(self
-                .run_script::<HoldRecord>(release.name, &invocation)
-                .await??)
-        })
-        .await
+        self.rated_script::<HoldRecord>(user, release.name, &invocation)
+            .await
     }
 
     /// One booking with everything the live hold holds, exactly once per Idempotency-Key.

@@ -279,6 +279,21 @@ impl Store {
         }
     }
 
+    /// A write by `user` that has no user-slot step of its own: counted against their rate
+    /// limit, then the script, both under one request deadline.
+    async fn rated_script<T: DeserializeOwned>(
+        &self,
+        user: &crate::domain::ids::UserId,
+        name: &'static str,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, AppError> {
+        self.bounded(async {
+            self.check_user_rate(user).await?;
+            Ok(self.run_script::<T>(name, invocation).await??)
+        })
+        .await
+    }
+
     /// Runs a script; its reply is `("ok", json)` or `("refused", json)`, see `lua/lib.lua`.
     async fn run_script<T: DeserializeOwned>(
         &self,

@@ -112,11 +112,7 @@ impl Store {
                 seed: seed(),
             },
         );
-        self.bounded(async {
-            self.check_user_rate(user).await?;
-            Ok(self.run_script(script.name, &invocation).await??)
-        })
-        .await
+        self.rated_script(user, script.name, &invocation).await
     }
 
     /// Where the caller stands, if `ticket` is their place.

@@ -90,13 +90,8 @@ impl Store {
                 admitted: if admitted { "1" } else { "0" }.into(),
             },
         );
-        self.bounded(async {
-            self.check_user_rate(user).await?;
-            Ok(self
-                .run_script::<SeatLock>(lock.name, &invocation)
-                .await??)
-        })
-        .await
+        self.rated_script::<SeatLock>(user, lock.name, &invocation)
+            .await
     }
 
     /// Turns the caller's live lock into a booking.
@@ -178,13 +173,9 @@ impl Store {
                 user: user.to_string(),
             },
         );
-        self.bounded(async {
-            self.check_user_rate(user).await?;
-            let released = self
-                .run_script::<Released>(unlock.name, &invocation)
-                .await??;
-            Ok(released.section_id)
-        })
-        .await
+        let released = self
+            .rated_script::<Released>(user, unlock.name, &invocation)
+            .await?;
+        Ok(released.section_id)
     }
 }
