@@ -60,7 +60,7 @@ if hold.seats then
   remaining = redis.call('HINCRBY', K.sections, hold.sectionId .. ':remaining', -hold.qty)
 else
   -- The quantity left `remaining` when the hold was made.
-  redis.call('ZREM', K.holds, hold.id .. ':' .. hold.sectionId .. ':' .. hold.qty .. ':' .. user)
+  redis.call('ZREM', K.holds, held_member(hold.id, hold.sectionId, hold.qty, user))
   redis.call('HINCRBY', K.user_held, user, -hold.qty)
   redis.call('HINCRBY', K.user_held, user .. ':' .. hold.sectionId, -hold.qty)
   remaining = tonumber(redis.call('HGET', K.sections, hold.sectionId .. ':remaining'))

@@ -120,7 +120,7 @@ else
   redis.call('HINCRBY', K.user_held, user, qty)
   redis.call('HINCRBY', K.user_held, user .. ':' .. section_id, qty)
   redis.call('ZADD', K.holds, expires_at,
-    A.hold_id .. ':' .. section_id .. ':' .. qty .. ':' .. user)
+    held_member(A.hold_id, section_id, qty, user))
   hold.sectionId, hold.qty = section_id, qty
   announce(K.version, K.changes, { section = section_id, remaining = left })
 end

@@ -35,7 +35,7 @@ if hold.seats then
   end
 else
   redis.call('ZADD', K.holds, 'XX', expires_at,
-    hold.id .. ':' .. hold.sectionId .. ':' .. hold.qty .. ':' .. hold.userId)
+    held_member(hold.id, hold.sectionId, hold.qty, hold.userId))
 end
 hold.expiresAt = expires_at
 hold.extensionsLeft = hold.extensionsLeft - 1

@@ -25,7 +25,7 @@ if hold.seats then
     end
   end
 else
-  local member = hold.id .. ':' .. hold.sectionId .. ':' .. hold.qty .. ':' .. hold.userId
+  local member = held_member(hold.id, hold.sectionId, hold.qty, hold.userId)
   if redis.call('ZREM', K.holds, member) == 1 then
     local _, remaining = give_back_held(K.sections, K.user_held, member)
     change.remaining = remaining

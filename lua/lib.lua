@@ -152,6 +152,10 @@ end
 -- after a hold expired gives its quantity back; reads that may not write (GET /events/{id})
 -- count expired members as remaining. No timer anywhere. `user_held` counts the quantity each
 -- user holds (`<user>`, `<user>:<section>`) for maxPerUser.
+local function held_member(hold, section, qty, user)
+  return hold .. ':' .. section .. ':' .. qty .. ':' .. user
+end
+
 local function parse_held(member)
   local hold, section, qty, user = string.match(member, '^([^:]+):([^:]+):([^:]+):([^:]+)$')
   return hold, section, tonumber(qty), user

@@ -440,17 +440,13 @@ async fn audit_event(
         // Held by general admission holds (live, or expired and not given back yet).
         let mut held = 0i64;
         for member in &snap.holds {
-            let mut parts = member.split(':').skip(1);
-            match (
-                parts.next(),
-                parts.next().and_then(|q| q.parse::<i64>().ok()),
-            ) {
-                (Some(section), Some(qty)) if qty > 0 => {
+            match keys::parse_held(member) {
+                Some((section, qty)) => {
                     if section == s.as_str() {
                         held += qty;
                     }
                 }
-                _ => flag(format!("hold index entry {member:?} is malformed")),
+                None => flag(format!("hold index entry {member:?} is malformed")),
             }
         }
         if remaining < 0 {

@@ -152,16 +152,8 @@ fn event_view(
         if *expires_at > now_ms {
             continue;
         }
-        // `<hold>:<section>:<qty>:<user>`
-        let mut parts = member.split(':').skip(1);
-        let (Some(section), Some(qty)) = (parts.next(), parts.next()) else {
-            return Err(AppError::Internal(format!(
-                "bad hold index entry {member:?}"
-            )));
-        };
-        let qty: i64 = qty
-            .parse()
-            .map_err(|_| AppError::Internal(format!("bad hold index entry {member:?}")))?;
+        let (section, qty) = super::keys::parse_held(member)
+            .ok_or_else(|| AppError::Internal(format!("bad hold index entry {member:?}")))?;
         if let Ok(section) = SectionId::parse(section) {
             *remaining.entry(section).or_insert(0) += qty;
         }

@@ -228,6 +228,16 @@ impl EventKeys {
     }
 }
 
+/// A member of an event's general admission hold index (`holds`),
+/// `<hold>:<section>:<qty>:<user>` as `held_member` in `lua/lib.lua` writes it: its section
+/// and quantity, or `None` if it is malformed.
+pub fn parse_held(member: &str) -> Option<(&str, i64)> {
+    let mut parts = member.split(':').skip(1);
+    let section = parts.next()?;
+    let qty = parts.next()?.parse::<i64>().ok().filter(|q| *q > 0)?;
+    Some((section, qty))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
