@@ -159,6 +159,22 @@ pub(crate) async fn create_event(
         .ok_or_else(|| "no event id".into())
 }
 
+/// After a confirm: cancels the booking it made, if it made one (so the seats come back and
+/// the scenario can go on).
+async fn cancel_if_booked(
+    conn: &mut Connection,
+    rec: &mut Recorder,
+    confirm: &Answer,
+    auth: Option<&str>,
+) -> Result<(), Failure> {
+    if confirm.status == 201 {
+        let id = booking_id(confirm)?;
+        rec.timed(conn.send(Method::DELETE, &format!("/bookings/{id}"), None, auth))
+            .await?;
+    }
+    Ok(())
+}
+
 fn seat_names(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("S{i:04}")).collect()
 }
@@ -337,16 +353,7 @@ impl Scenario {
                             auth,
                         ))
                         .await?;
-                    if confirm.status == 201 {
-                        let id = booking_id(&confirm)?;
-                        rec.timed(conn.send(
-                            Method::DELETE,
-                            &format!("/bookings/{id}"),
-                            None,
-                            auth,
-                        ))
-                        .await?;
-                    }
+                    cancel_if_booked(conn, rec, &confirm, auth).await?;
                 }
             }
             Scenario::QueueJoin { events, next } => {
@@ -397,16 +404,7 @@ impl Scenario {
                             auth,
                         ))
                         .await?;
-                    if confirm.status == 201 {
-                        let id = booking_id(&confirm)?;
-                        rec.timed(conn.send(
-                            Method::DELETE,
-                            &format!("/bookings/{id}"),
-                            None,
-                            auth,
-                        ))
-                        .await?;
-                    }
+                    cancel_if_booked(conn, rec, &confirm, auth).await?;
                 }
             }
             Scenario::ReadSeats { event } => {
