@@ -516,3 +516,12 @@ local function queue_standing(queue_key, places_key, admissions_key, user, now)
   end
   return { ticket = place, status = 'ended' }
 end
+
+-- The reply to a join or a status request: the standing, with the room's pace and start and
+-- Redis's clock, for the replica's estimate of the wait.
+local function reply_standing(sections_key, queue_key, places_key, admissions_key, user, now)
+  local standing = queue_standing(queue_key, places_key, admissions_key, user, now)
+  local pace = redis.call('HMGET', sections_key, 'wr:rate', 'wr:start')
+  standing.rate, standing.startsAt, standing.now = tonumber(pace[1]), tonumber(pace[2]), now
+  return reply(standing)
+end

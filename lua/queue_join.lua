@@ -17,7 +17,4 @@ if standing.status == 'ended' then
 end
 advance_queue(K.sections, K.queue, K.queue_state, K.admissions, K.seen, now,
   tonumber(A.abandon_ms), A.seed)
-local standing = queue_standing(K.queue, K.places, K.admissions, user, now)
-local pace = redis.call('HMGET', K.sections, 'wr:rate', 'wr:start')
-standing.rate, standing.startsAt, standing.now = tonumber(pace[1]), tonumber(pace[2]), now
-return reply(standing)
+return reply_standing(K.sections, K.queue, K.places, K.admissions, user, now)
