@@ -263,6 +263,25 @@ def main():
                 busy,
             ]
 
+    if len(sys.argv) > 8:
+        try:
+            costs = open(sys.argv[8]).read().strip()
+        except OSError:
+            costs = ""
+        if costs:
+            lines += [
+                "",
+                "## Redis time per script and outcome",
+                "",
+                "`scripts/script_costs.py`, against a replica of its own: 200 requests per row "
+                "that all end the same way, each row after `SLOWLOG RESET` with "
+                "`slowlog-log-slower-than 0`; the execution time Redis logged for each EVALSHA "
+                "in the event's slot. The reference is a trivial script (GET, compare, DECRBY) "
+                "called the same number of times in the same run.",
+                "",
+                costs,
+            ]
+
     cluster_setups = sorted({setup for (setup, _scenario) in shards})
     if cluster_setups:
         lines += [

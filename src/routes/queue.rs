@@ -14,7 +14,13 @@ use crate::extract::{JsonBody, OptionalJson, PathParams, QueryParams};
 use crate::store::Standing;
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(join))
         .routes(routes!(status))
+        .routes(routes!(status_stream))
         .routes(routes!(configure))
 }
 
@@ -91,14 +98,117 @@ pub async fn status(
     let event = EventId::parse(event)?;
     let named = query.user.map(UserId::parse).transpose()?;
     let user = caller.acting_named(named)?;
-    if ticket.is_empty() || ticket.len() > 20 || !ticket.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AppError::QueueTicketNotFound);
-    }
+    check_ticket(&ticket)?;
     let standing = state
         .store
         .queue_status(&event, &user, &ticket, state.settings.queue_abandon_ms)
         .await?;
     Ok(Json(view(&state, &event, &user, standing)?))
+}
+
+/// How often a standing stream asks (which also keeps the place: see `QUEUE_ABANDON_MS`).
+const STREAM_EVERY: Duration = Duration::from_secs(2);
+
+/// The same standing as Server-Sent Events: a `standing` event now and whenever it changes
+/// (asked every 2 seconds, which keeps the place), until it is `ended` or the replica drains
+/// (then reconnect, or ask `GET .../queue/{ticket}`).
+#[utoipa::path(get, path = "/events/{eventId}/queue/{ticket}/stream", tag = "queue",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path),
+        ("ticket" = String, Path, description = "The ticket `POST /events/{eventId}/queue` gave"),
+        StatusQuery),
+    responses(
+        (status = 200, description = "`standing` events (a `QueueStanding` each)",
+            content_type = "text/event-stream", body = String),
+        StatusErrors,
+    ))]
+pub async fn status_stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams((event, ticket)): PathParams<(String, String)>,
+    QueryParams(query): QueryParams<StatusQuery>,
+) -> Result<Response, AppError> {
+    let event = EventId::parse(event)?;
+    let named = query.user.map(UserId::parse).transpose()?;
+    let user = caller.acting_named(named)?;
+    check_ticket(&ticket)?;
+    // The first standing now, so that a wrong ticket is a JSON error, not an empty stream.
+    let first = state
+        .store
+        .queue_status(&event, &user, &ticket, state.settings.queue_abandon_ms)
+        .await?;
+    let watch = Watch {
+        next: Some(view(&state, &event, &user, first)?),
+        stop: state.live.stopping().clone(),
+        state,
+        event,
+        user,
+        ticket,
+        last: None,
+        done: false,
+    };
+    let events = futures_util::stream::unfold(watch, |mut watch| async move {
+        let event = watch.next_event().await?;
+        Some((Ok::<_, Infallible>(event), watch))
+    });
+    let keep_alive = KeepAlive::new().interval(Duration::from_millis(15_000));
+    let mut response = Sse::new(events).keep_alive(keep_alive).into_response();
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// One standing stream.
+struct Watch {
+    state: AppState,
+    event: EventId,
+    user: UserId,
+    ticket: String,
+    stop: CancellationToken,
+    /// A standing to send if it differs from the last one sent.
+    next: Option<QueueStanding>,
+    last: Option<String>,
+    done: bool,
+}
+
+impl Watch {
+    async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(standing) = self.next.take() {
+                let data = serde_json::to_string(&standing).ok()?;
+                self.done = standing.status == "ended";
+                if self.last.as_deref() != Some(data.as_str()) {
+                    self.last = Some(data.clone());
+                    return Some(Event::default().event("standing").data(data));
+                }
+                continue;
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => return None,
+                () = tokio::time::sleep(STREAM_EVERY) => {}
+            }
+            let abandon = self.state.settings.queue_abandon_ms;
+            let standing = self
+                .state
+                .store
+                .queue_status(&self.event, &self.user, &self.ticket, abandon)
+                .await
+                .ok()?;
+            self.next = view(&self.state, &self.event, &self.user, standing).ok();
+        }
+    }
+}
+
+/// A ticket is a place number; anything else is no place.
+fn check_ticket(ticket: &str) -> Result<(), AppError> {
+    if ticket.is_empty() || ticket.len() > 20 || !ticket.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::QueueTicketNotFound);
+    }
+    Ok(())
 }
 
 /// Switches the event's waiting room on or off, or changes it. Organizers only. People in

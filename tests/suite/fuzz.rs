@@ -73,6 +73,7 @@ pub const ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/events/{}/stream"),
     (Method::POST, "/events/{}/queue"),
     (Method::GET, "/events/{}/queue/{}"),
+    (Method::GET, "/events/{}/queue/{}/stream"),
     (Method::PUT, "/events/{}/waiting-room"),
     (Method::POST, "/events/{}/holds"),
     (Method::GET, "/events/{}/holds/{}"),

@@ -399,3 +399,40 @@ async fn twenty_thousand_joiners_over_three_replicas() {
     }
     backend.assert_audit_clean();
 }
+
+/// The standing as a stream: `waiting`, then, once the admitted buyer has booked, `admitted`
+/// with a token, without asking again.
+#[tokio::test]
+async fn the_standing_streams_until_admitted() {
+    let backend = Backend::single();
+    let app = TestApp::spawn_with(crate::harness::app::open_settings(backend.settings())).await;
+    let event = event_with_room(&app, json!({ "enabled": true, "maxActive": 1 })).await;
+    let first = join(&app, &event, "first").await;
+    assert_eq!(ticket(&join(&app, &event, "second").await), "2");
+    let mut stream = crate::harness::sse::EventStream::open(
+        &app.base,
+        &format!("/events/{event}/queue/2/stream?user=second"),
+        None,
+    )
+    .await;
+    let waiting = stream.next().await.expect("a standing");
+    assert_eq!(waiting.event, "standing");
+    assert_eq!(waiting.json()["status"], "waiting");
+    assert_eq!(waiting.json()["position"], 0);
+    book_with(&app, &event, "first", Some(&token(&first)))
+        .await
+        .assert_status(201);
+    let admitted = stream.next().await.expect("the next standing");
+    assert_eq!(admitted.json()["status"], "admitted", "{admitted:?}");
+    let admission = admitted.json()["admissionToken"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    book_with(&app, &event, "second", Some(&admission))
+        .await
+        .assert_status(201);
+    // A wrong ticket is a JSON error, not a stream.
+    app.get(&format!("/events/{event}/queue/9/stream?user=second"))
+        .await
+        .assert_error(404, "QUEUE_TICKET_NOT_FOUND");
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Redis time of every script, by outcome, next to a trivial script (issue: per-shard capacity).
+
+Against one replica (AUTH_MODE=open, no rate limit, no lock limit) on a Redis of its own: for
+each row, SLOWLOG RESET, then 200 requests that end the same way (a booking, a sold-out
+refusal, a lock, a lock refused because someone holds the seat, ...), then SLOWLOG GET: the
+execution time Redis recorded for each EVALSHA in the event's slot (the slow log keeps every
+command with slowlog-log-slower-than 0; it measures the same as INFO commandstats, per call).
+The reference is a trivial script (GET, compare, DECRBY) run 200 times the same way. Requests
+go one at a time, so every figure is that of a call arriving at an idle Redis (slower than under
+load, where caches stay warm); compare the rows with each other and with the reference.
+Prints a Markdown table: median and mean µs per call, and the median as a multiple of the
+reference's.
+
+    scripts/script_costs.py http://127.0.0.1:PORT REDIS_PORT
+"""
+import json
+import statistics
+import subprocess
+import sys
+import urllib.request
+
+base, redis_port = sys.argv[1], sys.argv[2]
+N = 200
+
+
+def call(method, path, body=None):
+    request = urllib.request.Request(
+        base + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def redis(*args):
+    return subprocess.run(["redis-cli", "-p", redis_port, *args], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def slow_calls(prefix):
+    """µs of each EVALSHA since the last reset whose first key starts with `prefix`."""
+    out = subprocess.run(["redis-cli", "-p", redis_port, "--json", "slowlog", "get", "-1"],
+                         capture_output=True, text=True, check=True).stdout
+    durations = []
+    for entry in json.loads(out):
+        args = entry[3]
+        if args and args[0].lower() == "evalsha" and len(args) > 3 and args[3].startswith(prefix):
+            durations.append(int(entry[2]))
+    return durations
+
+
+def event(sections, **extra):
+    status, reply = call("POST", "/events", {"name": "costs", "sections": sections, **extra})
+    assert status == 201, reply
+    return reply["id"]
+
+
+rows = []
+
+
+def measure(script, outcome, prefix, requests, expect):
+    redis("slowlog", "reset")
+    for method, path, body in requests:
+        status, reply = call(method, path, body)
+        assert status == expect, (script, outcome, status, reply)
+    durations = slow_calls(prefix)
+    rows.append((script, outcome, durations))
+
+
+redis("config", "set", "slowlog-log-slower-than", "0")
+redis("config", "set", "slowlog-max-len", "100000")
+
+# The reference: GET, compare, DECRBY.
+trivial = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') if n >= 1 then return redis.call('DECRBY', KEYS[1], 1) end return -1"
+sha = redis("script", "load", trivial)
+redis("set", "ref:{x}:n", "1000000")
+redis("slowlog", "reset")
+for _ in range(N):
+    redis("evalsha", sha, "1", "ref:{x}:n")
+rows.append(("trivial (reference)", "GET, compare, DECRBY", slow_calls("ref:")))
+
+seats = [f"S{i:03}" for i in range(1, N + 1)]
+ga = event([{"name": "GA", "price": 10, "capacity": 1000000}])
+measure("book", "booked (general admission)", f"bo:{{{ga}}}", [
+    ("POST", "/book", {"eventId": ga, "sectionId": "s1", "qty": 1, "userId": f"b{i}"}) for i in range(N)], 201)
+
+gone = event([{"name": "GA", "price": 10, "capacity": 1}])
+call("POST", "/book", {"eventId": gone, "sectionId": "s1", "qty": 1, "userId": "first"})
+measure("book", "refused: INSUFFICIENT_INVENTORY (sold out)", f"bo:{{{gone}}}", [
+    ("POST", "/book", {"eventId": gone, "sectionId": "s1", "qty": 1, "userId": f"late{i}"}) for i in range(N)], 409)
+
+limited = event([{"name": "GA", "price": 10, "capacity": 1000000}], maxPerUser=1)
+for i in range(N):
+    call("POST", "/book", {"eventId": limited, "sectionId": "s1", "qty": 1, "userId": f"one{i}"})
+measure("book", "refused: USER_LIMIT_REACHED", f"bo:{{{limited}}}", [
+    ("POST", "/book", {"eventId": limited, "sectionId": "s1", "qty": 1, "userId": f"one{i}"}) for i in range(N)], 409)
+
+seated = event([{"name": "Stalls", "price": 40, "seats": seats}])
+measure("lock_seat", "locked", f"bo:{{{seated}}}", [
+    ("POST", f"/events/{seated}/seats/{s}/lock", {"userId": f"l{i}"}) for i, s in enumerate(seats)], 200)
+measure("lock_seat", "refused: SEAT_LOCKED", f"bo:{{{seated}}}", [
+    ("POST", f"/events/{seated}/seats/{s}/lock", {"userId": f"other{i}"}) for i, s in enumerate(seats)], 423)
+measure("confirm_seat", "booked", f"bo:{{{seated}}}", [
+    ("POST", f"/events/{seated}/seats/{s}/confirm", {"userId": f"l{i}"}) for i, s in enumerate(seats)], 201)
+measure("lock_seat", "refused: SEAT_BOOKED", f"bo:{{{seated}}}", [
+    ("POST", f"/events/{seated}/seats/{s}/lock", {"userId": f"other{i}"}) for i, s in enumerate(seats)], 409)
+
+fresh = event([{"name": "Stalls", "price": 40, "seats": seats}])
+for i, s in enumerate(seats):
+    call("POST", f"/events/{fresh}/seats/{s}/lock", {"userId": f"u{i}"})
+measure("unlock_seat", "released", f"bo:{{{fresh}}}", [
+    ("POST", f"/events/{fresh}/seats/{s}/unlock", {"userId": f"u{i}"}) for i, s in enumerate(seats)], 200)
+pairs = [seats[i:i + 2] for i in range(0, N, 2)]
+holds = []
+redis("slowlog", "reset")
+for i, pair in enumerate(pairs):
+    status, hold = call("POST", f"/events/{fresh}/holds", {"userId": f"h{i}", "seats": pair})
+    assert status == 201, hold
+    holds.append(hold["id"])
+rows.append(("hold_create", "held (2 named seats)", slow_calls(f"bo:{{{fresh}}}")))
+measure("hold_confirm", "booked (2 seats)", f"bo:{{{fresh}}}", [
+    ("POST", f"/events/{fresh}/holds/{h}/confirm", {"userId": f"h{i}"}) for i, h in enumerate(holds)], 201)
+
+room = event([{"name": "GA", "price": 10, "capacity": 1000000}],
+             waitingRoom={"enabled": True, "maxActive": 50})
+measure("queue_join", "joined", f"bo:{{{room}}}", [
+    ("POST", f"/events/{room}/queue", {"userId": f"q{i}"}) for i in range(N)], 200)
+measure("queue_status", "waiting", f"bo:{{{room}}}", [
+    ("GET", f"/events/{room}/queue/{i + 1}?user=q{i}", None) for i in range(50, N)], 200)
+
+reference = statistics.median(rows[0][2])
+print("| script | outcome | calls | median µs | mean µs | median / reference |")
+print("|---|---|---:|---:|---:|---:|")
+for script, outcome, durations in rows:
+    median = statistics.median(durations)
+    print(f"| {script} | {outcome} | {len(durations)} | {median:.1f} | {statistics.mean(durations):.1f} | "
+          f"{median / reference:.1f}x |")
