@@ -1,7 +1,9 @@
 //! What only a Redis Cluster has: events spread over primaries, a primary that dies, an audit
 //! that must look at every primary. (Every route test also runs on a cluster: see `both!`.)
 
-use crate::harness::{Backend, Http, RedisCluster, ServerProcess, TestApp, eventually, run_race};
+use crate::harness::{
+    Backend, Http, RedisCluster, ServerProcess, TestApp, eventually, run_race, wait_until,
+};
 use boxoffice::store::keys;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -174,6 +176,27 @@ async fn storm_through_a_failover(min_replicas_ack: &str) -> (usize, usize, Dura
         .collect();
     let event = replicas[0].create_ga_event(1_000_000).await;
     let clients: Vec<Http> = replicas.iter().map(|r| r.http.clone()).collect();
+    // The test is about bookings lost in a failover, not the event: every node holds the
+    // event (its replica too) before the storm. On a busy machine replication can lag.
+    if let Backend::Cluster(cluster) = &backend {
+        let event_key = format!("bo:{{{event}}}:event");
+        let slot = keys::key_slot(event.as_bytes());
+        let primary = cluster.primary_of(slot).port();
+        for node in &cluster.nodes {
+            let mut conn = node.connection();
+            let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut conn).expect("ROLE");
+            let follows =
+                |v: &redis::Value| matches!(v, redis::Value::Int(p) if *p == i64::from(primary));
+            if node.port() != primary && !role.get(2).is_some_and(follows) {
+                continue;
+            }
+            wait_until("the event is on the node and its replica", || {
+                let mut pipe = redis::pipe();
+                pipe.cmd("READONLY").ignore().cmd("EXISTS").arg(&event_key);
+                pipe.query::<(i64,)>(&mut conn).is_ok_and(|(n,)| n == 1)
+            });
+        }
+    }
 
     #[derive(Default)]
     struct Seen {
