@@ -386,13 +386,14 @@ fn error_code(body: &Value) -> String {
         .map_or_else(|| "NON_JSON_ERROR".to_owned(), str::to_owned)
 }
 
-/// Tries the targets in turn (some may be down after a chaos run) until one answers 2xx.
+/// Tries the targets in turn (some may be down after a chaos run, or a topology that just
+/// came up may still answer 502 for a moment) until one answers 2xx: 20 rounds, 200 ms apart.
 async fn first_answer(
     targets: &[String],
     request: impl Fn(&str) -> reqwest::RequestBuilder,
 ) -> Result<Value, String> {
     let mut last = String::from("no targets");
-    for _ in 0..3 {
+    for _ in 0..20 {
         for base in targets {
             match request(base).send().await {
                 Ok(r) if r.status().is_success() => {
