@@ -13,7 +13,6 @@
 //!   when the replica starts to drain, so open streams never hold up a shutdown.
 
 use crate::domain::ids::EventId;
-use crate::error::AppError;
 use crate::store::{Change, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -54,32 +53,23 @@ impl Hub {
         &self.store
     }
 
-    /// A feed of the event's changes from now on: every change whose version is above the
-    /// version read after this returns (earlier ones may come too; see [`Since`]).
+    /// A feed of the event's changes after version `read` (a version the caller read before
+    /// subscribing; earlier changes may come too, see [`Since`]). A new reader starts there,
+    /// so nothing falls between the subscriber's catch-up (read after this returns) and the
+    /// reader.
     ///
     /// [`Since`]: crate::store::Since
-    pub async fn subscribe(self: &Arc<Self>, event: &EventId) -> Result<Feed, AppError> {
-        if let Some(feed) = self.join(event) {
-            return Ok(feed);
-        }
-        // A new reader starts at the version read now, before its first subscriber reads
-        // anything, so nothing falls between the subscriber's catch-up and the reader.
-        let start = self.store.event_version(event).await?;
+    pub fn subscribe(self: &Arc<Self>, event: &EventId, read: u64) -> Feed {
         let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = feeds.get(event) {
-            return Ok(sender.subscribe());
+            return sender.subscribe();
         }
         let (sender, feed) = broadcast::channel(self.buffer);
         feeds.insert(event.clone(), sender.clone());
         drop(feeds);
         metrics::gauge!("boxoffice_stream_readers").increment(1.0);
-        tokio::spawn(Arc::clone(self).read(event.clone(), start, sender));
-        Ok(feed)
-    }
-
-    fn join(&self, event: &EventId) -> Option<Feed> {
-        let feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
-        feeds.get(event).map(broadcast::Sender::subscribe)
+        tokio::spawn(Arc::clone(self).read(event.clone(), read, sender));
+        feed
     }
 
     /// The reader of one event: from version `after` on, until no subscriber is left or the

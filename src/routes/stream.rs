@@ -62,7 +62,7 @@ pub async fn stream(
     let event = EventId::parse(event_id)?;
     let resume = last_event_id(&headers)?;
     let version = state.store.event_version(&event).await?;
-    let feed = state.live.subscribe(&event).await?;
+    let feed = state.live.subscribe(&event, version);
     let mut subscriber = Subscriber::new(&state.live, event, feed);
     match resume {
         None => {
