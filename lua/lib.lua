@@ -426,25 +426,31 @@ local function refuse_unless_admitted(sections_key, admissions_key, user, admitt
   return nil, true
 end
 
--- Admits the next people in line, as many as the pace (`wr:rate`) and the cap on live
--- admissions (`wr:max`) allow now, skipping people who stopped asking more than abandon_ms
--- ago. With order 'shuffle', the first step at or after the start puts everyone who joined
--- before it in a random order (Fisher-Yates, seeded by the caller's random `seed`).
-local function advance_queue(sections_key, queue_key, state_key, admissions_key, seen_key, now,
-                             abandon_ms, seed)
+-- The event's waiting room settings, read once per script: nil if it has none switched on.
+local function waiting_room(sections_key)
   local config = redis.call('HMGET', sections_key, 'wr:enabled', 'wr:rate', 'wr:max', 'wr:ttl',
     'wr:order', 'wr:start')
   if config[1] ~= '1' then
-    return
+    return nil
   end
-  local rate, max, ttl = tonumber(config[2]) or 0, tonumber(config[3]) or 0, tonumber(config[4])
-  local start = tonumber(config[6]) or 0
+  return { rate = tonumber(config[2]) or 0, max = tonumber(config[3]) or 0,
+           ttl = tonumber(config[4]), order = config[5], start = tonumber(config[6]) or 0 }
+end
+
+-- Admits the next people in line of `room` (from waiting_room), as many as the pace
+-- (`wr:rate`) and the cap on live admissions (`wr:max`) allow now, skipping people who stopped
+-- asking more than abandon_ms ago. With order 'shuffle', the first step at or after the start
+-- puts everyone who joined before it in a random order (Fisher-Yates, seeded by the caller's
+-- random `seed`).
+local function advance_queue(room, queue_key, state_key, admissions_key, seen_key, now,
+                             abandon_ms, seed)
+  local rate, max, ttl, start = room.rate, room.max, room.ttl, room.start
   if now < start then
     return
   end
   local state = redis.call('HMGET', state_key, 'served', 'due', 'shuffled')
   local served, due = tonumber(state[1]) or 0, tonumber(state[2]) or start
-  if config[5] == 'shuffle' and not state[3] then
+  if room.order == 'shuffle' and not state[3] then
     local waiting = redis.call('ZRANGE', queue_key, 0, -1)
     math.randomseed(tonumber(seed))
     local turns = {}
@@ -519,9 +525,8 @@ end
 
 -- The reply to a join or a status request: the standing, with the room's pace and start and
 -- Redis's clock, for the replica's estimate of the wait.
-local function reply_standing(sections_key, queue_key, places_key, admissions_key, user, now)
+local function reply_standing(room, queue_key, places_key, admissions_key, user, now)
   local standing = queue_standing(queue_key, places_key, admissions_key, user, now)
-  local pace = redis.call('HMGET', sections_key, 'wr:rate', 'wr:start')
-  standing.rate, standing.startsAt, standing.now = tonumber(pace[1]), tonumber(pace[2]), now
+  standing.rate, standing.startsAt, standing.now = room.rate, room.start, now
   return reply(standing)
 end

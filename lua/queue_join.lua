@@ -4,7 +4,8 @@
 -- queue moves on (advance_queue in lib.lua) and the user's standing is the reply.
 
 local now = now_ms()
-if redis.call('HGET', K.sections, 'wr:enabled') ~= '1' then
+local room = waiting_room(K.sections)
+if not room then
   return not_found(K.event, 'WAITING_ROOM_OFF')
 end
 local user = A.user
@@ -15,6 +16,6 @@ if standing.status == 'ended' then
   redis.call('HSET', K.places, user, place)
   redis.call('ZADD', K.queue, place, user)
 end
-advance_queue(K.sections, K.queue, K.queue_state, K.admissions, K.seen, now,
-  tonumber(A.abandon_ms), A.seed)
-return reply_standing(K.sections, K.queue, K.places, K.admissions, user, now)
+advance_queue(room, K.queue, K.queue_state, K.admissions, K.seen, now, tonumber(A.abandon_ms),
+  A.seed)
+return reply_standing(room, K.queue, K.places, K.admissions, user, now)

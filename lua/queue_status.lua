@@ -2,7 +2,8 @@
 -- keeps the place (people who stop asking are skipped) and moves the queue on.
 
 local now = now_ms()
-if redis.call('HGET', K.sections, 'wr:enabled') ~= '1' then
+local room = waiting_room(K.sections)
+if not room then
   return not_found(K.event, 'WAITING_ROOM_OFF')
 end
 local user = A.user
@@ -10,6 +11,6 @@ if redis.call('HGET', K.places, user) ~= A.ticket then
   return refuse('QUEUE_TICKET_NOT_FOUND')
 end
 redis.call('ZADD', K.seen, now, user)
-advance_queue(K.sections, K.queue, K.queue_state, K.admissions, K.seen, now,
-  tonumber(A.abandon_ms), A.seed)
-return reply_standing(K.sections, K.queue, K.places, K.admissions, user, now)
+advance_queue(room, K.queue, K.queue_state, K.admissions, K.seen, now, tonumber(A.abandon_ms),
+  A.seed)
+return reply_standing(room, K.queue, K.places, K.admissions, user, now)
