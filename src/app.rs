@@ -48,6 +48,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What signs admission tokens; without one, no waiting room can run here (a 400 that
+    /// says what to set).
+    pub fn admissions(&self) -> Result<&Admissions, AppError> {
+        self.admissions.as_deref().ok_or_else(|| {
+            AppError::InvalidRequest(
+                "this deployment cannot sign admission tokens, so it cannot run a waiting \
+                 room: set ADMISSION_SECRET (or AUTH_JWT_SECRET)"
+                    .into(),
+            )
+        })
+    }
+
     /// Whether an `Admission-Token` admits `user` to `event` (its signature, user, event and
     /// expiry; whether it was used is the booking script's check).
     pub fn admitted(

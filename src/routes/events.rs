@@ -20,10 +20,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Why a waiting room cannot be switched on here.
-pub(super) const NO_ADMISSION_SECRET: &str = "this deployment cannot sign admission tokens, so \
-    it cannot run a waiting room: set ADMISSION_SECRET (or AUTH_JWT_SECRET)";
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
@@ -57,8 +53,8 @@ pub async fn create(
     let record = body
         .into_record(id, now_ms())
         .map_err(AppError::InvalidRequest)?;
-    if record.waiting_room.as_ref().is_some_and(|r| r.enabled) && state.admissions.is_none() {
-        return Err(AppError::InvalidRequest(NO_ADMISSION_SECRET.into()));
+    if record.waiting_room.as_ref().is_some_and(|r| r.enabled) {
+        state.admissions()?;
     }
     if !state.store.create_event(&record).await? {
         return Err(AppError::Internal(format!("event id {} taken", record.id)));

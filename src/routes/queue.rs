@@ -3,7 +3,6 @@
 //! `PUT /events/{eventId}/waiting-room` (an organizer switches it on, off, or changes it).
 //! The queue itself moves in the scripts (`lua/queue_*.lua`).
 
-use super::events::NO_ADMISSION_SECRET;
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::domain::ids::{EventId, UserId};
@@ -95,15 +94,29 @@ pub async fn status(
     PathParams((event, ticket)): PathParams<(String, String)>,
     QueryParams(query): QueryParams<StatusQuery>,
 ) -> Result<Json<QueueStanding>, AppError> {
+    let (_, _, standing) = ask(&state, &caller, event, &ticket, query).await?;
+    Ok(Json(standing))
+}
+
+/// Who asks about which place (the event, the caller or the user they name in open mode),
+/// and their standing now.
+async fn ask(
+    state: &AppState,
+    caller: &Caller,
+    event: String,
+    ticket: &str,
+    query: StatusQuery,
+) -> Result<(EventId, UserId, QueueStanding), AppError> {
     let event = EventId::parse(event)?;
     let named = query.user.map(UserId::parse).transpose()?;
     let user = caller.acting_named(named)?;
-    check_ticket(&ticket)?;
+    check_ticket(ticket)?;
     let standing = state
         .store
-        .queue_status(&event, &user, &ticket, state.settings.queue_abandon_ms)
+        .queue_status(&event, &user, ticket, state.settings.queue_abandon_ms)
         .await?;
-    Ok(Json(view(&state, &event, &user, standing)?))
+    let standing = view(state, &event, &user, standing)?;
+    Ok((event, user, standing))
 }
 
 /// How often a standing stream asks (which also keeps the place: see `QUEUE_ABANDON_MS`).
@@ -128,17 +141,10 @@ pub async fn status_stream(
     PathParams((event, ticket)): PathParams<(String, String)>,
     QueryParams(query): QueryParams<StatusQuery>,
 ) -> Result<Response, AppError> {
-    let event = EventId::parse(event)?;
-    let named = query.user.map(UserId::parse).transpose()?;
-    let user = caller.acting_named(named)?;
-    check_ticket(&ticket)?;
     // The first standing now, so that a wrong ticket is a JSON error, not an empty stream.
-    let first = state
-        .store
-        .queue_status(&event, &user, &ticket, state.settings.queue_abandon_ms)
-        .await?;
+    let (event, user, first) = ask(&state, &caller, event, &ticket, query).await?;
     let watch = Watch {
-        next: Some(view(&state, &event, &user, first)?),
+        next: Some(first),
         stop: state.live.stopping().clone(),
         state,
         event,
@@ -228,8 +234,8 @@ pub async fn configure(
     caller.require(Role::Organizer)?;
     let event = EventId::parse(event)?;
     let settings = body.settings(now_ms()).map_err(AppError::InvalidRequest)?;
-    if settings.enabled && state.admissions.is_none() {
-        return Err(AppError::InvalidRequest(NO_ADMISSION_SECRET.into()));
+    if settings.enabled {
+        state.admissions()?;
     }
     state.store.configure_queue(&event, &settings).await?;
     Ok(Json(body))
@@ -243,10 +249,7 @@ fn view(
     standing: Standing,
 ) -> Result<QueueStanding, AppError> {
     let admission_token = match (standing.status.as_str(), standing.admitted_until) {
-        ("admitted", Some(until)) => match &state.admissions {
-            Some(admissions) => Some(admissions.mint(user, event, until)?),
-            None => return Err(AppError::InvalidRequest(NO_ADMISSION_SECRET.into())),
-        },
+        ("admitted", Some(until)) => Some(state.admissions()?.mint(user, event, until)?),
         _ => None,
     };
     Ok(QueueStanding {
