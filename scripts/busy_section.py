@@ -9,30 +9,19 @@ per request (INFO commandstats: EVALSHA time / requests), and per script call.
 
     scripts/busy_section.py http://127.0.0.1:PORT REDIS_PORT
 """
-import json
-import subprocess
 import sys
-import urllib.request
+
+import bench_api
 
 base, redis_port = sys.argv[1], sys.argv[2]
 
 
 def call(method, path, body):
-    request = urllib.request.Request(
-        base + path,
-        data=json.dumps(body).encode(),
-        method=method,
-        headers={"content-type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request) as reply:
-            return reply.status, json.load(reply)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    return bench_api.call(base, method, path, body)
 
 
 def redis(*args):
-    return subprocess.run(["redis-cli", "-p", redis_port, *args], capture_output=True, text=True, check=True).stdout
+    return bench_api.redis(redis_port, *args)
 
 
 def evalsha():

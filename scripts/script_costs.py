@@ -18,29 +18,19 @@ import json
 import statistics
 import subprocess
 import sys
-import urllib.request
+
+import bench_api
 
 base, redis_port = sys.argv[1], sys.argv[2]
 N = 200
 
 
 def call(method, path, body=None):
-    request = urllib.request.Request(
-        base + path,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"content-type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request) as reply:
-            return reply.status, json.load(reply)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    return bench_api.call(base, method, path, body)
 
 
 def redis(*args):
-    return subprocess.run(["redis-cli", "-p", redis_port, *args], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return bench_api.redis(redis_port, *args).strip()
 
 
 def slow_calls(prefix):

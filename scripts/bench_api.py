@@ -1,0 +1,27 @@
+"""Helpers shared by scripts/busy_section.py and scripts/script_costs.py: JSON requests to a
+replica, and redis-cli against its Redis. Standard library only."""
+import json
+import subprocess
+import urllib.error
+import urllib.request
+
+
+def call(base, method, path, body=None):
+    """(status, JSON body) of one request; a body of None sends none."""
+    request = urllib.request.Request(
+        base + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def redis(port, *args):
+    """redis-cli's output for one command."""
+    return subprocess.run(["redis-cli", "-p", port, *args], capture_output=True, text=True,
+                          check=True).stdout
