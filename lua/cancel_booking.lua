@@ -20,7 +20,7 @@ booking.cancelledAt = tonumber(A.cancelled_at)
 local document = cjson.encode(booking)
 redis.call('SET', K.booking, document)
 local remaining = redis.call('HINCRBY', K.sections, booking.sectionId .. ':remaining', booking.qty)
-count_user_tickets(K.user_tickets, booking.userId, booking.sectionId, -booking.qty)
+count_user_tickets(K.sections, K.user_tickets, booking.userId, booking.sectionId, -booking.qty)
 if booking.seats then
   for _, seat in ipairs(booking.seats) do
     redis.call('SETBIT', K.booked_seats, redis.call('HGET', K.seat_positions, seat), 0)

@@ -30,7 +30,7 @@ redis.call('ZREM', K.lock_index, seat)
 redis.call('ZREM', K.user_locks, seat)
 redis.call('SETBIT', K.held_seats, position, 0)
 local remaining = redis.call('HINCRBY', K.sections, section_id .. ':remaining', -1)
-count_user_tickets(K.user_tickets, user, section_id, 1)
+count_user_tickets(K.sections, K.user_tickets, user, section_id, 1)
 index_booking(K.bookings, K.user_bookings, A.booking_id)
 -- A booking uses the user's admission to the waiting room, if any.
 redis.call('ZREM', K.admissions, user)

@@ -65,7 +65,7 @@ else
   redis.call('HINCRBY', K.user_held, user .. ':' .. hold.sectionId, -hold.qty)
   remaining = tonumber(redis.call('HGET', K.sections, hold.sectionId .. ':remaining'))
 end
-count_user_tickets(K.user_tickets, user, hold.sectionId, hold.qty)
+count_user_tickets(K.sections, K.user_tickets, user, hold.sectionId, hold.qty)
 index_booking(K.bookings, K.user_bookings, A.booking_id)
 -- A booking uses the user's admission to the waiting room, if any.
 redis.call('ZREM', K.admissions, user)

@@ -3,18 +3,19 @@
 -- locking again gets their existing lock back, not extended.
 
 local seat, user = A.seat, A.user
+-- Someone else's lock is refused first, on two calls (in an on-sale most lock requests end so):
+-- a lock key exists only for an unsold seat of this event (booking a seat deletes its lock).
+local holder = redis.call('GET', K.seat_lock)
+if holder and holder ~= user then
+  -- Never say who holds it; when it frees up is fair to tell.
+  return refuse('SEAT_LOCKED', { expiresAt = redis.call('PEXPIRETIME', K.seat_lock) })
+end
 local section_id, position, refusal = unsold_seat(K.event, K.seat_sections, K.seat_positions, K.booked_seats, seat)
 if refusal then
   return refusal
 end
-
-local holder = redis.call('GET', K.seat_lock)
 if holder then
   local expires_at = redis.call('PEXPIRETIME', K.seat_lock)
-  if holder ~= user then
-    -- Never say who holds it; when it frees up is fair to tell.
-    return refuse('SEAT_LOCKED', { expiresAt = expires_at })
-  end
   return reply({ sectionId = section_id, expiresAt = expires_at, alreadyHeld = true })
 end
 

@@ -28,7 +28,7 @@
 //! | `bo:{E}:bookings` | zset | booking ids of the event (score 0: ordered by id = by time) |
 //! | `bo:{E}:user:<U>:bookings` | zset | booking ids of user `U` in the event |
 //! | `bo:{E}:idem:<U>:<K>` | hash | first reply for Idempotency-Key `K` of user `U` (24 h) |
-//! | `bo:{E}:user-tickets` | hash | tickets booked per user `U` and per `U:<section>` (maxPerUser) |
+//! | `bo:{E}:user-tickets` | hash | tickets booked per user `U` and per `U:<section>`, kept only where a maxPerUser applies |
 //! | `bo:{E}:user:<U>:locks` | zset | user `U`'s live seat locks: seat -> expiry (ms) |
 //! | `bo:{E}:hold:<H>` | string | checkout hold `H` (JSON), kept a day past its longest life |
 //! | `bo:{E}:holds` | zset | live general admission holds `<H>:<section>:<qty>:<U>` -> expiry (ms) |

@@ -1,10 +1,10 @@
 //! The Lua scripts of `lua/`, compiled into the binary, each with its typed list of keys and
-//! arguments: the one place their order is written. A script is built as a prelude that names
-//! them (`local K = { event = KEYS[1], ... }`, `local A = { ... }`), then `lua/lib.lua`, then
-//! the script itself, which reads `K.event`, `A.user`; so every script is one self-contained
-//! EVALSHA body, and a unit test checks that each script uses exactly the names its entry here
-//! declares. `redis::Script` sends EVALSHA and, on NOSCRIPT (e.g. after Redis restarted
-//! without its script cache), loads the script and retries by itself.
+//! arguments: the one place their order is written. A script reads its keys and arguments by
+//! name (`K.event`, `A.user`); it is built as the definitions of `lua/lib.lua` it uses followed
+//! by the script with each name written as its position (`KEYS[1]`, `ARGV[5]`), so every script
+//! is one self-contained EVALSHA body, and a unit test checks that each script uses exactly the
+//! names its entry here declares. `redis::Script` sends EVALSHA and, on NOSCRIPT (e.g. after
+//! Redis restarted without its script cache), loads the script and retries by itself.
 
 use redis::{Script, ScriptInvocation};
 
@@ -30,22 +30,84 @@ impl<K: Bind, A: Bind> Lua<K, A> {
     }
 }
 
-/// Builds the script's text: the prelude naming its keys and arguments, lib.lua, the script.
+/// Builds the script's text: the part of lib.lua it needs, then the script with every
+/// `K.<name>` written as `KEYS[i]` and every `A.<name>` as `ARGV[i]`, at the position its entry
+/// declares. Both are for Redis's time: every call of a script runs its whole text, so each
+/// definition of lib.lua a script carries is a closure made on every call, and a prelude
+/// building `K` and `A` tables is two tables per call (BENCHMARKS.md, "Redis time per script").
 fn source(keys: &[&str], args: &[&str], body: &str) -> String {
-    let names = |table: &str, array: &str, names: &[&str]| {
-        let fields: Vec<String> = names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| format!("{name} = {array}[{}]", i + 1))
-            .collect();
-        format!("local {table} = {{ {} }}\n", fields.join(", "))
+    let body = positional(&positional(body, "K", "KEYS", keys), "A", "ARGV", args);
+    format!("{}\n{body}", needed_lib(&body))
+}
+
+/// The definitions of lib.lua (each top-level `local` with the lines after it, up to the next
+/// one) that `body` uses, directly or through other definitions, in lib.lua's order.
+fn needed_lib(body: &str) -> String {
+    let lib = include_str!("../../lua/lib.lua");
+    // (name, text) of each definition; the header before the first one is left out.
+    let mut definitions: Vec<(&str, String)> = Vec::new();
+    for line in lib.lines() {
+        let defined = line
+            .strip_prefix("local function ")
+            .or_else(|| line.strip_prefix("local "))
+            .map(|rest| {
+                rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+            });
+        match (defined.flatten(), definitions.last_mut()) {
+            (Some(name), _) if !name.is_empty() => definitions.push((name, format!("{line}\n"))),
+            (_, Some((_, text))) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (_, None) => {}
+        }
+    }
+    let uses = |text: &str, name: &str| {
+        let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        text.match_indices(name).any(|(at, _)| {
+            !text[..at].ends_with(is_name) && !text[at + name.len()..].starts_with(is_name)
+        })
     };
-    format!(
-        "{}{}{}\n{body}",
-        names("K", "KEYS", keys),
-        names("A", "ARGV", args),
-        include_str!("../../lua/lib.lua")
-    )
+    // Walk back from the last definition: one is needed if the body or a needed one after it
+    // uses it (a definition can only use those before it).
+    let mut needed = vec![false; definitions.len()];
+    for i in (0..definitions.len()).rev() {
+        let name = definitions[i].0;
+        needed[i] = uses(body, name)
+            || (i + 1..definitions.len()).any(|j| needed[j] && uses(&definitions[j].1, name));
+    }
+    definitions
+        .iter()
+        .zip(needed)
+        .filter(|(_, needed)| *needed)
+        .map(|((_, text), _)| text.as_str())
+        .collect()
+}
+
+/// `source` with `<table>.<name>` replaced by `<array>[i]` for each declared name (1-based, in
+/// declared order); names not declared stay as they are (a unit test refuses them).
+fn positional(source: &str, table: &str, array: &str, names: &[&str]) -> String {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let prefix = format!("{table}.");
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(at) = rest.find(&prefix) {
+        let starts_name = at == 0 || !rest[..at].ends_with(is_name);
+        let after = &rest[at + prefix.len()..];
+        let name_len = after.find(|c: char| !is_name(c)).unwrap_or(after.len());
+        let name = &after[..name_len];
+        match names.iter().position(|n| *n == name) {
+            Some(i) if starts_name => {
+                out.push_str(&rest[..at]);
+                out.push_str(&format!("{array}[{}]", i + 1));
+            }
+            _ => out.push_str(&rest[..at + prefix.len() + name_len]),
+        }
+        rest = &after[name_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `fields!` declares a struct of required (`String`) then optional (`Option<String>`) fields
@@ -242,6 +304,52 @@ mod tests {
             Scripts::new().book.script.get_hash()
         );
         assert!(Scripts::text("nothing").is_none());
+    }
+
+    #[test]
+    fn names_become_positions() {
+        let text = super::positional(
+            "K.event K.events XK.event K.other K. K.event",
+            "K",
+            "KEYS",
+            &["events", "event"],
+        );
+        assert_eq!(text, "KEYS[2] KEYS[1] XK.event K.other K. KEYS[2]");
+        let book = Scripts::text("book").expect("book");
+        assert!(!book.contains("K.sections") && !book.contains("A.user_id"));
+        assert!(book.contains("KEYS[18]") && book.contains("ARGV[7]"));
+    }
+
+    /// Each script carries the lib.lua definitions it uses and no others.
+    #[test]
+    fn a_script_carries_what_it_uses_of_lib() {
+        let unlock = Scripts::text("unlock_seat").expect("unlock_seat");
+        // Used directly (unsold_seat), and through it (not_found, refuse).
+        for name in [
+            "unsold_seat",
+            "not_found",
+            "refuse",
+            "announce",
+            "CHANGE_FIELDS",
+        ] {
+            assert!(
+                unlock.contains(&format!("local function {name}("))
+                    || unlock.contains(&format!("local {name} =")),
+                "{name}"
+            );
+        }
+        for name in [
+            "best_seats",
+            "advance_queue",
+            "QUEUE_STEP",
+            "refuse_over_rate",
+        ] {
+            assert!(!unlock.contains(name), "{name}");
+        }
+        let queue = Scripts::text("queue_join").expect("queue_join");
+        assert!(
+            queue.contains("local QUEUE_STEP =") && queue.contains("local function advance_queue(")
+        );
     }
 
     #[test]
