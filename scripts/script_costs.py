@@ -9,8 +9,17 @@ command with slowlog-log-slower-than 0; it measures the same as INFO commandstat
 The reference is a trivial script (GET, compare, DECRBY) run 200 times the same way. Requests
 go one at a time, so every figure is that of a call arriving at an idle Redis (slower than under
 load, where caches stay warm); compare the rows with each other and with the reference.
-Prints a Markdown table: median and mean µs per call, and the median as a multiple of the
-reference's.
+
+Then each refusal (it writes nothing, so the same call refuses again) and the booking are
+replayed warm: the call as Redis logged it, REPLAYS times by redis-benchmark over 8
+connections after CONFIG RESETSTAT, and INFO commandstats's µs per EVALSHA; the booking with a
+random booking id and user per call (`__rand_int__`), the reference the same way. This is the
+cost under load, when Redis's caches stay warm: the figure per-shard capacity depends on.
+
+Prints a Markdown table: median and mean µs per call idle, the median as a multiple of the
+reference's, and the warm µs per call and multiple where replayed. Then a second table of what
+bounds them: scripts that do (almost) nothing, replayed warm the same way, one of them called
+with the booking's keys and arguments.
 
     scripts/script_costs.py http://127.0.0.1:PORT REDIS_PORT
 """
@@ -23,6 +32,7 @@ import bench_api
 
 base, redis_port = sys.argv[1], sys.argv[2]
 N = 200
+REPLAYS = 50000
 
 
 def call(method, path, body=None):
@@ -33,16 +43,42 @@ def redis(*args):
     return bench_api.redis(redis_port, *args).strip()
 
 
-def slow_calls(prefix):
-    """µs of each EVALSHA since the last reset whose first key starts with `prefix`."""
+def slow_entries(prefix):
+    """(µs, arguments) of each EVALSHA since the last reset whose first key starts with
+    `prefix`, newest first."""
     out = subprocess.run(["redis-cli", "-p", redis_port, "--json", "slowlog", "get", "-1"],
                          capture_output=True, text=True, check=True).stdout
-    durations = []
+    entries = []
     for entry in json.loads(out):
         args = entry[3]
         if args and args[0].lower() == "evalsha" and len(args) > 3 and args[3].startswith(prefix):
-            durations.append(int(entry[2]))
-    return durations
+            entries.append((int(entry[2]), args))
+    return entries
+
+
+def slow_calls(prefix):
+    return [duration for duration, _ in slow_entries(prefix)]
+
+
+def warm(args, randomize=()):
+    """Warm µs per call: `args` (an EVALSHA as the slow log shows it) replayed REPLAYS times.
+    Each string in `randomize` is replaced by `__rand_int__` wherever it occurs."""
+    if any("more arguments" in a or "more bytes" in a for a in args):
+        return None  # the slow log truncated this call: it cannot be replayed
+    for value in randomize:
+        args = [a.replace(value, "__rand_int__") for a in args]
+    redis("config", "set", "slowlog-log-slower-than", "-1")
+    redis("config", "resetstat")
+    subprocess.run(["redis-benchmark", "-p", redis_port, "-c", "8", "-n", str(REPLAYS),
+                    "-r", "100000000000", "--csv", *args], capture_output=True, check=True)
+    stats = redis("info", "commandstats")
+    redis("config", "set", "slowlog-log-slower-than", "0")
+    for line in stats.splitlines():
+        if line.startswith("cmdstat_evalsha:"):
+            fields = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
+            assert int(fields["failed_calls"]) == 0, line
+            return float(fields["usec_per_call"])
+    return None
 
 
 def event(sections, **extra):
@@ -52,15 +88,22 @@ def event(sections, **extra):
 
 
 rows = []
+logged = {}  # (script, outcome) -> the arguments of one logged call
 
 
-def measure(script, outcome, prefix, requests, expect):
+def measure(script, outcome, prefix, requests, expect, randomize=None):
+    """One row: the requests one at a time (idle figures); a refusal is then replayed warm,
+    and so is a call whose `randomize(arguments)` names the values to vary per call."""
     redis("slowlog", "reset")
     for method, path, body in requests:
         status, reply = call(method, path, body)
         assert status == expect, (script, outcome, status, reply)
-    durations = slow_calls(prefix)
-    rows.append((script, outcome, durations))
+    entries = slow_entries(prefix)
+    logged[(script, outcome)] = entries[0][1]
+    replayed = None
+    if outcome.startswith("refused") or randomize:
+        replayed = warm(entries[0][1], randomize(entries[0][1]) if randomize else ())
+    rows.append((script, outcome, [d for d, _ in entries], replayed))
 
 
 redis("config", "set", "slowlog-log-slower-than", "0")
@@ -73,12 +116,15 @@ redis("set", "ref:{x}:n", "1000000")
 redis("slowlog", "reset")
 for _ in range(N):
     redis("evalsha", sha, "1", "ref:{x}:n")
-rows.append(("trivial (reference)", "GET, compare, DECRBY", slow_calls("ref:")))
+rows.append(("trivial (reference)", "GET, compare, DECRBY", slow_calls("ref:"),
+             warm(["evalsha", sha, "1", "ref:{x}:n"])))
 
 seats = [f"S{i:03}" for i in range(1, N + 1)]
 ga = event([{"name": "GA", "price": 10, "capacity": 1000000}])
+# Replayed with a random booking id (its key and argument) and user (their keys and argument).
 measure("book", "booked (general admission)", f"bo:{{{ga}}}", [
-    ("POST", "/book", {"eventId": ga, "sectionId": "s1", "qty": 1, "userId": f"b{i}"}) for i in range(N)], 201)
+    ("POST", "/book", {"eventId": ga, "sectionId": "s1", "qty": 1, "userId": f"b{i}"}) for i in range(N)], 201,
+    randomize=lambda args: (args[3 + int(args[2])], args[3 + int(args[2]) + 4]))
 
 gone = event([{"name": "GA", "price": 10, "capacity": 1}])
 call("POST", "/book", {"eventId": gone, "sectionId": "s1", "qty": 1, "userId": "first"})
@@ -113,7 +159,7 @@ for i, pair in enumerate(pairs):
     status, hold = call("POST", f"/events/{fresh}/holds", {"userId": f"h{i}", "seats": pair})
     assert status == 201, hold
     holds.append(hold["id"])
-rows.append(("hold_create", "held (2 named seats)", slow_calls(f"bo:{{{fresh}}}")))
+rows.append(("hold_create", "held (2 named seats)", slow_calls(f"bo:{{{fresh}}}"), None))
 measure("hold_confirm", "booked (2 seats)", f"bo:{{{fresh}}}", [
     ("POST", f"/events/{fresh}/holds/{h}/confirm", {"userId": f"h{i}"}) for i, h in enumerate(holds)], 201)
 
@@ -124,10 +170,34 @@ measure("queue_join", "joined", f"bo:{{{room}}}", [
 measure("queue_status", "waiting", f"bo:{{{room}}}", [
     ("GET", f"/events/{room}/queue/{i + 1}?user=q{i}", None) for i in range(50, N)], 200)
 
-reference = statistics.median(rows[0][2])
-print("| script | outcome | calls | median µs | mean µs | median / reference |")
-print("|---|---|---:|---:|---:|---:|")
-for script, outcome, durations in rows:
+reference, warm_reference = statistics.median(rows[0][2]), rows[0][3]
+print("| script | outcome | calls | idle median µs | idle mean µs | idle / reference | "
+      "warm µs | warm / reference |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+for script, outcome, durations, replayed in rows:
     median = statistics.median(durations)
+    warm_cells = "| — | — |" if replayed is None else f"| {replayed:.2f} | {replayed / warm_reference:.1f}x |"
     print(f"| {script} | {outcome} | {len(durations)} | {median:.1f} | {statistics.mean(durations):.1f} | "
-          f"{median / reference:.1f}x |")
+          f"{median / reference:.1f}x {warm_cells}")
+
+# What bounds them: warm µs of scripts that do (almost) nothing, called like the booking.
+book_call = logged[("book", "booked (general admission)")]
+book_random = (book_call[3 + int(book_call[2])], book_call[3 + int(book_call[2]) + 4])
+floor = [
+    ("`return 1`, 1 key", "return 1", None),
+    ("`return 1`, with the booking's 18 keys and 7 arguments (random id and user)", "return 1", book_call),
+    ("one `TIME`, 1 key", "redis.call('TIME') return 1", None),
+    ("one `HMGET` of 8 fields of a section, 1 key",
+     "redis.call('HMGET', KEYS[1], 's1:remaining', 's1:price', 's1:first', 's1:last', 's1:rows', "
+     "'wr:enabled', '*:max', 's1:max') return 1", None),
+]
+print()
+print("| what | warm µs | / reference |")
+print("|---|---:|---:|")
+for what, body, like in floor:
+    sha = redis("script", "load", body)
+    if like is None:
+        replayed = warm(["evalsha", sha, "1", f"bo:{{{ga}}}:sections"])
+    else:
+        replayed = warm(["evalsha", sha, *like[2:]], book_random)
+    print(f"| {what} | {replayed:.2f} | {replayed / warm_reference:.1f}x |")

@@ -15,6 +15,7 @@ mod delivery;
 mod record;
 mod redis_stats;
 mod scenarios;
+mod storm;
 
 use clap::Parser;
 use client::{Connection, Failure};
@@ -32,7 +33,7 @@ struct Args {
     #[arg(long = "target", required_unless_present_any = ["print_book_call", "print_book_script"])]
     targets: Vec<String>,
     #[arg(long, value_enum,
-          required_unless_present_any = ["print_book_call", "print_book_script", "stream_delivery"])]
+          required_unless_present_any = ["print_book_call", "print_book_script", "stream_delivery", "storm"])]
     scenario: Option<Name>,
     /// Instead of a scenario: open this many live streams on the second target (the first if
     /// only one), make `--stream-changes` changes through the first, one every
@@ -44,6 +45,18 @@ struct Args {
     stream_changes: u64,
     #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
     stream_interval: Duration,
+    /// Instead of a scenario: an on-sale of `--storm-tickets` tickets to this many buyers, who
+    /// arrive evenly over `--storm-arrival` and book once each (see `storm.rs`).
+    #[arg(long, value_name = "BUYERS")]
+    storm: Option<usize>,
+    #[arg(long, default_value_t = 500)]
+    storm_tickets: u32,
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    storm_arrival: Duration,
+    /// Process ids of the replicas under test: the report then carries their CPU time (user +
+    /// system, from /proc) over the measured window, per request.
+    #[arg(long = "replica-pid")]
+    replica_pids: Vec<u32>,
     /// The port of the Redis (on 127.0.0.1) the target uses: the report then carries its
     /// EVALSHA calls and Redis CPU over exactly the measured window.
     #[arg(long)]
@@ -156,8 +169,23 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let _ = rlimit::increase_nofile_limit(65_536);
-    let outcome = match args.stream_delivery {
-        Some(subscribers) => {
+    let outcome = match (args.stream_delivery, args.storm) {
+        (None, Some(buyers)) => {
+            let storm = storm::Storm {
+                buyers,
+                tickets: args.storm_tickets,
+                arrival: args.storm_arrival,
+                connections: args.connections,
+                jwt_secret: args.jwt_secret.clone(),
+            };
+            let cpu = CpuClock::start(&args.replica_pids);
+            storm::run(&storm, &args.targets).await.map(|mut report| {
+                let requests = storm.buyers as u64;
+                report["replicaCpu"] = cpu.per_request(requests);
+                report
+            })
+        }
+        (Some(subscribers), _) => {
             let write = &args.targets[0];
             let read = args.targets.get(1).unwrap_or(write);
             delivery::run(
@@ -169,7 +197,7 @@ async fn main() -> ExitCode {
             )
             .await
         }
-        None => run(&args).await,
+        (None, None) => run(&args).await,
     };
     match outcome {
         Ok(report) => {
@@ -205,6 +233,15 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
             redis_stats::evalsha(port).await
         })
     });
+    let replica_cpu = {
+        let pids = args.replica_pids.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            let clock = CpuClock::start(&pids);
+            tokio::time::sleep_until(measure_until.into()).await;
+            clock
+        })
+    };
     let users: Vec<_> = connections
         .into_iter()
         .enumerate()
@@ -257,11 +294,61 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
             Some(stats) => stats.await.map_err(|e| e.to_string())??,
             None => serde_json::Value::Null,
         },
+        "replicaCpu": replica_cpu.await.map_err(|e| e.to_string())?.per_request(requests),
         "firstError": total.first_error,
     }))
 }
 
+/// CPU time (user + system) of processes, from /proc/<pid>/stat, since `start`.
+struct CpuClock {
+    pids: Vec<u32>,
+    started: Vec<Option<u64>>,
+}
+
+impl CpuClock {
+    /// Clock ticks of user + system time (fields 14 and 15 of /proc/<pid>/stat).
+    fn ticks(pid: u32) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) may hold spaces: count fields after its closing ')'.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    }
+
+    fn start(pids: &[u32]) -> Self {
+        Self {
+            pids: pids.to_vec(),
+            started: pids.iter().map(|p| Self::ticks(*p)).collect(),
+        }
+    }
+
+    /// CPU seconds spent since `start` by all the processes, and µs per request; null without
+    /// processes or when one could not be read.
+    fn per_request(&self, requests: u64) -> serde_json::Value {
+        if self.pids.is_empty() {
+            return serde_json::Value::Null;
+        }
+        // Linux reports these in USER_HZ, which is 100 on every architecture it runs on.
+        const TICKS_PER_SEC: f64 = 100.0;
+        let mut ticks = 0;
+        for (pid, started) in self.pids.iter().zip(&self.started) {
+            match (started, Self::ticks(*pid)) {
+                (Some(before), Some(after)) => ticks += after.saturating_sub(*before),
+                _ => return serde_json::Value::Null,
+            }
+        }
+        let seconds = ticks as f64 / TICKS_PER_SEC;
+        json!({
+            "cpuSecs": seconds,
+            "usPerRequest": if requests == 0 { 0.0 } else { seconds * 1e6 / requests as f64 },
+        })
+    }
+}
+
 fn print_report(r: &serde_json::Value) {
+    if r["scenario"] == "Storm" {
+        println!("{r:#}");
+        return;
+    }
     let l = &r["latencyMs"];
     println!(
         "bench: {} with {} connections over {} target(s), measured {} s",
