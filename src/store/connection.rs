@@ -80,14 +80,15 @@ pub struct NodeConn {
 pub(super) enum Topology {
     Single {
         manager: ConnectionManager,
-        info: ConnectionInfo,
-        config: AsyncConnectionConfig,
+        // Behind Arcs: the store is cloned with the app state for every request.
+        info: Arc<ConnectionInfo>,
+        config: Arc<AsyncConnectionConfig>,
     },
     Cluster {
-        client: Box<ClusterClient>,
+        client: Arc<ClusterClient>,
         conn: Arc<OnceCell<ClusterConnection>>,
-        credentials: Credentials,
-        config: AsyncConnectionConfig,
+        credentials: Arc<Credentials>,
+        config: Arc<AsyncConnectionConfig>,
     },
 }
 
@@ -131,8 +132,8 @@ impl Topology {
                     .map_err(|e| format!("REDIS_URL {}: {e}", settings.url))?;
                 Ok(Topology::Single {
                     manager,
-                    info,
-                    config,
+                    info: Arc::new(info),
+                    config: Arc::new(config),
                 })
             }
             Some(nodes) => {
@@ -153,10 +154,10 @@ impl Topology {
                     .build()
                     .map_err(|e| format!("REDIS_CLUSTER_NODES {nodes}: {e}"))?;
                 Ok(Topology::Cluster {
-                    client: Box::new(client),
+                    client: Arc::new(client),
                     conn: Arc::new(OnceCell::new()),
-                    credentials,
-                    config,
+                    credentials: Arc::new(credentials),
+                    config: Arc::new(config),
                 })
             }
         }
@@ -180,7 +181,7 @@ impl Topology {
     pub(super) async fn own(&self) -> Result<RedisConn, RedisError> {
         match self {
             Topology::Single { info, config, .. } => Ok(RedisConn::Own(
-                redis::Client::open(info.clone())?
+                redis::Client::open(ConnectionInfo::clone(info))?
                     .get_multiplexed_async_connection_with_config(config)
                     .await?,
             )),
@@ -199,7 +200,7 @@ impl Topology {
     pub(super) async fn primaries(&self) -> Result<Vec<NodeConn>, RedisError> {
         match self {
             Topology::Single { info, config, .. } => {
-                let conn = redis::Client::open(info.clone())?
+                let conn = redis::Client::open(ConnectionInfo::clone(info))?
                     .get_multiplexed_async_connection_with_config(config)
                     .await?;
                 Ok(vec![NodeConn {
