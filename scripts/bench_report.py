@@ -313,8 +313,14 @@ def main():
                 "`scripts/script_costs.py`, against a replica of its own: 200 requests per row "
                 "that all end the same way, each row after `SLOWLOG RESET` with "
                 "`slowlog-log-slower-than 0`; the execution time Redis logged for each EVALSHA "
-                "in the event's slot. The reference is a trivial script (GET, compare, DECRBY) "
-                "called the same number of times in the same run.",
+                "in the event's slot (*idle*: one request at a time, so every call meets cold "
+                "caches). The reference is a trivial script (GET, compare, DECRBY) called the "
+                "same number of times in the same run. *Warm*: each refusal (it writes nothing, "
+                "so the same call refuses again) and the booking (with a random booking id and "
+                "user per call), replayed as Redis logged it, 50,000 times by redis-benchmark "
+                "over 8 connections after `CONFIG RESETSTAT`, µs per call from `INFO "
+                "commandstats`; the reference the same way. The second table is what bounds "
+                "them: scripts that do (almost) nothing, replayed warm the same way.",
                 "",
                 costs,
             ]
