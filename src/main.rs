@@ -114,23 +114,27 @@ async fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-/// SIGTERM (docker stop, orchestrators) or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
+/// SIGTERM (docker stop, orchestrators) or Ctrl-C (SIGINT). The handlers are installed here,
+/// before the replica serves its first request: a signal that arrives right after start-up is
+/// a graceful shutdown too, not the default action (killed). (Installed inside the returned
+/// future, they would wait for its first poll, which axum makes in a task of its own, after
+/// the server may already have answered.)
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let terminate = signal(SignalKind::terminate()).ok();
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    async fn received(signal: Option<Signal>) {
+        match signal {
+            Some(mut signal) => {
                 signal.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    }
+    async move {
+        tokio::select! {
+            () = received(terminate) => {},
+            () = received(interrupt) => {},
+        }
     }
 }
