@@ -25,7 +25,7 @@ local not_admitted, waiting_room = refuse_unless_admitted(K.sections, K.admissio
 if not_admitted then
   return not_admitted
 end
-local remaining = tonumber(section[1])
+local remaining, limits = tonumber(section[1]), { section[7], section[8] }
 if reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now) > 0 then
   remaining = tonumber(redis.call('HGET', K.sections, section_id .. ':remaining'))
 end
@@ -33,7 +33,7 @@ if remaining < qty then
   return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = remaining })
 end
 local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
-  K.seat_sections, A.user_id, section_id, qty, now, { section[7], section[8] })
+  K.seat_sections, A.user_id, section_id, qty, now, limits)
 if over then
   return over
 end
@@ -65,7 +65,7 @@ for _, position in ipairs(positions) do
   redis.call('SETBIT', K.booked_seats, position, 1)
 end
 remaining = redis.call('HINCRBY', K.sections, section_id .. ':remaining', -qty)
-count_user_tickets(K.sections, K.user_tickets, A.user_id, section_id, qty, { section[7], section[8] })
+count_user_tickets(K.sections, K.user_tickets, A.user_id, section_id, qty, limits)
 index_booking(K.bookings, K.user_bookings, A.booking_id)
 if waiting_room then
   -- The admission is used: its slot goes to the next person in line.

@@ -193,18 +193,28 @@ local function reclaim_expired_holds(holds_key, sections_key, user_held_key, ver
   return #expired
 end
 
+-- The per-user limits that apply in a section: the values of `*:max` and `<section>:max` (from
+-- `limits` if the caller read them already), or nil if neither is set.
+local function user_limits(sections_key, section_id, limits)
+  limits = limits or redis.call('HMGET', sections_key, '*:max', section_id .. ':max')
+  if not limits[1] and not limits[2] then
+    return nil
+  end
+  return limits
+end
+
 -- Per-user limits (maxPerUser on the event, `*:max`, or on a section, `<section>:max`, in the
 -- sections hash): what a user holds (live seat locks, general admission holds) plus has
 -- booked, after taking `adding` more in `section_id`, must stay within each limit. Reads only:
 -- a refusal writes nothing. `user_tickets` counts booked tickets per user (`<user>`) and per
 -- user and section (`<user>:<section>`); `user_locks` holds the user's locks (seat -> expiry);
--- `user_held` their general admission holds (reclaim expired ones first). `limits`, if the
--- caller read them already: the values of `*:max` and `<section>:max`.
+-- `user_held` their general admission holds (reclaim expired ones first). `limits` as for
+-- user_limits.
 local function refuse_over_user_limit(sections_key, user_tickets_key, user_locks_key,
                                       user_held_key, seat_sections_key, user, section_id,
                                       adding, now, limits)
-  limits = limits or redis.call('HMGET', sections_key, '*:max', section_id .. ':max')
-  if not limits[1] and not limits[2] then
+  limits = user_limits(sections_key, section_id, limits)
+  if not limits then
     return nil
   end
   local booked = redis.call('HMGET', user_tickets_key, user, user .. ':' .. section_id)
@@ -234,10 +244,9 @@ end
 -- Adds `qty` (negative to give back) to what `user` has booked in the event and section. The
 -- counts exist for limits only, and limits are set when the event is created and never change:
 -- where no limit applies (neither `*:max` nor `<section>:max`) nothing is counted, two writes
--- less per booking. `limits` as for refuse_over_user_limit.
+-- less per booking. `limits` as for user_limits.
 local function count_user_tickets(sections_key, user_tickets_key, user, section_id, qty, limits)
-  limits = limits or redis.call('HMGET', sections_key, '*:max', section_id .. ':max')
-  if not limits[1] and not limits[2] then
+  if not user_limits(sections_key, section_id, limits) then
     return
   end
   redis.call('HINCRBY', user_tickets_key, user, qty)
