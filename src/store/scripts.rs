@@ -40,6 +40,11 @@ fn source(keys: &[&str], args: &[&str], body: &str) -> String {
     format!("{}\n{body}", needed_lib(&body))
 }
 
+/// Whether `c` can be part of a Lua name.
+fn is_name(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
 /// The definitions of lib.lua (each top-level `local` with the lines after it, up to the next
 /// one) that `body` uses, directly or through other definitions, in lib.lua's order.
 fn needed_lib(body: &str) -> String {
@@ -50,10 +55,7 @@ fn needed_lib(body: &str) -> String {
         let defined = line
             .strip_prefix("local function ")
             .or_else(|| line.strip_prefix("local "))
-            .map(|rest| {
-                rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .next()
-            });
+            .map(|rest| rest.split(|c: char| !is_name(c)).next());
         match (defined.flatten(), definitions.last_mut()) {
             (Some(name), _) if !name.is_empty() => definitions.push((name, format!("{line}\n"))),
             (_, Some((_, text))) => {
@@ -64,7 +66,6 @@ fn needed_lib(body: &str) -> String {
         }
     }
     let uses = |text: &str, name: &str| {
-        let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
         text.match_indices(name).any(|(at, _)| {
             !text[..at].ends_with(is_name) && !text[at + name.len()..].starts_with(is_name)
         })
@@ -88,7 +89,6 @@ fn needed_lib(body: &str) -> String {
 /// `source` with `<table>.<name>` replaced by `<array>[i]` for each declared name (1-based, in
 /// declared order); names not declared stay as they are (a unit test refuses them).
 fn positional(source: &str, table: &str, array: &str, names: &[&str]) -> String {
-    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let prefix = format!("{table}.");
     let mut out = String::with_capacity(source.len());
     let mut rest = source;
@@ -374,12 +374,12 @@ mod tests {
             .match_indices(&prefix)
             .filter(|(at, _)| {
                 // Not part of a longer name (`XK.`).
-                *at == 0 || !source.as_bytes()[at - 1].is_ascii_alphanumeric()
+                !source[..*at].ends_with(super::is_name)
             })
             .map(|(at, _)| {
                 source[at + prefix.len()..]
                     .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .take_while(|c| super::is_name(*c))
                     .collect::<String>()
             })
             .filter(|name| !name.is_empty())
