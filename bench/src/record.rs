@@ -62,7 +62,7 @@ impl Recorder {
 }
 
 /// The `code` of a JSON error body, found without parsing the whole body.
-fn error_code(body: &[u8]) -> String {
+pub(crate) fn error_code(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     text.split_once(r#""code":""#)
         .and_then(|(_, rest)| rest.split_once('"'))

@@ -10,6 +10,8 @@
 //! `remaining` 0.
 
 use crate::client::{Connection, Failure};
+use crate::cpu::CpuClock;
+use crate::record::error_code;
 use crate::scenarios::{create_event, organizer_auth};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
@@ -40,7 +42,9 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
 }
 
-pub async fn run(storm: &Storm, targets: &[String]) -> Result<Value, String> {
+/// The storm against `targets`; with `replica_pids`, their CPU time from the first arrival until
+/// every buyer has an answer, per buyer.
+pub async fn run(storm: &Storm, targets: &[String], replica_pids: &[u32]) -> Result<Value, String> {
     let http = reqwest::Client::new();
     let base = &targets[0];
     let event = create_event(
@@ -120,18 +124,13 @@ pub async fn run(storm: &Storm, targets: &[String]) -> Result<Value, String> {
                             "201".to_owned()
                         }
                         Ok(a) => {
-                            let text = String::from_utf8_lossy(&a.body);
-                            let code = text
-                                .split_once(r#""code":""#)
-                                .and_then(|(_, rest)| rest.split_once('"'))
-                                .map_or("?", |(code, _)| code)
-                                .to_owned();
                             if a.status < 500 {
                                 let _ = refused.record(micros);
                             } else if tally.first_error.is_none() {
+                                let text = String::from_utf8_lossy(&a.body);
                                 tally.first_error = Some(format!("{} {text}", a.status));
                             }
-                            format!("{} {code}", a.status)
+                            format!("{} {}", a.status, error_code(&a.body))
                         }
                         Err(failure) => {
                             if tally.first_error.is_none() {
@@ -149,6 +148,9 @@ pub async fn run(storm: &Storm, targets: &[String]) -> Result<Value, String> {
         })
         .collect();
 
+    // The replicas' CPU from the first arrival: not the setup above.
+    tokio::time::sleep_until(start.into()).await;
+    let cpu = CpuClock::start(replica_pids);
     let (mut booked, mut refused, mut total) = (histogram(), histogram(), Tally::default());
     for worker in workers {
         let (b, r, t) = worker.await.map_err(|e| e.to_string())?;
@@ -161,6 +163,7 @@ pub async fn run(storm: &Storm, targets: &[String]) -> Result<Value, String> {
         total.first_error = total.first_error.or(t.first_error);
     }
     let finished = Instant::now() - start;
+    let replica_cpu = cpu.per_request(storm.buyers as u64);
 
     // What the store holds: the section's remaining, as every replica reads it.
     let mut request = http.get(format!("{base}/events/{event}"));
@@ -203,6 +206,7 @@ pub async fn run(storm: &Storm, targets: &[String]) -> Result<Value, String> {
         "bookedLatencyMs": { "p50": ms(&booked, 0.5), "p99": ms(&booked, 0.99), "max": booked.max() as f64 / 1000.0 },
         "refusedLatencyMs": { "p50": ms(&refused, 0.5), "p99": ms(&refused, 0.99), "max": refused.max() as f64 / 1000.0 },
         "errors": errors,
+        "replicaCpu": replica_cpu,
         "outcomes": total.outcomes,
         "firstError": total.first_error,
     }))
