@@ -1,5 +1,5 @@
 """Helpers shared by scripts/busy_section.py and scripts/script_costs.py: JSON requests to a
-replica, and redis-cli against its Redis. Standard library only."""
+replica, redis-cli against its Redis, and its EVALSHA figures. Standard library only."""
 import json
 import subprocess
 import urllib.error
@@ -19,6 +19,15 @@ def call(base, method, path, body=None):
             return reply.status, json.load(reply)
     except urllib.error.HTTPError as e:
         return e.code, json.load(e)
+
+
+def evalsha_stats(port):
+    """The EVALSHA fields of INFO commandstats (calls, usec, usec_per_call, failed_calls, ...),
+    as strings; empty if no EVALSHA ran since the last reset."""
+    for line in redis(port, "info", "commandstats").splitlines():
+        if line.startswith("cmdstat_evalsha:"):
+            return dict(kv.split("=") for kv in line.strip().split(":", 1)[1].split(","))
+    return {}
 
 
 def redis(port, *args):

@@ -49,6 +49,14 @@ def errors(report):
                if k.startswith("5") or k.startswith("transport"))
 
 
+def optional_file(index):
+    """The text of the file named by argument `index`, if given and readable; else ""."""
+    try:
+        return open(sys.argv[index]).read().strip() if len(sys.argv) > index else ""
+    except OSError:
+        return ""
+
+
 def cpu(report):
     """The replicas' CPU µs per request, if the run measured it."""
     measured = report.get("replicaCpu")
@@ -283,47 +291,39 @@ def main():
             f"booking. {checkout['rps']:,.0f} requests/s in all (holds, confirms and cancels; "
             f"status mix: {mix(checkout)}).",
         ]
-    if len(sys.argv) > 7:
-        try:
-            busy = open(sys.argv[7]).read().strip()
-        except OSError:
-            busy = ""
-        if busy:
-            lines += [
-                "",
-                "## Best available on a busy section",
-                "",
-                "`scripts/busy_section.py`, against a replica of its own: Redis CPU of EVALSHA "
-                "(`INFO commandstats`, reset before each row) for 100 requests. A booking is two "
-                "scripts (the user's slot, then the event's).",
-                "",
-                busy,
-            ]
+    busy = optional_file(7)
+    if busy:
+        lines += [
+            "",
+            "## Best available on a busy section",
+            "",
+            "`scripts/busy_section.py`, against a replica of its own: Redis CPU of EVALSHA "
+            "(`INFO commandstats`, reset before each row) for 100 requests. A booking is two "
+            "scripts (the user's slot, then the event's).",
+            "",
+            busy,
+        ]
 
-    if len(sys.argv) > 8:
-        try:
-            costs = open(sys.argv[8]).read().strip()
-        except OSError:
-            costs = ""
-        if costs:
-            lines += [
-                "",
-                "## Redis time per script and outcome",
-                "",
-                "`scripts/script_costs.py`, against a replica of its own: 200 requests per row "
-                "that all end the same way, each row after `SLOWLOG RESET` with "
-                "`slowlog-log-slower-than 0`; the execution time Redis logged for each EVALSHA "
-                "in the event's slot (*idle*: one request at a time, so every call meets cold "
-                "caches). The reference is a trivial script (GET, compare, DECRBY) called the "
-                "same number of times in the same run. *Warm*: each refusal (it writes nothing, "
-                "so the same call refuses again) and the booking (with a random booking id and "
-                "user per call), replayed as Redis logged it, 50,000 times by redis-benchmark "
-                "over 8 connections after `CONFIG RESETSTAT`, µs per call from `INFO "
-                "commandstats`; the reference the same way. The second table is what bounds "
-                "them: scripts that do (almost) nothing, replayed warm the same way.",
-                "",
-                costs,
-            ]
+    costs = optional_file(8)
+    if costs:
+        lines += [
+            "",
+            "## Redis time per script and outcome",
+            "",
+            "`scripts/script_costs.py`, against a replica of its own: 200 requests per row "
+            "that all end the same way, each row after `SLOWLOG RESET` with "
+            "`slowlog-log-slower-than 0`; the execution time Redis logged for each EVALSHA "
+            "in the event's slot (*idle*: one request at a time, so every call meets cold "
+            "caches). The reference is a trivial script (GET, compare, DECRBY) called the "
+            "same number of times in the same run. *Warm*: each refusal (it writes nothing, "
+            "so the same call refuses again) and the booking (with a random booking id and "
+            "user per call), replayed as Redis logged it, 50,000 times by redis-benchmark "
+            "over 8 connections after `CONFIG RESETSTAT`, µs per call from `INFO "
+            "commandstats`; the reference the same way. The second table is what bounds "
+            "them: scripts that do (almost) nothing, replayed warm the same way.",
+            "",
+            costs,
+        ]
 
     cluster_setups = sorted({setup for (setup, _scenario) in shards})
     if cluster_setups:

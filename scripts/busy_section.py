@@ -25,11 +25,8 @@ def redis(*args):
 
 
 def evalsha():
-    for line in redis("info", "commandstats").splitlines():
-        if line.startswith("cmdstat_evalsha:"):
-            fields = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
-            return int(fields["calls"]), int(fields["usec"])
-    return 0, 0
+    fields = bench_api.evalsha_stats(redis_port)
+    return int(fields.get("calls", 0)), int(fields.get("usec", 0))
 
 
 # Letters only: a row "R1" seat 11 and a row "R11" seat 1 would both be seat "R111".

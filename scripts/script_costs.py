@@ -71,14 +71,12 @@ def warm(args, randomize=()):
     redis("config", "resetstat")
     subprocess.run(["redis-benchmark", "-p", redis_port, "-c", "8", "-n", str(REPLAYS),
                     "-r", "100000000000", "--csv", *args], capture_output=True, check=True)
-    stats = redis("info", "commandstats")
+    fields = bench_api.evalsha_stats(redis_port)
     redis("config", "set", "slowlog-log-slower-than", "0")
-    for line in stats.splitlines():
-        if line.startswith("cmdstat_evalsha:"):
-            fields = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
-            assert int(fields["failed_calls"]) == 0, line
-            return float(fields["usec_per_call"])
-    return None
+    if not fields:
+        return None
+    assert int(fields["failed_calls"]) == 0, fields
+    return float(fields["usec_per_call"])
 
 
 def event(sections, **extra):
