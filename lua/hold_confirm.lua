@@ -67,8 +67,11 @@ else
 end
 count_user_tickets(K.sections, K.user_tickets, user, hold.sectionId, hold.qty)
 index_booking(K.bookings, K.user_bookings, A.booking_id)
--- A booking uses the user's admission to the waiting room, if any.
+-- A booking uses the user's admission to the waiting room, if any; the hold's checkout ends.
 redis.call('ZREM', K.admissions, user)
+if hold.checkout then
+  redis.call('ZREM', K.checkouts, user)
+end
 hold.status = 'confirmed'
 hold.bookingId = A.booking_id
 redis.call('SET', K.hold, cjson.encode(hold), 'KEEPTTL')

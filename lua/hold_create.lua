@@ -7,7 +7,7 @@
 
 local user = A.user
 local now = now_ms()
-local not_admitted = refuse_unless_admitted(K.sections, K.admissions, user, A.admitted, now)
+local not_admitted, in_room = refuse_unless_admitted(K.sections, K.admissions, user, A.admitted, now)
 if not_admitted then
   return not_admitted
 end
@@ -92,8 +92,9 @@ if seats then
       return refuse('USER_LIMIT_REACHED', { limit = max_locks, current = live })
     end
   end
-  local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
-    K.seat_sections, user, section_id, adding, now)
+  local over = refuse_over_held(K.user_locks, K.user_held, user, adding, A.max_held, now)
+    or refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
+      K.seat_sections, user, section_id, adding, now)
   if over then
     return over
   end
@@ -111,8 +112,9 @@ else
   if remaining < qty then
     return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = remaining })
   end
-  local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
-    K.seat_sections, user, section_id, qty, now)
+  local over = refuse_over_held(K.user_locks, K.user_held, user, qty, A.max_held, now)
+    or refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
+      K.seat_sections, user, section_id, qty, now)
   if over then
     return over
   end
@@ -125,6 +127,10 @@ else
   announce(K.version, K.changes, { section = section_id, remaining = left })
 end
 
+if in_room then
+  use_admission_for_hold(K.admissions, K.checkouts, user, expires_at)
+  hold.checkout = true
+end
 local document = cjson.encode(hold)
 redis.call('SET', K.hold, document, 'PXAT', now + tonumber(A.max_lifetime_ms) + 86400000)
 return reply_json(document)

@@ -37,6 +37,10 @@ else
   redis.call('ZADD', K.holds, 'XX', expires_at,
     held_member(hold.id, hold.sectionId, hold.qty, hold.userId))
 end
+if hold.checkout then
+  -- The admission it used lasts as long as the hold.
+  redis.call('ZADD', K.checkouts, 'XX', expires_at, A.user)
+end
 hold.expiresAt = expires_at
 hold.extensionsLeft = hold.extensionsLeft - 1
 local document = cjson.encode(hold)

@@ -31,6 +31,9 @@ else
     change.remaining = remaining
   end
 end
+if hold.checkout then
+  redis.call('ZREM', K.checkouts, A.user)
+end
 hold.status = 'released'
 local document = cjson.encode(hold)
 redis.call('SET', K.hold, document, 'KEEPTTL')

@@ -241,6 +241,23 @@ local function refuse_over_user_limit(sections_key, user_tickets_key, user_locks
   return nil
 end
 
+-- MAX_TICKETS_HELD_PER_USER (`max`, 0: none): what `user` holds live in the event (seat locks,
+-- which include the seats of holds, and the quantity of general admission holds) may not pass
+-- `max` after taking `adding` more. Call reclaim_expired_holds first: `user_held` then counts
+-- live holds only; expired locks are not counted (their index score is past).
+local function refuse_over_held(user_locks_key, user_held_key, user, adding, max, now)
+  max = tonumber(max)
+  if not max or max <= 0 then
+    return nil
+  end
+  local held = redis.call('ZCOUNT', user_locks_key, '(' .. now, '+inf')
+    + (tonumber(redis.call('HGET', user_held_key, user)) or 0)
+  if held + adding > max then
+    return refuse('USER_LIMIT_REACHED', { limit = max, current = held })
+  end
+  return nil
+end
+
 -- Adds `qty` (negative to give back) to what `user` has booked in the event and section. The
 -- counts exist for limits only, and limits are set when the event is created and never change:
 -- where no limit applies (neither `*:max` nor `<section>:max`) nothing is counted, two writes
@@ -432,6 +449,10 @@ end
 --   places      hash user -> their place number (the ticket)
 --   admissions  zset user -> when their admission ends (ms)
 --   seen        zset user -> when they last joined or asked (ms)
+--   checkouts   zset user -> when the hold their admission went into ends (ms): an admission
+--               covers one checkout; the hold made with it uses it (the admission leaves
+--               `admissions`), and the holder still counts against `wr:max` until the hold
+--               is confirmed, released or expires
 --   queue_state hash: next (places handed out), served (the turn the queue has reached),
 --               due (ms: when the next paced admission is due), shuffled
 -- The queue moves on only inside the scripts of people who join or ask (advance_queue), on
@@ -460,6 +481,13 @@ local function refuse_unless_admitted(sections_key, admissions_key, user, admitt
   return nil, true
 end
 
+-- A hold made under a waiting room uses the admission: it leaves `admissions` for `checkouts`
+-- until the hold ends (`ends`, ms), so the same admission makes no second hold or booking.
+local function use_admission_for_hold(admissions_key, checkouts_key, user, ends)
+  redis.call('ZREM', admissions_key, user)
+  redis.call('ZADD', checkouts_key, ends, user)
+end
+
 -- The event's waiting room settings, read once per script: nil if it has none switched on.
 local function waiting_room(sections_key)
   local config = redis.call('HMGET', sections_key, 'wr:enabled', 'wr:rate', 'wr:max', 'wr:ttl',
@@ -476,8 +504,8 @@ end
 -- asking more than abandon_ms ago. With order 'shuffle', the first step at or after the start
 -- puts everyone who joined before it in a random order (Fisher-Yates, seeded by the caller's
 -- random `seed`).
-local function advance_queue(room, queue_key, state_key, admissions_key, seen_key, now,
-                             abandon_ms, seed)
+local function advance_queue(room, queue_key, state_key, admissions_key, checkouts_key, seen_key,
+                             now, abandon_ms, seed)
   local rate, max, ttl, start = room.rate, room.max, room.ttl, room.start
   if now < start then
     return
@@ -515,7 +543,8 @@ local function advance_queue(room, queue_key, state_key, admissions_key, seen_ke
     room = math.min(room, math.floor((now - due) / interval) + 1)
   end
   if max > 0 then
-    room = math.min(room, max - redis.call('ZCOUNT', admissions_key, '(' .. now, '+inf'))
+    room = math.min(room, max - redis.call('ZCOUNT', admissions_key, '(' .. now, '+inf')
+      - redis.call('ZCOUNT', checkouts_key, '(' .. now, '+inf'))
   end
   local admitted, looked = 0, 0
   while admitted < room and looked < 4 * QUEUE_STEP do

@@ -1,5 +1,6 @@
 -- Lock a reserved seat for a user: SET NX PX semantics, plus the booked check, the user's
--- limits (MAX_LOCKS_PER_USER live locks, maxPerUser tickets) in the same step. The same user
+-- limits (MAX_LOCKS_PER_USER live locks, MAX_TICKETS_HELD_PER_USER tickets held, maxPerUser
+-- tickets) in the same step. The same user
 -- locking again gets their existing lock back, not extended.
 
 local seat, user = A.seat, A.user
@@ -33,8 +34,9 @@ if max_locks > 0 then
     return refuse('USER_LIMIT_REACHED', { limit = max_locks, current = live })
   end
 end
-local over = refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
-  K.seat_sections, user, section_id, 1, now)
+local over = refuse_over_held(K.user_locks, K.user_held, user, 1, A.max_held, now)
+  or refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
+    K.seat_sections, user, section_id, 1, now)
 if over then
   return over
 end

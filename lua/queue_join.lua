@@ -16,6 +16,6 @@ if standing.status == 'ended' then
   redis.call('HSET', K.places, user, place)
   redis.call('ZADD', K.queue, place, user)
 end
-advance_queue(room, K.queue, K.queue_state, K.admissions, K.seen, now, tonumber(A.abandon_ms),
+advance_queue(room, K.queue, K.queue_state, K.admissions, K.checkouts, K.seen, now, tonumber(A.abandon_ms),
   A.seed)
 return reply_standing(room, K.queue, K.places, K.admissions, user, now)

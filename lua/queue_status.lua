@@ -11,6 +11,6 @@ if redis.call('HGET', K.places, user) ~= A.ticket then
   return refuse('QUEUE_TICKET_NOT_FOUND')
 end
 redis.call('ZADD', K.seen, now, user)
-advance_queue(room, K.queue, K.queue_state, K.admissions, K.seen, now, tonumber(A.abandon_ms),
+advance_queue(room, K.queue, K.queue_state, K.admissions, K.checkouts, K.seen, now, tonumber(A.abandon_ms),
   A.seed)
 return reply_standing(room, K.queue, K.places, K.admissions, user, now)

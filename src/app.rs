@@ -11,20 +11,23 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::serve::Listener;
 use ipnet::IpNet;
 use std::any::Any;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use crate::server::{ClosableListener, ConnectionLimits, Peer};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any as AnyOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
 use tower_http::trace::TraceLayer;
 
 /// Bodies above this get `413`.
@@ -78,12 +81,14 @@ pub fn router(state: AppState, draining: Draining) -> Router {
     let instance = HeaderValue::from_str(&state.settings.instance_id())
         .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
     let limit_addresses = middleware::from_fn_with_state(state.clone(), limit_addresses);
+    let body_timeout = Duration::from_millis(state.settings.http_body_timeout_ms);
     routes::router(&state.settings)
         .layer(limit_addresses)
         .with_state(state.clone())
         .layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn_with_state(draining, close_when_draining))
+            .layer(middleware::from_fn(screen))
             .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 let request_id = req
@@ -101,9 +106,73 @@ pub fn router(state: AppState, draining: Draining) -> Router {
             ))
             .layer(cors(&state.settings))
             .layer(CatchPanicLayer::custom(panic_response))
+            // Seat maps and event documents are large and repetitive; streams stay as they are.
+            .layer(CompressionLayer::new().compress_when(
+                SizeAbove::new(1024)
+                    .and(NotForContentType::SSE)
+                    .and(NotForContentType::IMAGES),
+            ))
             .layer(middleware::from_fn(refuse_large_bodies))
+            .layer(RequestBodyTimeoutLayer::new(body_timeout))
+            .map_request(|req: axum::http::Request<TimeoutBody<axum::body::Body>>| {
+                req.map(axum::body::Body::new)
+            })
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
     )
+}
+
+/// Request headers larger than this in all get a JSON `431` before anything reads them.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// A client's `X-Request-Id` is kept (and logged, and echoed) only when it is at most this long
+/// and plain (`[A-Za-z0-9._:-]`); any other is replaced by a new one.
+const MAX_REQUEST_ID: usize = 64;
+
+/// What every request passes first: headers over [`MAX_HEADER_BYTES`] refused, a request id
+/// that is not short and plain dropped (a new one is made); and on the way out, an error
+/// answer without a body (a static file's 404, say) gets the JSON body every error has.
+async fn screen(mut req: Request, next: Next) -> Response {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        return AppError::HeadersTooLarge {
+            size,
+            limit: MAX_HEADER_BYTES,
+        }
+        .into_response();
+    }
+    let plain = |id: &HeaderValue| {
+        let id = id.as_bytes();
+        !id.is_empty()
+            && id.len() <= MAX_REQUEST_ID
+            && id
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(b))
+    };
+    if req.headers().get(&X_REQUEST_ID).is_some_and(|id| !plain(id)) {
+        req.headers_mut().remove(&X_REQUEST_ID);
+    }
+    let response = next.run(req).await;
+    let status = response.status();
+    let empty = axum::body::HttpBody::size_hint(response.body()).exact() == Some(0);
+    if (status.is_client_error() || status.is_server_error())
+        && empty
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let (mut parts, _) = response.into_parts();
+        let json = AppError::Status(status).into_response();
+        parts.headers.extend(
+            json.headers()
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, json.into_body());
+    }
+    response
 }
 
 /// CORS: the origins of CORS_ALLOWED_ORIGINS (`*` for any); none by default in jwt mode (a
@@ -225,6 +294,7 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 pub struct App {
     listener: ClosableListener,
     router: Router,
+    limits: ConnectionLimits,
     draining: Draining,
     shutdown_drain: Duration,
     shutdown_grace: Duration,
@@ -254,6 +324,7 @@ impl App {
             })?
             .with_limits(Limits {
                 max_locks_per_user: settings.max_locks_per_user,
+                max_tickets_held_per_user: settings.max_tickets_held_per_user,
                 rate_per_user: settings.rate_limit_per_user,
                 rate_per_address: settings.rate_limit_per_ip,
                 hold_ttl_ms: settings.hold_ttl_ms,
@@ -294,7 +365,11 @@ impl App {
         );
         let admission_secret = match &settings.admission_secret {
             Some(secret) => Some(secret.clone()),
-            None => settings.auth.secret().map_err(io::Error::other)?,
+            None => settings
+                .auth
+                .secret()
+                .map_err(io::Error::other)?
+                .map(|secret| crate::auth::derive_admission_secret(&secret)),
         };
         if admission_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err(io::Error::other(
@@ -309,15 +384,18 @@ impl App {
             live,
             admissions,
         };
-        let listener = ClosableListener {
-            addr: listener.local_addr()?,
-            inner: Some(listener),
-            close: draining.clone(),
-            send_buffer: usize::try_from(state.settings.socket_send_buffer_bytes)
-                .unwrap_or(usize::MAX),
+        let listener = ClosableListener::new(
+            listener,
+            draining.clone(),
+            usize::try_from(state.settings.socket_send_buffer_bytes).unwrap_or(usize::MAX),
+        )?;
+        let limits = ConnectionLimits {
+            header_timeout: Duration::from_millis(state.settings.http_header_timeout_ms),
+            max_connections: connection_cap(&state.settings),
         };
         Ok(Self {
             listener,
+            limits,
             router: router(state, draining.clone()),
             draining,
             shutdown_drain,
@@ -326,7 +404,7 @@ impl App {
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.listener.addr)
+        Ok(self.listener.addr())
     }
 
     /// Serves until `shutdown` completes, then:
@@ -353,14 +431,10 @@ impl App {
                 stopping.cancel();
             }
         };
-        let server = axum::serve(
-            self.listener,
-            self.router.into_make_service_with_connect_info::<Peer>(),
-        )
-        .with_graceful_shutdown(signal);
+        let server = crate::server::serve(self.listener, self.router, self.limits, signal);
         let grace = self.shutdown_grace;
         tokio::select! {
-            result = server => result,
+            () = server => Ok(()),
             () = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!(?grace, "grace period over; exiting with requests in flight");
                 Ok(())
@@ -369,52 +443,23 @@ impl App {
     }
 }
 
-/// The address of a connection's peer (for `ConnectInfo`).
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, ClosableListener>>
-    for Peer
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, ClosableListener>) -> Self {
-        Peer(*stream.remote_addr())
+/// `HTTP_MAX_CONNECTIONS`, within what the process may open: the file limit is raised as far
+/// as the system allows, and the cap kept below it by a reserve for Redis connections and the
+/// metrics listener, so that accepting a client can never take the last descriptor.
+fn connection_cap(settings: &Settings) -> usize {
+    let wanted = usize::try_from(settings.http_max_connections).unwrap_or(usize::MAX);
+    let reserve = 64 + usize::from(settings.redis.ack_connections);
+    let files = rlimit::increase_nofile_limit(u64::try_from(wanted + reserve).unwrap_or(u64::MAX))
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(1024);
+    let cap = wanted.min(files.saturating_sub(reserve)).max(1);
+    if cap < wanted {
+        tracing::warn!(
+            wanted,
+            cap,
+            "HTTP_MAX_CONNECTIONS lowered to what the file limit (ulimit -n) leaves"
+        );
     }
-}
-
-/// The listening socket, closed (dropped) as soon as draining starts, while the server keeps
-/// serving the connections it already has.
-pub struct ClosableListener {
-    inner: Option<TcpListener>,
-    addr: SocketAddr,
-    close: Draining,
-    /// SOCKET_SEND_BUFFER_BYTES (0: leave it to the OS).
-    send_buffer: usize,
-}
-
-impl Listener for ClosableListener {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
-        if let Some(inner) = &mut self.inner {
-            tokio::select! {
-                accepted = Listener::accept(inner) => {
-                    if self.send_buffer > 0
-                        && let Err(e) =
-                            socket2::SockRef::from(&accepted.0).set_send_buffer_size(self.send_buffer)
-                    {
-                        tracing::warn!(error = %e, "SOCKET_SEND_BUFFER_BYTES not applied");
-                    }
-                    return accepted;
-                }
-                () = self.close.cancelled() => {}
-            }
-        }
-        self.inner = None;
-        std::future::pending().await
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.addr)
-    }
+    cap
 }

@@ -41,6 +41,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
                 AppError::PayloadTooLarge {
                     limit: crate::app::MAX_BODY_BYTES,
                 }
+            } else if crate::error::body_timed_out(&rejection) {
+                AppError::body_timeout()
             } else {
                 AppError::InvalidRequest(rejection.body_text())
             }

@@ -15,5 +15,6 @@ pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod server;
 pub mod store;
 pub mod telemetry;

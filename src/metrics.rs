@@ -1,8 +1,9 @@
 //! Prometheus metrics on a listener of their own (`METRICS_ADDR`, default `0.0.0.0:9100`),
 //! so that nginx, which proxies the API port only, never serves them to the public.
 //!
-//! Labels are route templates (`/events/{eventId}`), never raw ids, so the number of series
-//! stays bounded whatever clients send. What is counted:
+//! Labels are route templates (`/events/{eventId}`, `unmatched` for any other path), never raw
+//! ids, and methods from a fixed list (`other` for any other), so the number of series is
+//! bounded by construction whatever clients send. What is counted:
 //!
 //! | metric | labels | what |
 //! |---|---|---|
@@ -129,10 +130,26 @@ pub async fn serve(addr: SocketAddr) -> std::io::Result<SocketAddr> {
     Ok(bound)
 }
 
+/// The `method` label: one of the methods the API knows, else `other` (a client can send any
+/// token as a method, and each distinct label would be a new series kept for good).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::HEAD => "HEAD",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware: counts and times every request by its route template.
 pub async fn track_http(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -141,7 +158,7 @@ pub async fn track_http(req: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     metrics::histogram!(
         "boxoffice_http_request_duration_seconds",
-        "method" => method.clone(), "route" => route.clone()
+        "method" => method, "route" => route.clone()
     )
     .record(started.elapsed().as_secs_f64());
     metrics::counter!(

@@ -1,7 +1,8 @@
 //! Admission tokens: what a buyer sends, in the `Admission-Token` header, to book, hold or lock
-//! seats of an event whose waiting room is on. HS256 with `ADMISSION_SECRET` (by default
-//! `AUTH_JWT_SECRET`), bound to one user and one event (`sub`, `evt`, audience
-//! `boxoffice-admission`, so neither kind of token passes for the other), expiring with the
+//! seats of an event whose waiting room is on. HS256 with `ADMISSION_SECRET`, or by default a
+//! key derived from `AUTH_JWT_SECRET` (HMAC-SHA256 of it over a fixed label, so the two kinds
+//! are never signed with the same key), bound to one user and one event (`sub`, `evt`),
+//! audience `boxoffice-admission` (which identity tokens may never carry), expiring with the
 //! admission: any replica checks one without asking Redis. Whether the admission is still
 //! unused is checked by the booking script itself, in the same step as the booking.
 
@@ -10,7 +11,7 @@ use crate::error::AppError;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-const AUDIENCE: &str = "boxoffice-admission";
+pub(super) const AUDIENCE: &str = "boxoffice-admission";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct AdmissionClaims {
@@ -24,6 +25,20 @@ struct AdmissionClaims {
 pub struct Admissions {
     encoding: EncodingKey,
     decoding: DecodingKey,
+}
+
+/// The admission key when no ADMISSION_SECRET is set: derived from the identity secret, never
+/// the identity secret itself.
+pub fn derive_secret(identity_secret: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(identity_secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(b"boxoffice admission tokens v1");
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Admissions {

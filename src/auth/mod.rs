@@ -16,7 +16,7 @@
 mod admission;
 mod token;
 
-pub use admission::Admissions;
+pub use admission::{Admissions, derive_secret as derive_admission_secret};
 pub use token::{Claims, mint};
 
 use crate::config::{AuthMode, AuthSettings};
@@ -62,7 +62,13 @@ pub struct Auth {
     audience: Option<String>,
     issuer: Option<String>,
     leeway: u64,
+    /// AUTH_MAX_TOKEN_TTL_SECONDS: no token may be valid for longer than this from now.
+    max_ttl: u64,
 }
+
+/// Tokens longer than this are refused before any parsing (a JWT of this service is a few
+/// hundred bytes; verifying a 400 KB one is work an attacker chooses).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 impl Auth {
     /// Checks the settings; in jwt mode without a key, says what to set.
@@ -88,6 +94,12 @@ impl Auth {
                     .map_err(|e| format!("AUTH_JWT_PUBLIC_KEY_FILE {}: {e}", path.display()))?,
             );
         }
+        if settings.audience.as_deref() == Some(admission::AUDIENCE) {
+            return Err(format!(
+                "AUTH_JWT_AUDIENCE cannot be {:?}: that is the admission tokens' audience",
+                admission::AUDIENCE
+            ));
+        }
         if settings.mode == AuthMode::Jwt && keys.is_empty() {
             return Err(
                 "AUTH_MODE=jwt (the default) needs a key to verify tokens: set \
@@ -103,6 +115,7 @@ impl Auth {
             audience: settings.audience.clone(),
             issuer: settings.issuer.clone(),
             leeway: settings.leeway_seconds,
+            max_ttl: settings.max_token_ttl_seconds,
         })
     }
 
@@ -127,46 +140,61 @@ impl Auth {
         }
     }
 
-    /// Verifies a token: signature by a key of its algorithm, expiry, and the rest.
+    /// Verifies a token: signature by a key of its algorithm, expiry, and the rest. A token
+    /// with an audience is accepted only when AUTH_JWT_AUDIENCE names it (so an admission
+    /// token, or a token minted for another service, never passes here); one valid for longer
+    /// than AUTH_MAX_TOKEN_TTL_SECONDS from now is refused. Refusals say what is wrong with
+    /// the token, never what the parser made of it.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
-        let invalid = |why: String| AppError::Unauthenticated(why);
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| invalid(format!("malformed token: {e}")))?;
+        let invalid = |why: &str| AppError::Unauthenticated(why.to_owned());
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(invalid("the token is too long"));
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| invalid("the token is malformed"))?;
         let (algorithm, key) = self
             .keys
             .iter()
             .find(|(algorithm, _)| *algorithm == header.alg)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "tokens signed with {:?} are not accepted here",
-                    header.alg
-                ))
-            })?;
+            .ok_or_else(|| invalid("tokens signed with this algorithm are not accepted here"))?;
         let mut validation = Validation::new(*algorithm);
         validation.leeway = self.leeway;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        match &self.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
+        if let Some(audience) = &self.audience {
+            validation.set_audience(&[audience]);
         }
         if let Some(issuer) = &self.issuer {
             validation.set_issuer(&[issuer]);
         }
-        jsonwebtoken::decode::<Claims>(token, key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map(|data| data.claims)
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind as E;
                 invalid(match e.kind() {
-                    E::ExpiredSignature => "the token has expired".into(),
-                    E::ImmatureSignature => "the token is not valid yet (nbf)".into(),
-                    E::InvalidSignature => "the token's signature does not verify".into(),
-                    E::InvalidAudience => "the token is for another audience (aud)".into(),
-                    E::InvalidIssuer => "the token is from another issuer (iss)".into(),
-                    E::MissingRequiredClaim(claim) => format!("the token has no {claim} claim"),
-                    _ => format!("invalid token: {e}"),
+                    E::ExpiredSignature => "the token has expired",
+                    E::ImmatureSignature => "the token is not valid yet (nbf)",
+                    E::InvalidSignature => "the token's signature does not verify",
+                    E::InvalidAudience if self.audience.is_none() => {
+                        "the token is for an audience (aud); this service accepts none"
+                    }
+                    E::InvalidAudience => "the token is for another audience (aud)",
+                    E::InvalidIssuer => "the token is from another issuer (iss)",
+                    E::MissingRequiredClaim(claim) if claim == "exp" => "the token has no exp claim",
+                    E::MissingRequiredClaim(_) => "the token has no sub claim",
+                    _ => "the token is malformed",
                 })
-            })
+            })?;
+        let latest = jsonwebtoken::get_current_timestamp()
+            .saturating_add(self.max_ttl)
+            .saturating_add(self.leeway);
+        if claims.exp > latest {
+            return Err(invalid(
+                "the token is valid for longer than this service accepts \
+                 (AUTH_MAX_TOKEN_TTL_SECONDS)",
+            ));
+        }
+        Ok(claims)
     }
 }
 

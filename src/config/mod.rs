@@ -92,6 +92,16 @@ pub struct AuthSettings {
     #[arg(long = "auth-jwt-issuer", env = "AUTH_JWT_ISSUER")]
     pub issuer: Option<String>,
 
+    /// The longest a token may be valid for: one whose `exp` is further ahead is refused
+    /// (seconds).
+    #[arg(
+        long = "auth-max-token-ttl-seconds",
+        env = "AUTH_MAX_TOKEN_TTL_SECONDS",
+        default_value_t = 86_400,
+        value_parser = clap::value_parser!(u64).range(60..=31_536_000)
+    )]
+    pub max_token_ttl_seconds: u64,
+
     /// Clock skew allowed on exp and nbf, in seconds.
     #[arg(
         long = "auth-jwt-leeway-seconds",
@@ -197,6 +207,55 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(0..=67_108_864))]
     pub socket_send_buffer_bytes: u64,
 
+    /// A client must send a whole request head within this long, in milliseconds; a keep-alive
+    /// connection idle this long is closed too (hyper starts the same clock when a connection
+    /// waits for its next request).
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub http_header_timeout_ms: u64,
+
+    /// A request body that sends nothing for this long is cut off (`408 REQUEST_TIMEOUT`), in
+    /// milliseconds.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub http_body_timeout_ms: u64,
+
+    /// Client connections one replica serves at once (open streams included); past it a new
+    /// connection gets `503 OVERLOADED` and is closed. Lowered, with a warning, to what the
+    /// process's file limit leaves.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 8192,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub http_max_connections: u64,
+
+    /// Live and standing streams one client address may have open on one replica; past it
+    /// `429 RATE_LIMITED`.
+    #[arg(long, env = "STREAM_MAX_PER_CLIENT", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub stream_max_per_client: u64,
+
+    /// Live and standing streams one replica serves at once; past it `429 RATE_LIMITED`.
+    #[arg(long, env = "STREAM_MAX_PER_REPLICA", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub stream_max_per_replica: u64,
+
+    /// Waiting rooms: how often one queue ticket may be asked about (`GET .../queue/{ticket}`,
+    /// and each standing stream's own asking), per second, shared by all replicas, with a burst
+    /// of `QUEUE_POLL_BURST`; 0: no limit.
+    #[arg(long, env = "QUEUE_POLL_RATE", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=1_000))]
+    pub queue_poll_rate: u32,
+
+    /// The burst `QUEUE_POLL_RATE` allows.
+    #[arg(long, env = "QUEUE_POLL_BURST", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub queue_poll_burst: u32,
+
+    /// Tickets one user may hold at once in one event: live seat locks and the seats or
+    /// quantity of live holds together (0: no limit).
+    #[arg(long, env = "MAX_TICKETS_HELD_PER_USER", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub max_tickets_held_per_user: u32,
+
     /// Name of this replica, sent back in the `X-Instance-Id` header. Default: the host name.
     #[arg(long, env = "INSTANCE_ID")]
     pub instance_id: Option<String>,
@@ -243,10 +302,10 @@ pub struct Settings {
     pub rate_limit_per_ip: u32,
 
     /// Proxies whose X-Forwarded-For is believed, as addresses or CIDRs (comma-separated).
+    /// None by default: the compose files name nginx's network, scripts/cluster 127.0.0.1.
     #[arg(
         long,
         env = "TRUSTED_PROXIES",
-        default_value = "127.0.0.0/8,::1/128",
         value_delimiter = ',',
         value_parser = parse_trusted_proxy
     )]

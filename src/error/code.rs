@@ -115,8 +115,13 @@ error_codes! {
     /// section's `maxPerUser`, or hold more than `MAX_LOCKS_PER_USER` live locks in the event;
     /// details `limit`, `current`.
     UserLimitReached = "USER_LIMIT_REACHED", CONFLICT, Api;
+    /// The request head did not arrive within `HTTP_HEADER_TIMEOUT_MS`, or the body sent nothing
+    /// for `HTTP_BODY_TIMEOUT_MS` (nginx: `client_header_timeout`, `client_body_timeout`).
+    RequestTimeout = "REQUEST_TIMEOUT", REQUEST_TIMEOUT, Api;
     /// A body over 64 KiB.
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", PAYLOAD_TOO_LARGE, Api;
+    /// The request's headers are larger than 16 KiB in all (nginx: a header line over 8 KiB).
+    HeadersTooLarge = "HEADERS_TOO_LARGE", REQUEST_HEADER_FIELDS_TOO_LARGE, Api;
     /// A non-empty body that is not `application/json`.
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", UNSUPPORTED_MEDIA_TYPE, Api;
     /// An `Idempotency-Key` sent again with a different request.
@@ -124,14 +129,19 @@ error_codes! {
     /// A lock attempt on a seat another user holds; detail `lockExpiresAt` (never who); for
     /// a hold, also `seats`: those of its seats that others hold.
     SeatLocked = "SEAT_LOCKED", LOCKED, Api;
-    /// More writes per second than `RATE_LIMIT_PER_USER` or `RATE_LIMIT_PER_IP` allow, counted
-    /// across all replicas; with `Retry-After` (seconds) and detail `retryAfterMs`.
+    /// More writes per second than `RATE_LIMIT_PER_USER` or `RATE_LIMIT_PER_IP` allow, or more
+    /// asks about one queue ticket than `QUEUE_POLL_RATE`, counted across all replicas; or more
+    /// open streams than `STREAM_MAX_PER_CLIENT` or `STREAM_MAX_PER_REPLICA`; with
+    /// `Retry-After` (seconds) and detail `retryAfterMs`.
     RateLimited = "RATE_LIMITED", TOO_MANY_REQUESTS, Api;
     /// A bug: the answer is logged with its cause. Never expected.
     Internal = "INTERNAL", INTERNAL_SERVER_ERROR, Api;
     /// Redis cannot be reached or used in time; with `Retry-After: 1`. For a write the
     /// outcome is unknown: retry with the same `Idempotency-Key`.
     StoreUnavailable = "STORE_UNAVAILABLE", SERVICE_UNAVAILABLE, Api;
+    /// This replica has `HTTP_MAX_CONNECTIONS` connections open; the new connection is closed
+    /// after this answer, with `Retry-After: 1`.
+    Overloaded = "OVERLOADED", SERVICE_UNAVAILABLE, Api;
     /// `REDIS_MIN_REPLICAS_ACK` is set and the booking was made on the Redis primary, but
     /// fewer replicas confirmed it in time; detail `bookingId`. It is lost only if the primary
     /// fails before replicating it: `GET /bookings/{bookingId}`, or retry with the same

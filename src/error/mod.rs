@@ -19,6 +19,10 @@ use serde_json::{Map, Value, json};
 pub enum AppError {
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("{0}")]
+    RequestTimeout(&'static str),
+    #[error("the request's headers are {size} bytes; at most {limit} are read")]
+    HeadersTooLarge { size: usize, limit: usize },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("expected a JSON body with Content-Type: application/json")]
@@ -95,11 +99,17 @@ pub enum AppError {
     NotReady { redis: String, reason: String },
     #[error("internal error")]
     Internal(String),
+    /// An answer some layer made without a body (a static file's 404): its status, in JSON.
+    #[error("{}", .0.canonical_reason().unwrap_or("error"))]
+    Status(StatusCode),
 }
 
 impl AppError {
     pub fn status(&self) -> StatusCode {
-        self.code().status()
+        match self {
+            AppError::Status(status) => *status,
+            _ => self.code().status(),
+        }
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -111,6 +121,8 @@ impl AppError {
             UserLimitReached { .. } => ErrorCode::UserLimitReached,
             RateLimited { .. } => ErrorCode::RateLimited,
             PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            RequestTimeout(_) => ErrorCode::RequestTimeout,
+            HeadersTooLarge { .. } => ErrorCode::HeadersTooLarge,
             UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             RouteNotFound { .. } => ErrorCode::RouteNotFound,
             MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
@@ -135,6 +147,20 @@ impl AppError {
             StoreUnavailable(_) | NotReady { .. } => ErrorCode::StoreUnavailable,
             NotReplicated { .. } => ErrorCode::NotReplicated,
             Internal(_) => ErrorCode::Internal,
+            Status(status) => match status.as_u16() {
+                400 => ErrorCode::InvalidRequest,
+                401 => ErrorCode::Unauthenticated,
+                403 => ErrorCode::Forbidden,
+                404 => ErrorCode::RouteNotFound,
+                405 => ErrorCode::MethodNotAllowed,
+                408 => ErrorCode::RequestTimeout,
+                413 => ErrorCode::PayloadTooLarge,
+                415 => ErrorCode::UnsupportedMediaType,
+                429 => ErrorCode::RateLimited,
+                431 => ErrorCode::HeadersTooLarge,
+                503 => ErrorCode::StoreUnavailable,
+                _ => ErrorCode::Internal,
+            },
         }
     }
 
@@ -250,6 +276,7 @@ impl From<JsonRejection> for AppError {
                     limit: crate::app::MAX_BODY_BYTES,
                 }
             }
+            ref other if body_timed_out(other) => AppError::body_timeout(),
             other => AppError::InvalidRequest(other.body_text()),
         }
     }
@@ -274,6 +301,26 @@ impl From<QueryRejection> for AppError {
             "Failed to deserialize query string: ",
         ))
     }
+}
+
+impl AppError {
+    /// The body stopped arriving (`HTTP_BODY_TIMEOUT_MS`).
+    pub fn body_timeout() -> Self {
+        AppError::RequestTimeout("the request body stopped arriving (HTTP_BODY_TIMEOUT_MS)")
+    }
+}
+
+/// Whether reading a body failed because it sent nothing for `HTTP_BODY_TIMEOUT_MS`
+/// (tower-http's body timeout, somewhere in the error's sources).
+pub fn body_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// serde's messages are good; axum's prefixes are noise in an API error.

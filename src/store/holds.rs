@@ -47,6 +47,7 @@ impl Store {
         let invocation = create.call(
             HoldCreateKeys {
                 admissions: keys.admissions(),
+                checkouts: keys.checkouts(),
                 version: keys.version(),
                 changes: keys.changes(),
                 event: keys.event(),
@@ -72,6 +73,7 @@ impl Store {
                 max_extensions: self.limits.hold_max_extensions.to_string(),
                 max_lifetime_ms: self.limits.hold_max_lifetime_ms.to_string(),
                 max_locks: self.limits.max_locks_per_user.to_string(),
+                max_held: self.limits.max_tickets_held_per_user.to_string(),
                 section_id,
                 qty,
                 seats,
@@ -126,6 +128,7 @@ impl Store {
                 lock_index: keys.lock_index(),
                 user_locks: keys.user_locks(user),
                 holds: keys.holds(),
+                checkouts: keys.checkouts(),
             },
             HoldExtendArgs {
                 user: user.to_string(),
@@ -158,6 +161,7 @@ impl Store {
                 user_held: keys.user_held(),
                 seat_positions: keys.seat_positions(),
                 held_seats: keys.held_seats(),
+                checkouts: keys.checkouts(),
             },
             HoldReleaseArgs {
                 user: user.to_string(),
@@ -186,6 +190,7 @@ impl Store {
                 confirm.call(
                     HoldConfirmKeys {
                         admissions: keys.admissions(),
+                        checkouts: keys.checkouts(),
                         version: keys.version(),
                         changes: keys.changes(),
                         hold: keys.hold(id),

@@ -218,6 +218,10 @@ impl EventKeys {
     pub fn admissions(&self) -> String {
         self.key("q:admissions")
     }
+    /// Admissions that went into a hold: user -> when the hold ends (ms).
+    pub fn checkouts(&self) -> String {
+        self.key("q:checkouts")
+    }
     /// When each user in the waiting room last joined or asked (ms).
     pub fn queue_seen(&self) -> String {
         self.key("q:seen")

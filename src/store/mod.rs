@@ -46,6 +46,8 @@ use std::time::{Duration, Instant};
 pub struct Limits {
     /// Live seat locks per user per event (0: none).
     pub max_locks_per_user: u32,
+    /// MAX_TICKETS_HELD_PER_USER (0: none).
+    pub max_tickets_held_per_user: u32,
     /// Writes per second per user, with a burst of as many (0: off).
     pub rate_per_user: u32,
     /// Writes per second per client address (0: off).

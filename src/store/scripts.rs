@@ -230,7 +230,7 @@ scripts! {
     lock_seat: LockKeys [event, seat_sections, seat_positions, booked_seats, lock_index, seat_lock,
                          sections, user_tickets, user_locks, holds, user_held, held_seats, version, changes,
                          admissions] [],
-               LockArgs [seat, user, ttl_ms, max_locks, admitted] [];
+               LockArgs [seat, user, ttl_ms, max_locks, max_held, admitted] [];
     confirm_seat: ConfirmKeys [event, seat_sections, seat_positions, booked_seats, lock_index,
                                seat_lock, sections, booking, bookings, user_bookings, user_tickets,
                                user_locks, held_seats, version, changes, admissions] [idempotency],
@@ -240,22 +240,25 @@ scripts! {
                  UnlockArgs [seat, user] [];
     hold_create: HoldCreateKeys [event, sections, seat_sections, seat_positions, booked_seats,
                                  lock_index, seat_lock_prefix, user_tickets, user_locks, user_held,
-                                 holds, hold, seats_at, held_seats, version, changes, admissions] [],
+                                 holds, hold, seats_at, held_seats, version, changes, admissions,
+                                 checkouts] [],
                  HoldCreateArgs [hold_id, event_id, user, ttl_ms, max_extensions, max_lifetime_ms,
-                                 max_locks, section_id, qty, seats, together, admitted] [];
-    hold_extend: HoldExtendKeys [hold, seat_lock_prefix, lock_index, user_locks, holds, version, changes] [],
+                                 max_locks, max_held, section_id, qty, seats, together, admitted] [];
+    hold_extend: HoldExtendKeys [hold, seat_lock_prefix, lock_index, user_locks, holds, version, changes,
+                                 checkouts] [],
                  HoldExtendArgs [user, ttl_ms, max_lifetime_ms] [];
     hold_release: HoldReleaseKeys [hold, seat_lock_prefix, lock_index, user_locks, holds, sections,
-                                   user_held, seat_positions, held_seats, version, changes] [],
+                                   user_held, seat_positions, held_seats, version, changes,
+                                   checkouts] [],
                   HoldReleaseArgs [user] [];
     hold_confirm: HoldConfirmKeys [hold, seat_lock_prefix, seat_positions, booked_seats, lock_index,
                                    user_locks, sections, holds, user_held, booking, bookings,
                                    user_bookings, user_tickets, held_seats, version, changes,
-                                   admissions] [idempotency],
+                                   admissions, checkouts] [idempotency],
                   HoldConfirmArgs [user, booking_id, event_id, created_at] [fingerprint, ttl_ms];
-    queue_join: QueueJoinKeys [event, sections, queue, places, admissions, seen, queue_state] [],
+    queue_join: QueueJoinKeys [event, sections, queue, places, admissions, checkouts, seen, queue_state] [],
                 QueueJoinArgs [user, abandon_ms, seed] [];
-    queue_status: QueueStatusKeys [event, sections, queue, places, admissions, seen, queue_state] [],
+    queue_status: QueueStatusKeys [event, sections, queue, places, admissions, checkouts, seen, queue_state] [],
                   QueueStatusArgs [user, ticket, abandon_ms, seed] [];
     queue_configure: QueueConfigureKeys [event, sections] [],
                      QueueConfigureArgs [enabled, rate, max, ttl_ms, order, start_ms] [];

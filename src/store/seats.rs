@@ -87,6 +87,7 @@ impl Store {
                 user: user.to_string(),
                 ttl_ms: ttl_ms.to_string(),
                 max_locks: self.limits.max_locks_per_user.to_string(),
+                max_held: self.limits.max_tickets_held_per_user.to_string(),
                 admitted: if admitted { "1" } else { "0" }.into(),
             },
         );
