@@ -1,5 +1,6 @@
 -- Cancel a confirmed booking and give its quantity (and seats) back, exactly once; the user's
--- allowance (maxPerUser) comes back with it.
+-- allowance (maxPerUser) comes back with it. Its user may, and whoever manages its event
+-- (may_manage); to anyone else it does not exist.
 
 local replay = idempotent_replay(K.idempotency, A.fingerprint)
 if replay then
@@ -11,6 +12,9 @@ if not stored then
   return refuse('BOOKING_NOT_FOUND')
 end
 local booking = cjson.decode(stored)
+if booking.userId ~= A.actor and not may_manage(K.organizers, A.actor, A.role) then
+  return refuse('BOOKING_NOT_FOUND')
+end
 if booking.status ~= 'confirmed' then
   return refuse('BOOKING_ALREADY_CANCELLED')
 end

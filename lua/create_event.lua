@@ -10,6 +10,11 @@ end
 
 local event = cjson.decode(A.document)
 redis.call('SET', K.event, A.document)
+redis.call('SET', K.summary, A.summary)
+if A.creator ~= '' then
+  -- Tenancy (see may_manage in lib.lua): the creator manages the event.
+  redis.call('SADD', K.organizers, A.creator)
+end
 if event.maxPerUser and event.maxPerUser ~= cjson.null then
   redis.call('HSET', K.sections, '*:max', event.maxPerUser)
 end

@@ -87,6 +87,16 @@ local function announce(version_key, changes_key, change)
   redis.pcall('XADD', changes_key, 'MAXLEN', '~', CHANGES_KEPT, version .. '-0', unpack(fields))
 end
 
+-- Tenancy. An event is managed by admins and by the organizers in its organizers set (its
+-- creator, and whom they add); `role` is the caller's (`buyer`, `organizer`, `admin`, or `open`
+-- in AUTH_MODE=open, where everyone may do everything).
+local function may_manage(organizers_key, actor, role)
+  if role == 'admin' or role == 'open' then
+    return true
+  end
+  return role == 'organizer' and redis.call('SISMEMBER', organizers_key, actor) == 1
+end
+
 -- Idempotency. A request carrying an Idempotency-Key passes the record key and a fingerprint
 -- of its body; without a key both are nil. A stored record replays the first successful reply;
 -- a different fingerprint under the same key is refused.

@@ -325,6 +325,8 @@ impl App {
             .with_limits(Limits {
                 max_locks_per_user: settings.max_locks_per_user,
                 max_tickets_held_per_user: settings.max_tickets_held_per_user,
+                queue_poll_rate: settings.queue_poll_rate,
+                queue_poll_burst: settings.queue_poll_burst,
                 rate_per_user: settings.rate_limit_per_user,
                 rate_per_address: settings.rate_limit_per_ip,
                 hold_ttl_ms: settings.hold_ttl_ms,

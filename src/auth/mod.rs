@@ -240,7 +240,48 @@ pub enum Caller {
     Open,
 }
 
+/// Who acts, as the scripts' tenancy check (`may_manage` in lua/lib.lua) reads it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The user (empty in open mode).
+    pub user: String,
+    /// `buyer`, `organizer`, `admin`, or `open`.
+    pub role: &'static str,
+}
+
+impl Role {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Buyer => "buyer",
+            Role::Organizer => "organizer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 impl Caller {
+    /// Who acts, for the tenancy checks.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Caller::User { user, role } => Actor {
+                user: user.to_string(),
+                role: role.as_str(),
+            },
+            Caller::Open => Actor {
+                user: String::new(),
+                role: "open",
+            },
+        }
+    }
+
+    /// The verified user, if any (none in open mode).
+    pub fn user(&self) -> Option<&UserId> {
+        match self {
+            Caller::User { user, .. } => Some(user),
+            Caller::Open => None,
+        }
+    }
+
     /// The user to act as. A token's user may name themselves (`userId`, `?user=`) but nobody
     /// else (403); in open mode the named user, else `anonymous`.
     pub fn acting(&self, named: Option<UserId>) -> Result<UserId, AppError> {
@@ -270,10 +311,7 @@ impl Caller {
         match self {
             Caller::User { role: has, .. } if *has < role => Err(AppError::Forbidden(format!(
                 "this needs the {} role",
-                serde_json::to_value(role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
+                role.as_str()
             ))),
             _ => Ok(()),
         }

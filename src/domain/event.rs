@@ -378,6 +378,123 @@ impl EventView {
     }
 }
 
+/// What a listing shows of an event: its sections and their counts, never its seat ids (an
+/// event of 10,000 seats lists in a few hundred bytes; `GET /events/{eventId}` and the seat
+/// maps have the seats). Stored at creation beside the event (`summary`), so a listing never
+/// reads a whole event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryRecord {
+    pub id: EventId,
+    pub name: String,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_user: Option<u32>,
+    pub sections: Vec<SectionSummaryRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionSummaryRecord {
+    pub id: SectionId,
+    pub name: String,
+    /// Cents.
+    pub price: i64,
+    pub capacity: u32,
+    pub reserved: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_user: Option<u32>,
+}
+
+impl From<&EventRecord> for SummaryRecord {
+    fn from(event: &EventRecord) -> Self {
+        Self {
+            id: event.id.clone(),
+            name: event.name.clone(),
+            created_at: event.created_at,
+            max_per_user: event.max_per_user,
+            sections: event
+                .sections
+                .iter()
+                .map(|s| SectionSummaryRecord {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    price: s.price,
+                    capacity: s.capacity,
+                    reserved: s.seats.is_some(),
+                    rows: s.rows.as_ref().map(|rows| rows.len() as u32),
+                    max_per_user: s.max_per_user,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An event in `GET /events`: sections with live `remaining` counts, no seat ids.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSummary {
+    pub id: EventId,
+    pub name: String,
+    #[serde(serialize_with = "serialize_ms")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    pub sections: Vec<SectionSummary>,
+    /// Per-user limit on the event, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_per_user: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionSummary {
+    pub id: SectionId,
+    pub name: String,
+    pub price: Money,
+    pub seating: Seating,
+    pub capacity: u32,
+    /// Tickets (or seats) not sold.
+    pub remaining: i64,
+    /// Reserved seating given by rows: how many rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u32>,
+    /// Per-user limit on the section, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_per_user: Option<u32>,
+}
+
+impl EventSummary {
+    /// `remaining` maps section ids to their live counters.
+    pub fn new(record: SummaryRecord, remaining: &HashMap<SectionId, i64>) -> Self {
+        Self {
+            id: record.id,
+            name: record.name,
+            created_at: record.created_at,
+            max_per_user: record.max_per_user,
+            sections: record
+                .sections
+                .into_iter()
+                .map(|s| SectionSummary {
+                    remaining: remaining.get(&s.id).copied().unwrap_or(0),
+                    seating: if s.reserved {
+                        Seating::Reserved
+                    } else {
+                        Seating::General
+                    },
+                    id: s.id,
+                    name: s.name,
+                    price: Money::from_cents(s.price),
+                    capacity: s.capacity,
+                    rows: s.rows,
+                    max_per_user: s.max_per_user,
+                })
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,9 +94,9 @@ pub enum AppError {
         acked: u32,
         wanted: u32,
     },
-    /// `/readyz`: unavailable, with where and why (for the operator reading it).
+    /// `/readyz`: unavailable, and why (never where Redis is).
     #[error("this replica cannot use its Redis")]
-    NotReady { redis: String, reason: String },
+    NotReady { reason: String },
     #[error("internal error")]
     Internal(String),
     /// An answer some layer made without a body (a static file's 404): its status, in JSON.
@@ -201,8 +201,8 @@ impl AppError {
             AppError::NotReplicated { booking_id, .. } => {
                 details.insert("bookingId".into(), json!(booking_id));
             }
-            AppError::NotReady { redis, reason } => {
-                details.insert("redis".into(), json!(redis));
+            AppError::NotReady { reason } => {
+                details.insert("status".into(), json!("unavailable"));
                 details.insert("reason".into(), json!(reason));
             }
             _ => {}

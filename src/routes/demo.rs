@@ -72,7 +72,7 @@ pub async fn ensure_demo_event(store: &Store, seats: u32) -> Result<(), AppError
         max_per_user: None,
         waiting_room: None,
     };
-    if store.create_event(&record).await? {
+    if store.create_event(&record, None).await? {
         tracing::info!(seats, "created the demo event");
     }
     Ok(())

@@ -1,10 +1,10 @@
 //! `POST /events` (and the seed route `POST /events/create`), `GET /events`,
 //! `GET /events/{eventId}`.
 
-use super::page_limit;
+
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
-use crate::domain::event::{EventView, NewEvent};
+use crate::domain::event::{EventSummary, EventView, NewEvent};
 use crate::domain::ids::EventId;
 use crate::domain::time::now_ms;
 use crate::error::AppError;
@@ -56,7 +56,7 @@ pub async fn create(
     if record.waiting_room.as_ref().is_some_and(|r| r.enabled) {
         state.admissions()?;
     }
-    if !state.store.create_event(&record).await? {
+    if !state.store.create_event(&record, caller.user()).await? {
         return Err(AppError::Internal(format!("event id {} taken", record.id)));
     }
     let location = format!("/events/{}", record.id);
@@ -94,7 +94,7 @@ pub async fn create_seed(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Page size.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
     /// The previous page's `nextCursor`.
     #[param(value_type = Option<EventId>)]
@@ -105,19 +105,20 @@ pub struct ListQuery {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPage {
-    events: Vec<EventView>,
+    events: Vec<EventSummary>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     next_cursor: Option<String>,
 }
 
-/// Events in creation order, `limit` (default 50) at a time.
+/// Events in creation order, `limit` (default 50, at most 100) at a time, as summaries: each
+/// section's counts, no seat ids (`GET /events/{eventId}` and the seat maps have those).
 #[utoipa::path(get, path = "/events", tag = "events", params(ListQuery),
     responses((status = 200, description = "A page of events", body = EventPage), ListErrors))]
 pub async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<EventPage>, AppError> {
-    let limit = page_limit(query.limit)?;
+    let limit = super::page_limit_of(query.limit, super::MAX_EVENTS_PAGE)?;
     let after = query.cursor.map(EventId::parse).transpose()?;
     let (events, next_cursor) = state.store.list_events(after.as_ref(), limit).await?;
     Ok(Json(EventPage {

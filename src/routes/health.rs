@@ -23,10 +23,8 @@ pub struct Health {
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready`
+    /// `ok`
     status: &'static str,
-    /// The Redis this replica uses, password masked.
-    redis: String,
 }
 
 crate::error_responses!(ReadyzErrors: StoreUnavailable);
@@ -38,20 +36,31 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Redis answers: this replica can serve bookings. When it cannot, the answer says which
-/// Redis (password masked) and why.
+/// Redis answers: this replica can serve bookings (`ok`). When it cannot: `503` with status
+/// `unavailable` and the reason (never where Redis is: the replica's log says that).
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, description = "Redis answers", body = Readiness), ReadyzErrors))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, AppError> {
     match state.store.ping().await {
-        Ok(()) => Ok(Json(Readiness {
-            status: "ready",
-            redis: state.store.target().to_owned(),
-        })),
+        Ok(()) => Ok(Json(Readiness { status: "ok" })),
         Err(AppError::StoreUnavailable(reason)) => Err(AppError::NotReady {
-            redis: state.store.target().to_owned(),
-            reason,
+            reason: without_address(&reason, state.store.target()),
         }),
         Err(other) => Err(other),
     }
+}
+
+/// `reason` with the Redis address (and anything after `://`) taken out.
+fn without_address(reason: &str, target: &str) -> String {
+    let mut reason = reason.replace(target, "<redis>");
+    while let Some(at) = reason.find("://") {
+        let start = reason[..at]
+            .rfind(|c: char| c.is_whitespace() || c == '(')
+            .map_or(0, |i| i + 1);
+        let end = reason[at..]
+            .find(|c: char| c.is_whitespace() || c == ')')
+            .map_or(reason.len(), |i| at + i);
+        reason.replace_range(start..end, "<redis>");
+    }
+    reason
 }

@@ -9,6 +9,7 @@ mod events;
 mod fallback;
 mod health;
 mod holds;
+mod organizers;
 mod page;
 mod queue;
 mod seats;
@@ -37,6 +38,7 @@ pub fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(events::router())
+        .merge(organizers::router())
         .merge(bookings::router())
         .merge(seats::router())
         .merge(holds::router())
@@ -50,12 +52,19 @@ pub fn documented() -> OpenApiRouter<AppState> {
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 500;
 
+/// Events per page of `GET /events` at most.
+const MAX_EVENTS_PAGE: usize = 100;
+
 fn page_limit(limit: Option<usize>) -> Result<usize, crate::error::AppError> {
+    page_limit_of(limit, MAX_PAGE)
+}
+
+fn page_limit_of(limit: Option<usize>, max: usize) -> Result<usize, crate::error::AppError> {
     match limit {
-        None => Ok(DEFAULT_PAGE),
-        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        None => Ok(DEFAULT_PAGE.min(max)),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(_) => Err(crate::error::AppError::InvalidRequest(format!(
-            "limit must be 1 to {MAX_PAGE}"
+            "limit must be 1 to {max}"
         ))),
     }
 }
@@ -74,6 +83,7 @@ mod tests {
             ("events.rs", include_str!("events.rs")),
             ("health.rs", include_str!("health.rs")),
             ("holds.rs", include_str!("holds.rs")),
+            ("organizers.rs", include_str!("organizers.rs")),
             ("page.rs", include_str!("page.rs")),
             ("queue.rs", include_str!("queue.rs")),
             ("seats.rs", include_str!("seats.rs")),

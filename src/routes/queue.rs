@@ -237,7 +237,10 @@ pub async fn configure(
     if settings.enabled {
         state.admissions()?;
     }
-    state.store.configure_queue(&event, &settings).await?;
+    state
+        .store
+        .configure_queue(&event, &settings, &caller.actor())
+        .await?;
     Ok(Json(body))
 }
 

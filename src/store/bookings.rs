@@ -1,5 +1,6 @@
 //! Booking by quantity, reading, listing and cancelling bookings.
 
+use crate::auth::Actor;
 use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 use super::keys::{self, EVENTS_INDEX, EventKeys};
 use super::scripts::{BookArgs, BookKeys, CancelArgs, CancelKeys};
@@ -120,29 +121,36 @@ impl Store {
     /// Cancels a confirmed booking and returns its inventory, exactly once. `allowed` says
     /// whether the caller may cancel a booking of that user: if not, it does not exist for
     /// them.
+    /// Cancels a booking for `actor`: its user, or whoever manages its event (the script
+    /// checks, with the booking's status). The Idempotency-Key and the rate limit are the
+    /// actor's own (in open mode, the booking user's).
     pub async fn cancel_booking(
         &self,
         id: &BookingId,
         idempotency: Option<&IdempotencyKey>,
-        allowed: impl Fn(&UserId) -> bool,
+        actor: &Actor,
+        acting: Option<&UserId>,
     ) -> Result<BookingOutcome, AppError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
             // Only to learn the booking's event and user (which never change); the script
-            // checks the status itself.
+            // checks who may cancel it, and its status.
             let booking = booking_record(&mut conn, id)
                 .await?
-                .filter(|booking| allowed(&booking.user_id))
+                .filter(|booking| {
+                    acting.is_none_or(|user| user == &booking.user_id) || actor.role != "buyer"
+                })
                 .ok_or(AppError::BookingNotFound)?;
+            let acting = acting.unwrap_or(&booking.user_id);
             let keys = EventKeys::new(&booking.event_id);
             let fingerprint = format!("cancel|{id}");
             match idempotency {
                 Some(key) => {
                     let claim = Some((key, fingerprint.as_str()));
-                    self.register_booking(&booking.user_id, &booking.event_id, claim)
+                    self.register_booking(acting, &booking.event_id, claim)
                         .await?;
                 }
-                None => self.check_user_rate(&booking.user_id).await?,
+                None => self.check_user_rate(acting).await?,
             }
             let cancel = &self.scripts.cancel_booking;
             let invocation = cancel.call(
@@ -154,11 +162,17 @@ impl Store {
                     seat_positions: keys.seat_positions(),
                     booked_seats: keys.booked_seats(),
                     user_tickets: keys.user_tickets(),
-                    idempotency: idempotency
-                        .map(|key| keys.idempotency(&booking.user_id, key.as_str())),
+                    organizers: keys.organizers(),
+                    idempotency: idempotency.map(|key| keys.idempotency(acting, key.as_str())),
                 },
                 CancelArgs {
                     cancelled_at: now_ms().to_string(),
+                    actor: if actor.user.is_empty() {
+                        booking.user_id.to_string()
+                    } else {
+                        actor.user.clone()
+                    },
+                    role: actor.role.into(),
                     fingerprint: idempotency.map(|_| fingerprint.clone()),
                     ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
                 },

@@ -1,20 +1,27 @@
 //! Creating, reading and listing events.
 
 use super::keys::{EVENTS_INDEX, EventKeys};
-use super::scripts::{CreateEventArgs, CreateEventKeys};
+use super::scripts::{CreateEventArgs, CreateEventKeys, EventOrganizersArgs, EventOrganizersKeys};
 use super::{RedisTime, Signal, Store, parse_document, redis_millis};
-use crate::domain::event::{EventRecord, EventView};
-use crate::domain::ids::{EventId, SectionId};
+use crate::auth::Actor;
+use crate::domain::event::{EventRecord, EventSummary, EventView, SummaryRecord};
+use crate::domain::ids::{EventId, SectionId, UserId};
 use crate::error::AppError;
 use futures_util::future::join_all;
 use serde::Deserialize;
 use std::collections::HashMap;
 
 impl Store {
-    /// Creates the event unless one with its id exists. Returns whether it was created.
-    pub async fn create_event(&self, event: &EventRecord) -> Result<bool, AppError> {
-        let document = serde_json::to_string(event)
-            .map_err(|e| AppError::Internal(format!("encoding event: {e}")))?;
+    /// Creates the event unless one with its id exists, managed by `creator` (and admins).
+    /// Returns whether it was created.
+    pub async fn create_event(
+        &self,
+        event: &EventRecord,
+        creator: Option<&UserId>,
+    ) -> Result<bool, AppError> {
+        let encode = |e: serde_json::Error| AppError::Internal(format!("encoding event: {e}"));
+        let document = serde_json::to_string(event).map_err(encode)?;
+        let summary = serde_json::to_string(&SummaryRecord::from(event)).map_err(encode)?;
         let keys = EventKeys::new(&event.id);
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -37,6 +44,8 @@ impl Store {
                     &create.call(
                         CreateEventKeys {
                             event: keys.event(),
+                            summary: keys.summary(),
+                            organizers: keys.organizers(),
                             sections: keys.sections(),
                             seat_sections: keys.seat_sections(),
                             seat_positions: keys.seat_positions(),
@@ -45,6 +54,8 @@ impl Store {
                         },
                         CreateEventArgs {
                             document: document.clone(),
+                            summary: summary.clone(),
+                            creator: creator.map(ToString::to_string).unwrap_or_default(),
                         },
                     ),
                 )
@@ -76,12 +87,76 @@ impl Store {
         .await
     }
 
-    /// Events in id order (UUIDv7: creation order), `limit` at a time after `after`.
+    /// Adds (`op` "add") or removes ("remove") an organizer of the event, or only reads them
+    /// ("list"), if `actor` manages it. Returns the organizers after.
+    pub async fn event_organizers(
+        &self,
+        event: &EventId,
+        actor: &Actor,
+        op: &str,
+        user: Option<&UserId>,
+    ) -> Result<Vec<String>, AppError> {
+        #[derive(Deserialize)]
+        struct Organizers {
+            /// A list; cjson writes an empty one as `{}`.
+            organizers: serde_json::Value,
+        }
+        let keys = EventKeys::new(event);
+        let script = &self.scripts.event_organizers;
+        let invocation = script.call(
+            EventOrganizersKeys {
+                event: keys.event(),
+                organizers: keys.organizers(),
+            },
+            EventOrganizersArgs {
+                actor: actor.user.clone(),
+                role: actor.role.into(),
+                op: op.into(),
+                user: user.map(ToString::to_string).unwrap_or_default(),
+            },
+        );
+        self.bounded(async {
+            let Organizers { organizers } = self.run_script(script.name, &invocation).await??;
+            Ok(organizers
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+        .await
+    }
+
+    /// Whether `actor` manages the event (see `may_manage` in lua/lib.lua): a read, for
+    /// deciding what a read may show; writes check in their script.
+    pub async fn manages(&self, event: &EventId, actor: &Actor) -> Result<bool, AppError> {
+        match actor.role {
+            "admin" | "open" => Ok(true),
+            "organizer" => {
+                let keys = EventKeys::new(event);
+                self.bounded(async {
+                    let member: bool = redis::cmd("SISMEMBER")
+                        .arg(keys.organizers())
+                        .arg(&actor.user)
+                        .query_async(&mut self.conn().await?)
+                        .await?;
+                    Ok(member)
+                })
+                .await
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Events in id order (UUIDv7: creation order), `limit` at a time after `after`, as
+    /// summaries (no seat ids).
     pub async fn list_events(
         &self,
         after: Option<&EventId>,
         limit: usize,
-    ) -> Result<(Vec<EventView>, Option<String>), AppError> {
+    ) -> Result<(Vec<EventSummary>, Option<String>), AppError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
             let mut ids: Vec<String> = redis::cmd("ZRANGE")
@@ -103,23 +178,37 @@ impl Store {
                     let keys = EventKeys::new(&EventId::parse(id.as_str()).map_err(|e| {
                         AppError::Internal(format!("bad id {id:?} in the events index: {e}"))
                     })?);
-                    let row: EventRead = redis::pipe()
+                    let (summary, counters, holds, now): EventRead = redis::pipe()
                         .atomic()
-                        .get(keys.event())
+                        .get(keys.summary())
                         .hgetall(keys.sections())
                         .zrange_withscores(keys.holds(), 0, -1)
                         .cmd("TIME")
                         .query_async(&mut conn)
                         .await?;
-                    Ok::<_, AppError>(row)
+                    let summary = match summary {
+                        Some(raw) => Some(parse_document::<SummaryRecord>("summary", &raw)?),
+                        // An event made before summaries were stored.
+                        None => {
+                            let raw: Option<String> = redis::cmd("GET")
+                                .arg(keys.event())
+                                .query_async(&mut conn)
+                                .await?;
+                            raw.map(|raw| parse_document::<EventRecord>("event", &raw))
+                                .transpose()?
+                                .map(|event| SummaryRecord::from(&event))
+                        }
+                    };
+                    Ok::<_, AppError>((summary, counters, holds, now))
                 }
             }))
             .await;
             let mut events = Vec::with_capacity(rows.len());
             for row in rows {
                 // An index entry without its event is a creation that never finished.
-                if let (Some(raw), counters, holds, now) = row? {
-                    events.push(event_view(&raw, &counters, &holds, redis_millis(now))?);
+                if let (Some(summary), counters, holds, now) = row? {
+                    let remaining = live_remaining(&counters, &holds, redis_millis(now))?;
+                    events.push(EventSummary::new(summary, &remaining));
                 }
             }
             let next = if more { ids.last().cloned() } else { None };
@@ -147,6 +236,18 @@ fn event_view(
     now_ms: i64,
 ) -> Result<EventView, AppError> {
     let record: EventRecord = parse_document("event", raw)?;
+    Ok(EventView::new(
+        record,
+        &live_remaining(counters, holds, now_ms)?,
+    ))
+}
+
+/// Each section's `remaining`, with the quantity of expired general admission holds counted.
+fn live_remaining(
+    counters: &HashMap<String, String>,
+    holds: &[(String, i64)],
+    now_ms: i64,
+) -> Result<HashMap<SectionId, i64>, AppError> {
     let mut remaining = remaining_by_section(counters);
     for (member, expires_at) in holds {
         if *expires_at > now_ms {
@@ -158,7 +259,7 @@ fn event_view(
             *remaining.entry(section).or_insert(0) += qty;
         }
     }
-    Ok(EventView::new(record, &remaining))
+    Ok(remaining)
 }
 
 /// Picks the `<section>:remaining` fields out of an event's sections hash.

@@ -194,6 +194,18 @@ impl EventKeys {
     pub fn seat_lock_prefix(&self) -> String {
         self.key("lock:")
     }
+    /// The event without its seat lists (JSON), for listings.
+    pub fn summary(&self) -> String {
+        self.key("summary")
+    }
+    /// Organizers who manage the event (set of user ids); admins manage every event.
+    pub fn organizers(&self) -> String {
+        self.key("organizers")
+    }
+    /// How often a waiting-room place was asked about (a rate limit bucket).
+    pub fn queue_poll_rate(&self, ticket: &str) -> String {
+        self.key(&format!("q:poll:{ticket}"))
+    }
     /// A checkout hold (JSON).
     pub fn hold(&self, hold: &HoldId) -> String {
         self.key(&format!("hold:{hold}"))

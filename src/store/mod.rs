@@ -48,6 +48,9 @@ pub struct Limits {
     pub max_locks_per_user: u32,
     /// MAX_TICKETS_HELD_PER_USER (0: none).
     pub max_tickets_held_per_user: u32,
+    /// QUEUE_POLL_RATE per second (0: none), with a burst of QUEUE_POLL_BURST.
+    pub queue_poll_rate: u32,
+    pub queue_poll_burst: u32,
     /// Writes per second per user, with a burst of as many (0: off).
     pub rate_per_user: u32,
     /// Writes per second per client address (0: off).
@@ -415,6 +418,10 @@ impl From<Refusal> for AppError {
             ErrorCode::InvalidRequest => AppError::InvalidRequest(
                 r.message
                     .unwrap_or_else(|| "the request cannot be carried out".into()),
+            ),
+            ErrorCode::Forbidden => AppError::Forbidden(
+                r.message
+                    .unwrap_or_else(|| "you may not do this to this event".into()),
             ),
             ErrorCode::HoldExpired => AppError::HoldExpired,
             ErrorCode::HoldExtensionLimit => AppError::HoldExtensionLimit,

@@ -6,6 +6,7 @@ use super::scripts::{
     QueueConfigureArgs, QueueConfigureKeys, QueueJoinArgs, QueueJoinKeys, QueueStatusArgs,
     QueueStatusKeys,
 };
+use crate::auth::Actor;
 use crate::domain::ids::{EventId, UserId};
 use crate::domain::queue::QueueSettings;
 use crate::error::AppError;
@@ -63,6 +64,7 @@ impl Store {
         &self,
         event: &EventId,
         settings: &QueueSettings,
+        actor: &Actor,
     ) -> Result<(), AppError> {
         let keys = EventKeys::new(event);
         let script = &self.scripts.queue_configure;
@@ -70,6 +72,7 @@ impl Store {
             QueueConfigureKeys {
                 event: keys.event(),
                 sections: keys.sections(),
+                organizers: keys.organizers(),
             },
             QueueConfigureArgs {
                 enabled: if settings.enabled { "1" } else { "0" }.into(),
@@ -78,6 +81,8 @@ impl Store {
                 ttl_ms: settings.ttl_ms.to_string(),
                 order: settings.order.as_str().into(),
                 start_ms: settings.start_ms.to_string(),
+                actor: actor.user.clone(),
+                role: actor.role.into(),
             },
         );
         self.bounded(async {
@@ -136,12 +141,15 @@ impl Store {
                 checkouts: keys.checkouts(),
                 seen: keys.queue_seen(),
                 queue_state: keys.queue_state(),
+                poll_rate: keys.queue_poll_rate(ticket),
             },
             QueueStatusArgs {
                 user: user.to_string(),
                 ticket: ticket.to_owned(),
                 abandon_ms: abandon_ms.to_string(),
                 seed: seed(),
+                poll_rate: self.limits.queue_poll_rate.to_string(),
+                poll_burst: self.limits.queue_poll_burst.to_string(),
             },
         );
         self.bounded(async { Ok(self.run_script(script.name, &invocation).await??) })

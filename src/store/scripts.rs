@@ -219,8 +219,11 @@ scripts! {
     /// Read only: the ETag of an event's reads.
     event_tag: EventTagKeys [event, version, lock_index, holds] [],
                EventTagArgs [] [];
-    create_event: CreateEventKeys [event, sections, seat_sections, seat_positions, seats_at, booked_seats] [],
-                  CreateEventArgs [document] [];
+    create_event: CreateEventKeys [event, summary, organizers, sections, seat_sections, seat_positions,
+                                   seats_at, booked_seats] [],
+                  CreateEventArgs [document, summary, creator] [];
+    event_organizers: EventOrganizersKeys [event, organizers] [],
+                      EventOrganizersArgs [actor, role, op, user] [];
     book: BookKeys [event, sections, booked_seats, seats_at, lock_index, booking, bookings,
                     user_bookings, user_tickets, user_locks, seat_sections, holds, user_held,
                     seat_positions, held_seats, version, changes, admissions]
@@ -258,12 +261,14 @@ scripts! {
                   HoldConfirmArgs [user, booking_id, event_id, created_at] [fingerprint, ttl_ms];
     queue_join: QueueJoinKeys [event, sections, queue, places, admissions, checkouts, seen, queue_state] [],
                 QueueJoinArgs [user, abandon_ms, seed] [];
-    queue_status: QueueStatusKeys [event, sections, queue, places, admissions, checkouts, seen, queue_state] [],
-                  QueueStatusArgs [user, ticket, abandon_ms, seed] [];
-    queue_configure: QueueConfigureKeys [event, sections] [],
-                     QueueConfigureArgs [enabled, rate, max, ttl_ms, order, start_ms] [];
-    cancel_booking: CancelKeys [booking, sections, seat_positions, booked_seats, user_tickets, version, changes] [idempotency],
-                    CancelArgs [cancelled_at] [fingerprint, ttl_ms];
+    queue_status: QueueStatusKeys [event, sections, queue, places, admissions, checkouts, seen, queue_state,
+                                   poll_rate] [],
+                  QueueStatusArgs [user, ticket, abandon_ms, seed, poll_rate, poll_burst] [];
+    queue_configure: QueueConfigureKeys [event, sections, organizers] [],
+                     QueueConfigureArgs [enabled, rate, max, ttl_ms, order, start_ms, actor, role] [];
+    cancel_booking: CancelKeys [booking, sections, seat_positions, booked_seats, user_tickets, version, changes,
+                                organizers] [idempotency],
+                    CancelArgs [cancelled_at, actor, role] [fingerprint, ttl_ms];
 }
 
 impl Default for Scripts {

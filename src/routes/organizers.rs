@@ -1,0 +1,90 @@
+//! Who manages an event: `GET /events/{eventId}/organizers`,
+//! `PUT|DELETE /events/{eventId}/organizers/{userId}`. An event is managed by the organizer who
+//! created it, the organizers they add, and admins (`may_manage` in `lua/lib.lua`, checked in
+//! every script that manages an event: its waiting room, cancelling others' bookings).
+
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::domain::ids::{EventId, UserId};
+use crate::error::AppError;
+use crate::extract::PathParams;
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(add, remove))
+}
+
+crate::error_responses!(OrganizerErrors: InvalidRequest, Unauthenticated, Forbidden,
+    EventNotFound, StoreUnavailable);
+
+/// The organizers who manage an event (admins manage every event).
+#[derive(Serialize, ToSchema)]
+pub struct Organizers {
+    organizers: Vec<String>,
+}
+
+/// Who manages the event. Only they (and admins) may ask.
+#[utoipa::path(get, path = "/events/{eventId}/organizers", tag = "events",
+    security(("bearer" = [])), params(("eventId" = EventId, Path)),
+    responses((status = 200, description = "The event's organizers", body = Organizers),
+        OrganizerErrors))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(event): PathParams<String>,
+) -> Result<Json<Organizers>, AppError> {
+    change(&state, &caller, event, "list", None).await
+}
+
+/// Adds an organizer to the event (they may then manage it as its creator does). Only its
+/// organizers (and admins) may.
+#[utoipa::path(put, path = "/events/{eventId}/organizers/{userId}", tag = "events",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path), ("userId" = UserId, Path)),
+    responses((status = 200, description = "The event's organizers after", body = Organizers),
+        OrganizerErrors))]
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams((event, user)): PathParams<(String, String)>,
+) -> Result<Json<Organizers>, AppError> {
+    change(&state, &caller, event, "add", Some(user)).await
+}
+
+/// Removes an organizer from the event. Only its organizers (and admins) may.
+#[utoipa::path(delete, path = "/events/{eventId}/organizers/{userId}", tag = "events",
+    security(("bearer" = [])),
+    params(("eventId" = EventId, Path), ("userId" = UserId, Path)),
+    responses((status = 200, description = "The event's organizers after", body = Organizers),
+        OrganizerErrors))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams((event, user)): PathParams<(String, String)>,
+) -> Result<Json<Organizers>, AppError> {
+    change(&state, &caller, event, "remove", Some(user)).await
+}
+
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    event: String,
+    op: &str,
+    user: Option<String>,
+) -> Result<Json<Organizers>, AppError> {
+    caller.require(Role::Organizer)?;
+    let event = EventId::parse(event)?;
+    let user = user.map(UserId::parse).transpose()?;
+    let organizers = state
+        .store
+        .event_organizers(&event, &caller.actor(), op, user.as_ref())
+        .await?;
+    Ok(Json(Organizers { organizers }))
+}
