@@ -68,6 +68,10 @@ end
 -- reader then sees a gap and reloads).
 local CHANGES_KEPT = '10000'
 local CHANGE_FIELDS = { 'section', 'remaining', 'status', 'seats', 'expiresAt' }
+-- Every change is also published, `<eventId> <version>`, on one channel: replicas follow all
+-- their events on one subscription (src/live.rs) and read the stream when told. Under pcall
+-- too: a notice is a hint, never worth failing a change for.
+local CHANGES_CHANNEL = 'bo:changes'
 
 local function announce(version_key, changes_key, change)
   local version = redis.call('INCR', version_key)
@@ -85,6 +89,7 @@ local function announce(version_key, changes_key, change)
     end
   end
   redis.pcall('XADD', changes_key, 'MAXLEN', '~', CHANGES_KEPT, version .. '-0', unpack(fields))
+  redis.pcall('PUBLISH', CHANGES_CHANNEL, string.match(version_key, '{(.-)}') .. ' ' .. version)
 end
 
 -- Tenancy. An event is managed by admins and by the organizers in its organizers set (its

@@ -364,6 +364,8 @@ impl App {
             store.clone(),
             usize::try_from(settings.stream_buffer).unwrap_or(usize::MAX),
             draining.clone(),
+            usize::try_from(settings.stream_max_per_client).unwrap_or(usize::MAX),
+            usize::try_from(settings.stream_max_per_replica).unwrap_or(usize::MAX),
         );
         let admission_secret = match &settings.admission_secret {
             Some(secret) => Some(secret.clone()),

@@ -13,7 +13,11 @@ use crate::extract::{JsonBody, OptionalJson, PathParams, QueryParams};
 use crate::store::Standing;
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderValue;
+use crate::app::client_address;
+use crate::live::StreamSlot;
+use crate::server::Peer;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -35,7 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 crate::error_responses!(JoinErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
     WaitingRoomOff, RateLimited, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
 crate::error_responses!(StatusErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
-    WaitingRoomOff, QueueTicketNotFound, StoreUnavailable);
+    WaitingRoomOff, QueueTicketNotFound, RateLimited, StoreUnavailable);
 crate::error_responses!(ConfigureErrors: InvalidRequest, Unauthenticated, Forbidden,
     EventNotFound, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
 
@@ -137,13 +141,20 @@ const STREAM_EVERY: Duration = Duration::from_secs(2);
     ))]
 pub async fn status_stream(
     State(state): State<AppState>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
     caller: Caller,
     PathParams((event, ticket)): PathParams<(String, String)>,
     QueryParams(query): QueryParams<StatusQuery>,
 ) -> Result<Response, AppError> {
+    let client = client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let slot = state.live.admit(client)?;
     // The first standing now, so that a wrong ticket is a JSON error, not an empty stream.
     let (event, user, first) = ask(&state, &caller, event, &ticket, query).await?;
+    let keep_alive =
+        KeepAlive::new().interval(Duration::from_millis(state.settings.stream_keepalive_ms));
     let watch = Watch {
+        _slot: slot,
         next: Some(first),
         stop: state.live.stopping().clone(),
         state,
@@ -157,7 +168,6 @@ pub async fn status_stream(
         let event = watch.next_event().await?;
         Some((Ok::<_, Infallible>(event), watch))
     });
-    let keep_alive = KeepAlive::new().interval(Duration::from_millis(15_000));
     let mut response = Sse::new(events).keep_alive(keep_alive).into_response();
     response
         .headers_mut()
@@ -167,6 +177,8 @@ pub async fn status_stream(
 
 /// One standing stream.
 struct Watch {
+    /// Its place among the open streams.
+    _slot: StreamSlot,
     state: AppState,
     event: EventId,
     user: UserId,

@@ -18,7 +18,10 @@ use crate::app::AppState;
 use crate::domain::ids::EventId;
 use crate::error::AppError;
 use crate::extract::PathParams;
-use crate::live::{Feed, Hub};
+use crate::app::client_address;
+use crate::live::{Feed, Hub, StreamSlot};
+use crate::server::Peer;
+use axum::extract::ConnectInfo;
 use crate::store::{Change, Store};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
@@ -37,14 +40,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream))
 }
 
-crate::error_responses!(StreamErrors: InvalidRequest, EventNotFound, StoreUnavailable);
+crate::error_responses!(StreamErrors: InvalidRequest, EventNotFound, RateLimited, StoreUnavailable);
 
 /// The event's changes of availability as they happen, through any replica
 /// (`text/event-stream`). Events: `ready` (`{"version"}`: load the map now, then apply what
 /// follows), `change` (a `Change`: a seat's new `status`, a section's new `remaining`; `id` is
 /// the event's version, consecutive), `reset` (`{"version"}`: changes after your
 /// `Last-Event-ID` are no longer kept; reload the map). Reconnect with `Last-Event-ID` to
-/// resume. Keep-alive comments every `STREAM_KEEPALIVE_MS`.
+/// resume. Keep-alive comments every `STREAM_KEEPALIVE_MS`. At most `STREAM_MAX_PER_CLIENT`
+/// open streams per client address and `STREAM_MAX_PER_REPLICA` per replica (then `429`).
 #[utoipa::path(get, path = "/events/{eventId}/stream", tag = "events",
     params(("eventId" = EventId, Path),
         ("Last-Event-ID" = Option<u64>, Header,
@@ -56,14 +60,17 @@ crate::error_responses!(StreamErrors: InvalidRequest, EventNotFound, StoreUnavai
     ))]
 pub async fn stream(
     State(state): State<AppState>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     PathParams(event_id): PathParams<String>,
 ) -> Result<Response, AppError> {
     let event = EventId::parse(event_id)?;
     let resume = last_event_id(&headers)?;
+    let client = client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let slot = state.live.admit(client)?;
     let version = state.store.event_version(&event).await?;
     let feed = state.live.subscribe(&event, version);
-    let mut subscriber = Subscriber::new(&state.live, event, feed);
+    let mut subscriber = Subscriber::new(&state.live, event, feed, slot);
     match resume {
         None => {
             subscriber.last = version;
@@ -125,6 +132,9 @@ fn change_event(change: &Change) -> Event {
 
 /// One open stream: what it has sent up to (`last`), and what is queued to send.
 struct Subscriber {
+    hub: Arc<Hub>,
+    /// Its place among the open streams.
+    _slot: StreamSlot,
     store: Store,
     event: EventId,
     feed: Feed,
@@ -134,9 +144,11 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    fn new(hub: &Arc<Hub>, event: EventId, feed: Feed) -> Self {
+    fn new(hub: &Arc<Hub>, event: EventId, feed: Feed, slot: StreamSlot) -> Self {
         metrics::gauge!("boxoffice_stream_subscribers").increment(1.0);
         Self {
+            hub: Arc::clone(hub),
+            _slot: slot,
             store: hub.store().clone(),
             event,
             feed,
@@ -208,5 +220,8 @@ impl Subscriber {
 impl Drop for Subscriber {
     fn drop(&mut self) {
         metrics::gauge!("boxoffice_stream_subscribers").decrement(1.0);
+        // Its feed is gone once this returns; the follower then sees whether any is left.
+        let (hub, event) = (Arc::clone(&self.hub), self.event.clone());
+        tokio::spawn(async move { hub.left(&event) });
     }
 }

@@ -3,18 +3,15 @@
 //! every version has its entry, so a reader that resumes after version `v` missed nothing if
 //! and only if the stream still holds `v + 1` (or nothing happened since): [`Since::complete`].
 //!
-//! Two kinds of reads: [`Store::changes_since`] on the shared connection (catching a subscriber
-//! up), and [`ChangeReader`], a connection of its own per event that waits with `XREAD BLOCK`
-//! (a blocking command must not sit on the shared connection, where every request queued
-//! behind it would wait too).
+//! Reads are [`Store::changes_since`] on the shared connection, both to catch a subscriber up
+//! and for this replica's follower of an event, which [`Store::change_notices`] wakes (see
+//! `src/live.rs`): no connection per event, nothing blocking.
 
 use super::keys::EventKeys;
-use super::{RedisConn, Store};
+use super::Store;
 use crate::domain::ids::EventId;
 use crate::error::AppError;
-use redis::{RedisError, Value};
 use serde::Serialize;
-use std::time::Duration;
 use utoipa::ToSchema;
 
 /// Entries read per call.
@@ -145,47 +142,19 @@ impl Store {
         .await
     }
 
-    /// A connection of its own for waiting on change streams.
-    pub async fn change_reader(&self) -> Result<ChangeReader, AppError> {
-        let conn = self
-            .bounded(async { Ok(self.topology.own().await?) })
-            .await?;
-        // Each wait ends well inside the reply deadline (REDIS_RESPONSE_TIMEOUT_MS).
-        let block = (self.response_timeout / 2).max(Duration::from_millis(1));
-        Ok(ChangeReader { conn, block })
+    /// This replica's subscription to the change notices every script publishes with a
+    /// change (`announce` in lua/lib.lua): `<eventId> <version>` on [`CHANGES_CHANNEL`].
+    pub async fn change_notices(&self) -> Result<redis::aio::PubSub, AppError> {
+        let mut pubsub = self.topology.pubsub(self.response_timeout).await?;
+        tokio::time::timeout(self.response_timeout, pubsub.subscribe(CHANGES_CHANNEL))
+            .await
+            .map_err(|_| AppError::StoreUnavailable("subscribing timed out".into()))??;
+        Ok(pubsub)
     }
 }
 
-/// Waits for the changes of one event at a time (see the module docs).
-pub struct ChangeReader {
-    conn: RedisConn,
-    block: Duration,
-}
-
-impl ChangeReader {
-    /// The changes after version `after`, waiting up to half the reply deadline for the first
-    /// one (none: an empty list).
-    pub async fn next(&mut self, event: &EventId, after: u64) -> Result<Vec<Change>, RedisError> {
-        let reply: Value = redis::cmd("XREAD")
-            .arg("COUNT")
-            .arg(BATCH)
-            .arg("BLOCK")
-            .arg(self.block.as_millis() as u64)
-            .arg("STREAMS")
-            .arg(EventKeys::new(event).changes())
-            .arg(format!("{after}-0"))
-            .query_async(&mut self.conn)
-            .await?;
-        if matches!(reply, Value::Nil) {
-            return Ok(Vec::new());
-        }
-        let streams: Vec<(String, Entries)> = redis::from_redis_value(reply)?;
-        Ok(streams
-            .into_iter()
-            .flat_map(|(_, entries)| changes_of(entries))
-            .collect())
-    }
-}
+/// The channel of change notices (also in lua/lib.lua, `CHANGES_CHANNEL`).
+pub const CHANGES_CHANNEL: &str = "bo:changes";
 
 #[cfg(test)]
 mod tests {

@@ -89,6 +89,8 @@ pub(super) enum Topology {
         conn: Arc<OnceCell<ClusterConnection>>,
         credentials: Arc<Credentials>,
         config: Arc<AsyncConnectionConfig>,
+        /// The seed nodes, `redis://host:port` each (for pub/sub, which any node serves).
+        seeds: Arc<Vec<String>>,
     },
 }
 
@@ -158,6 +160,7 @@ impl Topology {
                     conn: Arc::new(OnceCell::new()),
                     credentials: Arc::new(credentials),
                     config: Arc::new(config),
+                    seeds: Arc::new(nodes.urls()),
                 })
             }
         }
@@ -189,6 +192,56 @@ impl Topology {
                 Ok(RedisConn::Cluster(client.get_async_connection().await?))
             }
         }
+    }
+
+    /// A pub/sub connection. On a cluster, to the first node that answers, the live
+    /// primaries first, then the seeds: a message published on any node of a cluster reaches
+    /// the subscribers of every node.
+    pub(super) async fn pubsub(&self, timeout: Duration) -> Result<redis::aio::PubSub, RedisError> {
+        let infos = match self {
+            Topology::Single { info, .. } => vec![ConnectionInfo::clone(info)],
+            Topology::Cluster {
+                seeds, credentials, ..
+            } => {
+                let mut urls = Vec::new();
+                if let Ok(Ok(mut conn)) = tokio::time::timeout(timeout, self.conn()).await {
+                    let nodes: Result<Result<String, _>, _> = tokio::time::timeout(
+                        timeout,
+                        redis::cmd("CLUSTER").arg("NODES").query_async(&mut conn),
+                    )
+                    .await;
+                    if let Ok(Ok(nodes)) = nodes {
+                        urls.extend(
+                            live_primaries(&nodes)
+                                .into_iter()
+                                .map(|(host, port)| format!("redis://{host}:{port}")),
+                        );
+                    }
+                }
+                urls.extend(seeds.iter().cloned());
+                urls.iter()
+                    .filter_map(|url| url.as_str().into_connection_info().ok())
+                    .map(|info| with_credentials(info, credentials))
+                    .collect()
+            }
+        };
+        let mut failure = None;
+        for info in infos {
+            let attempt = async { redis::Client::open(info)?.get_async_pubsub().await };
+            match tokio::time::timeout(timeout, attempt).await {
+                Ok(Ok(pubsub)) => return Ok(pubsub),
+                Ok(Err(e)) => failure = Some(e),
+                Err(_) => {
+                    failure = Some(RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "pub/sub connection timed out",
+                    )))
+                }
+            }
+        }
+        Err(failure.unwrap_or_else(|| {
+            RedisError::from(std::io::Error::other("no Redis node to subscribe on"))
+        }))
     }
 
     pub(super) fn is_cluster(&self) -> bool {

@@ -24,7 +24,7 @@ mod seats;
 mod version;
 
 pub use bookings::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
-pub use changes::{Change, ChangeReader, Since};
+pub use changes::{CHANGES_CHANNEL, Change, Since};
 pub use connection::{NodeConn, RedisConn};
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 pub use queue::Standing;
