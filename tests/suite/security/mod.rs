@@ -5,6 +5,8 @@
 //! inventory key. Then algorithm confusion, ownership, per-user limits under concurrency
 //! across replicas, and rate limits shared by replicas.
 
+mod attacks;
+
 use crate::fuzz::inventory_digest;
 use crate::harness::{
     Backend, RedisServer, Reply, ServerProcess, TEST_SECRET, TestApp, bearer, organizer,
