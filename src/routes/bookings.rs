@@ -168,8 +168,8 @@ pub struct ListReply {
 }
 
 /// Bookings with `eventName` and `sectionName`, oldest first, `limit` (default 50) at a time:
-/// the caller's own; the organizers of an event may list anyone's in it (with `eventId`),
-/// admins anyone's anywhere.
+/// a buyer's own; an organizer's view is every booking of the events they manage (any user's,
+/// or `userId`'s); admins see every booking.
 #[utoipa::path(get, path = "/bookings", tag = "bookings", params(ListQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "A page of bookings", body = ListReply), ListErrors))]
@@ -181,16 +181,14 @@ pub async fn list(
     let named = query.user_id.map(UserId::parse).transpose()?;
     let event_id = query.event_id.map(EventId::parse).transpose()?;
     let actor = caller.actor();
-    let sees_all = match &event_id {
-        Some(event) => state.store.manages(event, &actor).await?,
-        None => matches!(actor.role, "admin" | "open"),
-    };
-    let user_id = if sees_all {
-        named
-    } else {
-        Some(caller.acting(named)?)
+    let (user_id, managed_by) = match (actor.role, &event_id) {
+        ("admin" | "open", _) => (named, None),
+        ("organizer", Some(event)) if state.store.manages(event, &actor).await? => (named, None),
+        ("organizer", None) => (named, caller.user().cloned()),
+        _ => (Some(caller.acting(named)?), None),
     };
     let filter = BookingFilter {
+        managed_by,
         event_id,
         user_id,
         after: query

@@ -51,6 +51,8 @@ pub struct BookingFilter {
     /// Only bookings with an id greater than this (the previous page's `nextCursor`).
     pub after: Option<uuid::Uuid>,
     pub limit: usize,
+    /// Only events this organizer manages (none: every event the rest of the filter names).
+    pub managed_by: Option<UserId>,
 }
 
 #[derive(Debug)]
@@ -236,6 +238,26 @@ impl Store {
                 }
             }
             events.dedup();
+            if let Some(organizer) = &filter.managed_by {
+                let managed = join_all(events.iter().map(|event| {
+                    let mut conn = conn.clone();
+                    async move {
+                        redis::cmd("SISMEMBER")
+                            .arg(EventKeys::new(event).organizers())
+                            .arg(organizer.as_str())
+                            .query_async::<bool>(&mut conn)
+                            .await
+                    }
+                }))
+                .await;
+                let mut kept = Vec::with_capacity(events.len());
+                for (event, managed) in events.into_iter().zip(managed) {
+                    if managed? {
+                        kept.push(event);
+                    }
+                }
+                events = kept;
+            }
 
             let min = filter
                 .after

@@ -80,6 +80,9 @@ pub const ROUTES: &[(Method, &str)] = &[
     (Method::DELETE, "/events/{}/holds/{}"),
     (Method::POST, "/events/{}/holds/{}/extend"),
     (Method::POST, "/events/{}/holds/{}/confirm"),
+    (Method::GET, "/events/{}/organizers"),
+    (Method::PUT, "/events/{}/organizers/{}"),
+    (Method::DELETE, "/events/{}/organizers/{}"),
 ];
 
 /// Paths that are no route, to send random requests to as well.

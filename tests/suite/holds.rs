@@ -182,6 +182,8 @@ both!(async fn bad_hold_requests_are_refused_with_the_reason(redis) {
 both!(async fn an_expired_hold_gives_everything_back_by_itself(redis) {
     let mut settings = redis.settings();
     settings.hold_ttl_ms = 1_000;
+    // Twelve tickets held by one user here.
+    settings.max_tickets_held_per_user = 12;
     let app = TestApp::spawn_with(settings).await;
     let event = rows_event(&app, json!([{ "name": "A", "count": 3 }])).await;
     let ga = hold(&app, &event, json!({ "userId": "alice", "sectionId": "s2", "qty": 10 })).await;

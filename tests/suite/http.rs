@@ -216,7 +216,7 @@ async fn health_and_readiness() {
     app.get("/healthz").await.assert_status(200);
     let ready = app.get("/readyz").await;
     ready.assert_status(200);
-    assert_eq!(ready.body["status"], "ready");
+    assert_eq!(ready.body["status"], "ok");
 
     redis.kill();
     app.get("/healthz").await.assert_status(200);

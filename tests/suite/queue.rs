@@ -181,7 +181,14 @@ async fn admissions_are_paced_on_redis_clock() {
     let backend = Backend::single();
     let replicas: Vec<ServerProcess> = ["api-1", "api-2", "api-3"]
         .into_iter()
-        .map(|id| ServerProcess::on(&backend, id, &[("RATE_LIMIT_PER_USER", "0")]))
+        // Each place is asked about as fast as the test can: no QUEUE_POLL_RATE here.
+        .map(|id| {
+            ServerProcess::on(
+                &backend,
+                id,
+                &[("RATE_LIMIT_PER_USER", "0"), ("QUEUE_POLL_RATE", "0")],
+            )
+        })
         .collect();
     let app = &replicas[0].http;
     let room = |start: &str| {

@@ -558,7 +558,8 @@ async fn rate_limits_are_shared_by_all_replicas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn address_rate_limits_believe_only_trusted_proxies() {
     let backend = Backend::single();
-    let limited = [("RATE_LIMIT_PER_IP", "3")];
+    // The replicas behind a proxy on loopback (none is trusted by default).
+    let limited = [("RATE_LIMIT_PER_IP", "3"), ("TRUSTED_PROXIES", "127.0.0.1")];
     let replicas = [
         ServerProcess::on(&backend, "api-1", &limited),
         ServerProcess::on(&backend, "api-2", &limited),
@@ -616,12 +617,9 @@ async fn address_rate_limits_believe_only_trusted_proxies() {
         .await
         .assert_error(409, "SEAT_NOT_LOCKED");
 
-    // Loopback not trusted: X-Forwarded-For is ignored, the peer's address counts.
-    let untrusted = ServerProcess::on(
-        &backend,
-        "api-3",
-        &[("RATE_LIMIT_PER_IP", "3"), ("TRUSTED_PROXIES", "10.1.2.3")],
-    );
+    // Loopback not trusted (the default: no proxy is): X-Forwarded-For is ignored, the
+    // peer's address counts.
+    let untrusted = ServerProcess::on(&backend, "api-3", &[("RATE_LIMIT_PER_IP", "3")]);
     untrusted
         .send(
             Method::POST,
