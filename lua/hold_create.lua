@@ -21,6 +21,13 @@ local hold = {
 }
 local max_locks = tonumber(A.max_locks)
 
+-- What the user may hold: MAX_TICKETS_HELD_PER_USER, then maxPerUser, for `adding` more.
+local function over_user_limits(section_id, adding)
+  return refuse_over_held(K.user_locks, K.user_held, user, adding, A.max_held, now)
+    or refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
+      K.seat_sections, user, section_id, adding, now)
+end
+
 local seats, ga = nil, nil
 if A.seats ~= '' then
   seats = cjson.decode(A.seats)
@@ -92,9 +99,7 @@ if seats then
       return refuse('USER_LIMIT_REACHED', { limit = max_locks, current = live })
     end
   end
-  local over = refuse_over_held(K.user_locks, K.user_held, user, adding, A.max_held, now)
-    or refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
-      K.seat_sections, user, section_id, adding, now)
+  local over = over_user_limits(section_id, adding)
   if over then
     return over
   end
@@ -112,9 +117,7 @@ else
   if remaining < qty then
     return refuse('INSUFFICIENT_INVENTORY', { requested = qty, remaining = remaining })
   end
-  local over = refuse_over_held(K.user_locks, K.user_held, user, qty, A.max_held, now)
-    or refuse_over_user_limit(K.sections, K.user_tickets, K.user_locks, K.user_held,
-      K.seat_sections, user, section_id, qty, now)
+  local over = over_user_limits(section_id, qty)
   if over then
     return over
   end

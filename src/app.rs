@@ -5,6 +5,7 @@ use crate::config::{AuthMode, Settings};
 use crate::error::AppError;
 use crate::live::Hub;
 use crate::routes;
+use crate::server::{ClosableListener, ConnectionLimits, Peer};
 use crate::store::{Limits, Store};
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
@@ -17,15 +18,14 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use crate::server::{ClosableListener, ConnectionLimits, Peer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{Any as AnyOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::cors::{Any as AnyOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
 use tower_http::trace::TraceLayer;
@@ -152,7 +152,11 @@ async fn screen(mut req: Request, next: Next) -> Response {
                 .iter()
                 .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(b))
     };
-    if req.headers().get(&X_REQUEST_ID).is_some_and(|id| !plain(id)) {
+    if req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .is_some_and(|id| !plain(id))
+    {
         req.headers_mut().remove(&X_REQUEST_ID);
     }
     let response = next.run(req).await;

@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 pub type Feed = broadcast::Receiver<Arc<Change>>;
 
 /// A followed event re-reads its stream at least this often, notice or not.
-const RECHECK: Duration = Duration::from_secs(10);
+const RECHECK: Duration = Duration::from_secs(60);
 
 /// One followed event: its feed, and what wakes its follower.
 struct Followed {
@@ -258,7 +258,10 @@ impl Hub {
             match self.store.changes_since(&event, after).await {
                 Ok(since) => {
                     pause = Duration::from_millis(50);
-                    let more = since.changes.last().is_some_and(|c| c.version < since.version);
+                    let more = since
+                        .changes
+                        .last()
+                        .is_some_and(|c| c.version < since.version);
                     if since.changes.is_empty() && !since.complete {
                         // Nothing kept after `after` (trimmed, or the event is another life
                         // of it): go on from its version; subscribers see the gap and reload.

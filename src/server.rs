@@ -79,8 +79,8 @@ pub async fn serve(
                 req.extensions_mut().insert(ConnectInfo(Peer(peer)));
                 req
             });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection =
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         metrics::gauge!("boxoffice_connections_open").increment(1.0);
         tokio::spawn(async move {

@@ -180,7 +180,9 @@ impl Auth {
                     }
                     E::InvalidAudience => "the token is for another audience (aud)",
                     E::InvalidIssuer => "the token is from another issuer (iss)",
-                    E::MissingRequiredClaim(claim) if claim == "exp" => "the token has no exp claim",
+                    E::MissingRequiredClaim(claim) if claim == "exp" => {
+                        "the token has no exp claim"
+                    }
                     E::MissingRequiredClaim(_) => "the token has no sub claim",
                     _ => "the token is malformed",
                 })

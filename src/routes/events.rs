@@ -1,7 +1,6 @@
 //! `POST /events` (and the seed route `POST /events/create`), `GET /events`,
 //! `GET /events/{eventId}`.
 
-
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::domain::event::{EventSummary, EventView, NewEvent};

@@ -4,19 +4,19 @@
 //! The queue itself moves in the scripts (`lua/queue_*.lua`).
 
 use crate::app::AppState;
+use crate::app::client_address;
 use crate::auth::{Caller, Role};
 use crate::domain::ids::{EventId, UserId};
 use crate::domain::queue::{QueueStanding, WaitingRoom};
 use crate::domain::time::now_ms;
 use crate::error::AppError;
 use crate::extract::{JsonBody, OptionalJson, PathParams, QueryParams};
-use crate::store::Standing;
-use axum::Json;
-use axum::extract::State;
-use crate::app::client_address;
 use crate::live::StreamSlot;
 use crate::server::Peer;
+use crate::store::Standing;
+use axum::Json;
 use axum::extract::ConnectInfo;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};

@@ -15,14 +15,14 @@
 //! replica starts draining.
 
 use crate::app::AppState;
+use crate::app::client_address;
 use crate::domain::ids::EventId;
 use crate::error::AppError;
 use crate::extract::PathParams;
-use crate::app::client_address;
 use crate::live::{Feed, Hub, StreamSlot};
 use crate::server::Peer;
-use axum::extract::ConnectInfo;
 use crate::store::{Change, Store};
+use axum::extract::ConnectInfo;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};

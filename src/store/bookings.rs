@@ -1,10 +1,10 @@
 //! Booking by quantity, reading, listing and cancelling bookings.
 
-use crate::auth::Actor;
 use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 use super::keys::{self, EVENTS_INDEX, EventKeys};
 use super::scripts::{BookArgs, BookKeys, CancelArgs, CancelKeys};
 use super::{RedisConn, Store, parse_document};
+use crate::auth::Actor;
 use crate::domain::booking::{BookingRecord, BookingView};
 use crate::domain::event::EventRecord;
 use crate::domain::ids::{BookingId, EventId, SectionId, UserId};

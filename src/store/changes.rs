@@ -7,8 +7,8 @@
 //! and for this replica's follower of an event, which [`Store::change_notices`] wakes (see
 //! `src/live.rs`): no connection per event, nothing blocking.
 
-use super::keys::EventKeys;
 use super::Store;
+use super::keys::EventKeys;
 use crate::domain::ids::EventId;
 use crate::error::AppError;
 use serde::Serialize;

@@ -59,8 +59,18 @@ async fn assert_unusable(url: &str, masked: &str, reason: &str, secret: Option<&
 
     let ready = replica.get("/readyz").await;
     ready.assert_error(503, "STORE_UNAVAILABLE");
-    assert_eq!(ready.body["error"]["status"], "unavailable", "{}", ready.text);
-    let port = url.rsplit(':').next().unwrap_or("").split('/').next().unwrap_or("");
+    assert_eq!(
+        ready.body["error"]["status"], "unavailable",
+        "{}",
+        ready.text
+    );
+    let port = url
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .split('/')
+        .next()
+        .unwrap_or("");
     assert!(!ready.text.contains(port), "{}", ready.text);
     let why = ready.body["error"]["reason"].as_str().unwrap_or("");
     assert!(why.contains(reason), "{}", ready.text);

@@ -5,8 +5,7 @@
 
 use crate::harness::sse::EventStream;
 use crate::harness::{
-    Nginx, RedisServer, ServerProcess, TEST_SECRET, TestApp, eventually, test_settings,
-    token,
+    Http, Nginx, RedisServer, ServerProcess, TEST_SECRET, TestApp, eventually, test_settings, token,
 };
 use boxoffice::auth::{Claims, Role};
 use jsonwebtoken::{EncodingKey, Header};
@@ -41,6 +40,28 @@ fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
 }
 
+/// An event of 300 general admission tickets (`s1`) with a waiting room of `max_active`.
+async fn room_event(http: &Http, max_active: u32) -> String {
+    let reply = http
+        .post(
+            "/events",
+            json!({ "name": "On-sale", "waitingRoom": { "enabled": true, "maxActive": max_active },
+                    "sections": [{ "name": "Floor", "price": 20, "capacity": 300 }] }),
+        )
+        .await;
+    reply.assert_status(201);
+    reply.body["id"].as_str().expect("id").to_owned()
+}
+
+/// `user` joins the event's waiting room: their standing.
+async fn join(http: &Http, event: &str, user: &str) -> Value {
+    let reply = http
+        .post(&format!("/events/{event}/queue"), json!({ "userId": user }))
+        .await;
+    reply.assert_status(200);
+    reply.body
+}
+
 /// The `boxoffice_http_requests_total` series a replica exports.
 async fn request_series(replica: &ServerProcess) -> Vec<String> {
     let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", replica.metrics_port))
@@ -67,7 +88,14 @@ async fn methods_and_paths_from_clients_are_not_metric_labels() {
         let method = format!("X{}{}", "Q".repeat(200 + (i as usize % 50)), i);
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let reply = client
-            .request(method, format!("{}/random/{i}/{}", replica.http.base, "p".repeat(i as usize)))
+            .request(
+                method,
+                format!(
+                    "{}/random/{i}/{}",
+                    replica.http.base,
+                    "p".repeat(i as usize)
+                ),
+            )
             .send()
             .await
             .expect("sent");
@@ -83,10 +111,16 @@ async fn methods_and_paths_from_clients_are_not_metric_labels() {
             .and_then(|rest| rest.split('"').next())
             .expect("a method label");
         assert!(
-            ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"].contains(&method),
+            [
+                "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"
+            ]
+            .contains(&method),
             "{line}"
         );
-        assert!(!line.contains("/random/"), "a raw path became a label: {line}");
+        assert!(
+            !line.contains("/random/"),
+            "a raw path became a label: {line}"
+        );
     }
     // Every request above is one series: method other, route unmatched, one status.
     let unmatched: Vec<_> = series.iter().filter(|l| l.contains("unmatched")).collect();
@@ -170,8 +204,14 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
         }
         false
     });
-    assert!(closed_by_server(&mut silent, limit).is_some(), "silent connection kept");
-    assert!(closed_by_server(&mut partial, limit).is_some(), "partial request line kept");
+    assert!(
+        closed_by_server(&mut silent, limit).is_some(),
+        "silent connection kept"
+    );
+    assert!(
+        closed_by_server(&mut partial, limit).is_some(),
+        "partial request line kept"
+    );
     assert!(
         drip.join().expect("drip thread"),
         "a connection sending a header line every 300 ms was kept for 6 s"
@@ -220,9 +260,15 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
             refused += 1;
         }
     }
-    assert!(refused >= 20, "only {refused} of 60 over a cap of 40 were refused");
+    assert!(
+        refused >= 20,
+        "only {refused} of 60 over a cap of 40 were refused"
+    );
     for stream in held.iter_mut() {
-        assert!(closed_by_server(stream, limit).is_some(), "a held socket was kept");
+        assert!(
+            closed_by_server(stream, limit).is_some(),
+            "a held socket was kept"
+        );
     }
     replica.http.get("/healthz").await.assert_status(200);
     let open = std::fs::read_dir(format!("/proc/{}/fd", replica.pid().expect("pid")))
@@ -249,7 +295,10 @@ async fn one_buyer_cannot_hold_a_whole_section() {
     let mut made = 0;
     for _ in 0..30 {
         let reply = app
-            .post(&holds, json!({ "sectionId": "s1", "qty": 10, "userId": "mallory" }))
+            .post(
+                &holds,
+                json!({ "sectionId": "s1", "qty": 10, "userId": "mallory" }),
+            )
             .await;
         match reply.status {
             201 => made += 1,
@@ -270,11 +319,16 @@ async fn one_buyer_cannot_hold_a_whole_section() {
     lock.assert_error(409, "USER_LIMIT_REACHED");
     // Another buyer may: 4 locks and a hold of 6 reach 10; an 11th ticket is refused.
     for seat in ["A1", "A2", "A3", "A4"] {
-        app.seat_action(&event, seat, "lock", "trent").await.assert_status(200);
+        app.seat_action(&event, seat, "lock", "trent")
+            .await
+            .assert_status(200);
     }
-    app.post(&holds, json!({ "sectionId": "s1", "qty": 6, "userId": "trent" }))
-        .await
-        .assert_status(201);
+    app.post(
+        &holds,
+        json!({ "sectionId": "s1", "qty": 6, "userId": "trent" }),
+    )
+    .await
+    .assert_status(201);
     app.post(&holds, json!({ "seats": ["A5"], "userId": "trent" }))
         .await
         .assert_error(409, "USER_LIMIT_REACHED");
@@ -290,31 +344,15 @@ async fn one_buyer_cannot_hold_a_whole_section() {
 async fn an_admission_covers_one_checkout() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis).await;
-    let reply = app
-        .post(
-            "/events",
-            json!({ "name": "On-sale", "waitingRoom": { "enabled": true, "maxActive": 1 },
-                    "sections": [{ "name": "Floor", "price": 20, "capacity": 300 }] }),
-        )
-        .await;
-    reply.assert_status(201);
-    let event = reply.body["id"].as_str().expect("id").to_owned();
-    let join = |user: &'static str| {
-        let app = app.http.clone();
-        let event = event.clone();
-        async move {
-            let reply = app
-                .post(&format!("/events/{event}/queue"), json!({ "userId": user }))
-                .await;
-            reply.assert_status(200);
-            reply.body
-        }
-    };
-    let alice = join("alice").await;
-    let bob = join("bob").await;
+    let event = room_event(&app, 1).await;
+    let alice = join(&app, &event, "alice").await;
+    let bob = join(&app, &event, "bob").await;
     assert_eq!(alice["status"], "admitted");
     assert_eq!(bob["status"], "waiting");
-    let admission = alice["admissionToken"].as_str().expect("admission").to_owned();
+    let admission = alice["admissionToken"]
+        .as_str()
+        .expect("admission")
+        .to_owned();
     let holds = format!("/events/{event}/holds");
     let with = [("admission-token", admission.as_str())];
     let hold = app
@@ -353,9 +391,12 @@ async fn an_admission_covers_one_checkout() {
     assert_eq!(checkouts, ["alice"]);
     // Confirming ends the checkout; bob's turn comes.
     let id = hold.body["id"].as_str().expect("hold id");
-    app.post(&format!("{holds}/{id}/confirm"), json!({ "userId": "alice" }))
-        .await
-        .assert_status(201);
+    app.post(
+        &format!("{holds}/{id}/confirm"),
+        json!({ "userId": "alice" }),
+    )
+    .await
+    .assert_status(201);
     let standing = app
         .get(&format!("/events/{event}/queue/{ticket}?user=bob"))
         .await;
@@ -373,18 +414,12 @@ async fn an_admission_covers_one_checkout() {
 async fn tokens_cannot_stand_for_each_other_or_for_ever() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis).await;
-    let reply = app
-        .post(
-            "/events",
-            json!({ "name": "On-sale", "waitingRoom": { "enabled": true, "maxActive": 10 },
-                    "sections": [{ "name": "Floor", "price": 20, "capacity": 100 }] }),
-        )
-        .await;
-    let event = reply.body["id"].as_str().expect("id").to_owned();
-    let joined = app
-        .post(&format!("/events/{event}/queue"), json!({ "userId": "alice" }))
-        .await;
-    let admission = joined.body["admissionToken"].as_str().expect("admitted").to_owned();
+    let event = room_event(&app, 10).await;
+    let joined = join(&app, &event, "alice").await;
+    let admission = joined["admissionToken"]
+        .as_str()
+        .expect("admitted")
+        .to_owned();
     let book = |auth: String, admission: Option<String>| {
         let app = app.http.clone();
         let event = event.clone();
@@ -409,9 +444,14 @@ async fn tokens_cannot_stand_for_each_other_or_for_ever() {
     book(as_identity.clone(), None)
         .await
         .assert_error(401, "UNAUTHENTICATED");
-    app.send(Method::GET, "/bookings", None, &[("authorization", &as_identity)])
-        .await
-        .assert_error(401, "UNAUTHENTICATED");
+    app.send(
+        Method::GET,
+        "/bookings",
+        None,
+        &[("authorization", &as_identity)],
+    )
+    .await
+    .assert_error(401, "UNAUTHENTICATED");
     // An identity token as admission: not admitted.
     let identity = token("alice", Role::Buyer);
     book(format!("Bearer {identity}"), Some(identity.clone()))
@@ -422,8 +462,18 @@ async fn tokens_cannot_stand_for_each_other_or_for_ever() {
         .await
         .assert_status(201);
 
-    let forever = hs256(&claims("alice", Role::Admin, 10_000_000_000_000_000_000, None));
-    let foreign = hs256(&claims("alice", Role::Admin, now() + 600, Some("another-service")));
+    let forever = hs256(&claims(
+        "alice",
+        Role::Admin,
+        10_000_000_000_000_000_000,
+        None,
+    ));
+    let foreign = hs256(&claims(
+        "alice",
+        Role::Admin,
+        now() + 600,
+        Some("another-service"),
+    ));
     let mut huge = claims("alice", Role::Admin, now() + 600, None);
     huge.iss = Some("x".repeat(9_000));
     let huge = hs256(&huge);
@@ -444,7 +494,9 @@ async fn tokens_cannot_stand_for_each_other_or_for_ever() {
         reply.assert_error(401, "UNAUTHENTICATED");
         let message = reply.body["error"]["message"].as_str().unwrap_or("");
         assert!(message.contains(says), "{what}: {message}");
-        for parser_word in ["Base64", "base64", "JSON", "Json", "Error(", "line", "column"] {
+        for parser_word in [
+            "Base64", "base64", "JSON", "Json", "Error(", "line", "column",
+        ] {
             assert!(!message.contains(parser_word), "{what}: {message}");
         }
     }
@@ -475,7 +527,8 @@ async fn streams_are_bounded_and_redis_clients_stay_flat() {
     for _ in 0..51 {
         events.push(http.create_ga_event(100).await);
     }
-    let mut streams = vec![EventStream::open(&http.base, &format!("/events/{}/stream", events[0]), None).await];
+    let mut streams =
+        vec![EventStream::open(&http.base, &format!("/events/{}/stream", events[0]), None).await];
     let ready = streams[0].next().await.expect("ready");
     assert_eq!(ready.event, "ready");
     eventually("the subscription is up", || async {
@@ -485,11 +538,16 @@ async fn streams_are_bounded_and_redis_clients_stay_flat() {
     .await;
     let before = clients();
     for event in &events[1..] {
-        let mut stream = EventStream::open(&http.base, &format!("/events/{event}/stream"), None).await;
+        let mut stream =
+            EventStream::open(&http.base, &format!("/events/{event}/stream"), None).await;
         stream.next().await.expect("ready");
         streams.push(stream);
     }
-    assert_eq!(clients(), before, "Redis clients grew with events that have subscribers");
+    assert_eq!(
+        clients(),
+        before,
+        "Redis clients grew with events that have subscribers"
+    );
     // Changes still arrive, on the last event as on the first.
     for (i, event) in [(0, &events[0]), (50, &events[50])] {
         http.book(event, "s1", 2, "alice").await.assert_status(201);
@@ -499,7 +557,9 @@ async fn streams_are_bounded_and_redis_clients_stay_flat() {
     }
     // 51 streams from 127.0.0.1; 9 more reach its cap of 60; the 61st is refused.
     for _ in 0..9 {
-        streams.push(EventStream::open(&http.base, &format!("/events/{}/stream", events[1]), None).await);
+        streams.push(
+            EventStream::open(&http.base, &format!("/events/{}/stream", events[1]), None).await,
+        );
     }
     let refused = http.get(&format!("/events/{}/stream", events[1])).await;
     refused.assert_error(429, "RATE_LIMITED");
@@ -527,18 +587,9 @@ async fn streams_are_bounded_and_redis_clients_stay_flat() {
     drop(others);
 
     // Queue polls: one place asked about 20 times at once gets 429s.
-    let room = http
-        .post(
-            "/events",
-            json!({ "name": "Room", "waitingRoom": { "enabled": true, "maxActive": 1 },
-                    "sections": [{ "name": "Floor", "price": 20, "capacity": 10 }] }),
-        )
-        .await;
-    let room = room.body["id"].as_str().expect("id").to_owned();
-    let joined = http
-        .post(&format!("/events/{room}/queue"), json!({ "userId": "zed" }))
-        .await;
-    let ticket = joined.body["ticket"].as_str().expect("ticket").to_owned();
+    let room = room_event(http, 1).await;
+    let joined = join(http, &room, "zed").await;
+    let ticket = joined["ticket"].as_str().expect("ticket").to_owned();
     let mut limited = 0;
     for _ in 0..20 {
         let reply = http
@@ -594,7 +645,9 @@ async fn listings_are_summaries_and_large_maps_are_compressed() {
         .expect("seat map");
     assert_eq!(map.status(), 200);
     assert_eq!(
-        map.headers().get("content-encoding").and_then(|v| v.to_str().ok()),
+        map.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
         Some("gzip")
     );
     let compressed = map.bytes().await.expect("body").len();
@@ -649,26 +702,52 @@ async fn organizers_manage_only_their_own_events() {
     send(Method::GET, format!("/bookings/{booking}"), None, &oscar)
         .await
         .assert_error(404, "BOOKING_NOT_FOUND");
-    let listed = send(Method::GET, format!("/bookings?eventId={event}"), None, &oscar).await;
+    let listed = send(
+        Method::GET,
+        format!("/bookings?eventId={event}"),
+        None,
+        &oscar,
+    )
+    .await;
     listed.assert_status(200);
     assert_eq!(listed.body["bookings"], json!([]));
-    send(Method::GET, format!("/events/{event}/organizers"), None, &oscar)
-        .await
-        .assert_error(403, "FORBIDDEN");
+    send(
+        Method::GET,
+        format!("/events/{event}/organizers"),
+        None,
+        &oscar,
+    )
+    .await
+    .assert_error(403, "FORBIDDEN");
     let key = boxoffice::store::keys::booking(
         &boxoffice::domain::ids::BookingId::parse(&booking).expect("a booking id"),
     );
     let status: String = redis.query(&["GET", &key]);
-    assert!(status.contains("\"confirmed\""), "nothing changed: {status}");
+    assert!(
+        status.contains("\"confirmed\""),
+        "nothing changed: {status}"
+    );
 
     // Olga manages it, and adds Oscar; then he may.
     send(Method::PUT, room_path.clone(), Some(room.clone()), &olga)
         .await
         .assert_status(200);
-    let added = send(Method::PUT, format!("/events/{event}/organizers/oscar"), None, &olga).await;
+    let added = send(
+        Method::PUT,
+        format!("/events/{event}/organizers/oscar"),
+        None,
+        &olga,
+    )
+    .await;
     added.assert_status(200);
     assert_eq!(added.body["organizers"], json!(["olga", "oscar"]));
-    let listed = send(Method::GET, format!("/bookings?eventId={event}"), None, &oscar).await;
+    let listed = send(
+        Method::GET,
+        format!("/bookings?eventId={event}"),
+        None,
+        &oscar,
+    )
+    .await;
     assert_eq!(listed.body["bookings"].as_array().map(Vec::len), Some(1));
     // An admin manages every event.
     send(Method::DELETE, format!("/bookings/{booking}"), None, &admin)
@@ -686,7 +765,11 @@ async fn the_small_leaks_are_closed() {
     let mut settings = test_settings(&redis.url());
     settings.rate_limit_per_ip = 2;
     let limited_app = TestApp::spawn_with(settings).await;
-    assert!(boxoffice::config::Settings::defaults().trusted_proxies.is_empty());
+    assert!(
+        boxoffice::config::Settings::defaults()
+            .trusted_proxies
+            .is_empty()
+    );
     // Writes from 127.0.0.1, each claiming another address: all one client.
     let event = limited_app.create_ga_event(50).await;
     let mut limited = false;
@@ -701,7 +784,10 @@ async fn the_small_leaks_are_closed() {
             .await;
         limited |= reply.status == 429;
     }
-    assert!(limited, "X-Forwarded-For from an untrusted peer was believed");
+    assert!(
+        limited,
+        "X-Forwarded-For from an untrusted peer was believed"
+    );
     limited_app.stop().await;
 
     let app = TestApp::spawn(&redis).await;
@@ -722,7 +808,10 @@ async fn the_small_leaks_are_closed() {
         Method::DELETE,
         &format!("/bookings/{id}"),
         None,
-        &[("idempotency-key", "k-1"), ("authorization", &crate::harness::organizer())],
+        &[
+            ("idempotency-key", "k-1"),
+            ("authorization", &crate::harness::organizer()),
+        ],
     )
     .await
     .assert_status(200);
@@ -745,12 +834,22 @@ async fn the_small_leaks_are_closed() {
         .await
         .assert_error(404, "ROUTE_NOT_FOUND");
     let marked = app
-        .send(Method::GET, "/healthz", None, &[("x-request-id", "<script>alert(1)</script>")])
+        .send(
+            Method::GET,
+            "/healthz",
+            None,
+            &[("x-request-id", "<script>alert(1)</script>")],
+        )
         .await;
     let id = marked.header("x-request-id").expect("a request id");
     assert!(!id.contains('<') && !id.is_empty(), "{id}");
     let plain = app
-        .send(Method::GET, "/healthz", None, &[("x-request-id", "abc-123")])
+        .send(
+            Method::GET,
+            "/healthz",
+            None,
+            &[("x-request-id", "abc-123")],
+        )
         .await;
     assert_eq!(plain.header("x-request-id"), Some("abc-123"));
 
