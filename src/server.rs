@@ -27,7 +27,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -70,7 +69,7 @@ pub async fn serve(
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             metrics::counter!("boxoffice_connections_refused_total").increment(1);
-            tokio::spawn(refuse(stream));
+            refuse(&stream);
             continue;
         };
         let service = router
@@ -96,23 +95,20 @@ pub async fn serve(
 }
 
 /// A connection over `HTTP_MAX_CONNECTIONS`: a JSON 503 written without reading the request,
-/// then closed.
-async fn refuse(mut stream: TcpStream) {
-    let code = ErrorCode::Overloaded;
+/// then closed, all before the next accept, so refused connections never hold descriptors
+/// (the answer fits in the socket's send buffer; it is not waited for).
+fn refuse(stream: &TcpStream) {
     let body = format!(
         r#"{{"error":{{"code":"{}","message":"this replica serves as many connections as it may (HTTP_MAX_CONNECTIONS): retry shortly"}}}}"#,
-        code.as_str()
+        ErrorCode::Overloaded.as_str()
     );
     let response = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(response.as_bytes()).await?;
-        stream.shutdown().await
-    })
-    .await;
+    let _ = stream.try_write(response.as_bytes());
+    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
 }
 
 /// The listening socket, closed (dropped) as soon as draining starts, while the server keeps
