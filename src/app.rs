@@ -18,7 +18,6 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -337,7 +336,7 @@ impl App {
                 hold_max_extensions: settings.hold_max_extensions,
                 hold_max_lifetime_ms: settings.hold_max_lifetime_ms,
             });
-        let listener = TcpListener::bind(settings.bind_addr).await?;
+        let listener = crate::server::bind(settings.bind_addr)?;
         if let Some(addr) = settings.metrics_addr.0 {
             let bound = crate::metrics::serve(addr).await.map_err(|e| {
                 io::Error::new(e.kind(), format!("metrics on {addr} (METRICS_ADDR): {e}"))

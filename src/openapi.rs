@@ -75,38 +75,44 @@ pub fn finish(api: utoipa::openapi::OpenApi, settings: &Settings) -> Value {
         // A seat appears once in its event (utoipa has no attribute for uniqueItems).
         seats["uniqueItems"] = json!(true);
     }
-    if let Some(section) = doc.pointer_mut("/components/schemas/NewSection") {
-        // Exactly one of `capacity` (general admission), `seats` or `rows` (reserved), given
-        // and not null: `oneOf` admits a body that matches one branch, not both, not neither.
-        let given = |field: &str, kind: &str| json!({ "required": [field], "properties": { field: { "type": kind } } });
-        section["oneOf"] = json!([
-            given("capacity", "integer"),
-            given("seats", "array"),
-            given("rows", "array"),
-        ]);
-    }
     if let Some(hold) = doc.pointer_mut("/components/schemas/NewHold") {
         let max = settings.max_qty_per_booking;
         hold["properties"]["seats"]["maxItems"] = json!(max);
         hold["properties"]["seats"]["uniqueItems"] = json!(true);
         hold["properties"]["qty"]["maximum"] = json!(max);
-        // Named seats, or a section and a quantity: not both, not neither.
-        let given = |field: &str, kind: &str| json!({ "required": [field], "properties": { field: { "type": kind } } });
-        hold["oneOf"] = json!([
-            { "allOf": [given("seats", "array")],
-              "not": { "anyOf": [given("sectionId", "string"), given("qty", "integer"),
-                                 given("together", "boolean")] } },
-            { "allOf": [given("sectionId", "string"), given("qty", "integer")],
-              "not": given("seats", "array") },
-        ]);
     }
+    // Exactly one of a section's `capacity` (general admission), `seats` or `rows`
+    // (reserved); a hold's named `seats`, or its `sectionId` and `qty`. Each as a complete
+    // object schema of its own (the others absent or null), so that client generators make a
+    // type per variant and validators need no fragment logic.
+    variants(
+        &mut doc,
+        "NewSection",
+        &[
+            ("NewGeneralSection", &["capacity"], &["seats", "rows"]),
+            ("NewSeatedSection", &["seats"], &["capacity", "rows"]),
+            ("NewRowsSection", &["rows"], &["capacity", "seats"]),
+        ],
+    );
+    variants(
+        &mut doc,
+        "NewHold",
+        &[
+            (
+                "NewSeatsHold",
+                &["seats"],
+                &["sectionId", "qty", "together"],
+            ),
+            ("NewQuantityHold", &["sectionId", "qty"], &["seats"]),
+        ],
+    );
     if let Some(paths) = doc.pointer_mut("/paths").and_then(Value::as_object_mut) {
         paths.insert(
             "/openapi.json".into(),
             json!({ "get": {
                 "tags": ["docs"],
                 "summary": "This OpenAPI document",
-                "operationId": "openapi",
+                "operationId": "getOpenApiDocument",
                 "responses": { "200": {
                     "description": "The OpenAPI 3.1 document",
                     "content": { "application/json": { "schema": { "type": "object" } } }
@@ -115,6 +121,71 @@ pub fn finish(api: utoipa::openapi::OpenApi, settings: &Settings) -> Value {
         );
     }
     doc
+}
+
+/// Replaces the schema `name` by a `oneOf` of complete object schemas, one per variant: the
+/// original's properties, with `given` required and not null, and `absent` only null.
+fn variants(doc: &mut Value, name: &str, list: &[(&str, &[&str], &[&str])]) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let Some(original) = schemas.get(name).cloned() else {
+        return;
+    };
+    let mut refs = Vec::new();
+    for (variant, given, absent) in list {
+        let mut schema = original.clone();
+        if let Some(object) = schema.as_object_mut() {
+            object.remove("oneOf");
+            object.insert("title".into(), json!(variant));
+        }
+        let required: Vec<Value> = original["required"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(given.iter().map(|g| json!(g)))
+            .collect();
+        schema["required"] = Value::Array(required);
+        for field in *given {
+            let property = &mut schema["properties"][*field];
+            *property = not_null(property.take());
+        }
+        for field in *absent {
+            schema["properties"][*field] = json!({ "type": "null" });
+        }
+        schemas.insert((*variant).to_owned(), schema);
+        refs.push(json!({ "$ref": format!("#/components/schemas/{variant}") }));
+    }
+    schemas.insert(
+        name.to_owned(),
+        json!({ "description": original["description"], "oneOf": refs }),
+    );
+}
+
+/// A property's schema without its `null` alternative (`type: [T, "null"]` or
+/// `oneOf: [S, {type: null}]`).
+fn not_null(mut property: Value) -> Value {
+    if let Some(types) = property["type"].as_array() {
+        let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        if kept.len() == 1 {
+            property["type"] = kept[0].clone();
+        }
+    }
+    if let Some(options) = property["oneOf"].as_array() {
+        let kept: Vec<Value> = options
+            .iter()
+            .filter(|o| o["type"] != "null")
+            .cloned()
+            .collect();
+        if kept.len() == 1 {
+            return kept[0].clone();
+        }
+    }
+    property
 }
 
 /// `GET /openapi.json` and the Swagger UI at `GET /docs`.

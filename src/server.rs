@@ -31,6 +31,26 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+/// Connections the kernel queues before they are accepted. tokio's default (128 here) is
+/// overrun when a load balancer opens a thousand connections at once (an on-sale's first
+/// second): the kernel then drops SYNs, the balancer's connect times out, and it marks the
+/// replica down. nginx listens with the same backlog; the kernel caps it at somaxconn.
+const BACKLOG: i32 = 4096;
+
+/// The listening socket, with [`BACKLOG`].
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
 /// What bounds one connection.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {

@@ -55,7 +55,7 @@ pub struct BookBody {
 }
 
 /// Books `qty` tickets of a section, if that many are left: all or nothing.
-#[utoipa::path(post, path = "/book", tag = "bookings", params(IdempotencyHeader, AdmissionHeader),
+#[utoipa::path(post, path = "/book", operation_id = "book", tag = "bookings", params(IdempotencyHeader, AdmissionHeader),
     security(("bearer" = [])),
     request_body = BookBody,
     responses(
@@ -90,7 +90,7 @@ pub async fn book(
 }
 
 /// The same as `POST /book`.
-#[utoipa::path(post, path = "/bookings", tag = "bookings", params(IdempotencyHeader, AdmissionHeader),
+#[utoipa::path(post, path = "/bookings", operation_id = "createBooking", tag = "bookings", params(IdempotencyHeader, AdmissionHeader),
     security(("bearer" = [])),
     request_body = BookBody,
     responses(
@@ -170,7 +170,7 @@ pub struct ListReply {
 /// Bookings with `eventName` and `sectionName`, oldest first, `limit` (default 50) at a time:
 /// a buyer's own; an organizer's view is every booking of the events they manage (any user's,
 /// or `userId`'s); admins see every booking.
-#[utoipa::path(get, path = "/bookings", tag = "bookings", params(ListQuery),
+#[utoipa::path(get, path = "/bookings", operation_id = "listBookings", tag = "bookings", params(ListQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "A page of bookings", body = ListReply), ListErrors))]
 pub async fn list(
@@ -218,7 +218,7 @@ fn booking_id(raw: String) -> Result<BookingId, AppError> {
 
 /// One booking: the caller's own, or any of an event the caller manages (its organizers,
 /// admins); anyone else's is 404.
-#[utoipa::path(get, path = "/bookings/{bookingId}", tag = "bookings", security(("bearer" = [])),
+#[utoipa::path(get, path = "/bookings/{bookingId}", operation_id = "getBooking", tag = "bookings", security(("bearer" = [])),
     params(("bookingId" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$",
         description = "A booking id (a UUID)")),
     responses((status = 200, description = "The booking", body = BookingView), ShowErrors))]
@@ -243,7 +243,7 @@ pub async fn show(
 
 /// Cancels a booking: its tickets (and seats) go back on sale, exactly once. Its user, or
 /// whoever manages its event (its organizers, admins), may; anyone else gets 404.
-#[utoipa::path(delete, path = "/bookings/{bookingId}", tag = "bookings", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/bookings/{bookingId}", operation_id = "cancelBooking", tag = "bookings", security(("bearer" = [])),
     params(("bookingId" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$",
         description = "A booking id (a UUID)"), IdempotencyHeader),
     responses(

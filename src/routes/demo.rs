@@ -137,7 +137,7 @@ fn demo_user(
 }
 
 /// The demo event's seat map (`GET /events/demo/seats`, with its `ETag` and `304`).
-#[utoipa::path(get, path = "/seats", tag = "demo",
+#[utoipa::path(get, path = "/seats", operation_id = "listDemoSeats", tag = "demo",
     params(("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
     responses(
         (status = 200, description = "The seat map", body = SeatMapReply,
@@ -187,7 +187,7 @@ async fn unlock_demo(
 }
 
 /// Locks a demo seat named in the body.
-#[utoipa::path(post, path = "/lock", tag = "demo", security(("bearer" = [])),
+#[utoipa::path(post, path = "/lock", operation_id = "lockDemoSeat", tag = "demo", security(("bearer" = [])),
     params(AdmissionHeader), request_body = SeatBody,
     responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
 pub async fn lock(
@@ -201,7 +201,7 @@ pub async fn lock(
 }
 
 /// Locks a demo seat.
-#[utoipa::path(post, path = "/lock/{seatId}", tag = "demo", security(("bearer" = [])),
+#[utoipa::path(post, path = "/lock/{seatId}", operation_id = "lockDemoSeatByPath", tag = "demo", security(("bearer" = [])),
     params(("seatId" = SeatId, Path), UserQuery, AdmissionHeader),
     request_body(content = Option<OptionalUserBody>, description = "Optional"),
     responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
@@ -219,7 +219,7 @@ pub async fn lock_by_path(
 }
 
 /// Books a demo seat the caller holds, named in the body.
-#[utoipa::path(post, path = "/confirm", tag = "demo", security(("bearer" = [])), params(IdempotencyHeader),
+#[utoipa::path(post, path = "/confirm", operation_id = "confirmDemoSeat", tag = "demo", security(("bearer" = [])), params(IdempotencyHeader),
     request_body = SeatBody,
     responses((status = 201, description = "Booked", body = BookingView), ConfirmErrors))]
 pub async fn confirm(
@@ -233,7 +233,7 @@ pub async fn confirm(
 }
 
 /// Books a demo seat the caller holds.
-#[utoipa::path(post, path = "/confirm/{seatId}", tag = "demo", security(("bearer" = [])),
+#[utoipa::path(post, path = "/confirm/{seatId}", operation_id = "confirmDemoSeatByPath", tag = "demo", security(("bearer" = [])),
     params(("seatId" = SeatId, Path), UserQuery, IdempotencyHeader),
     request_body(content = Option<OptionalUserBody>, description = "Optional"),
     responses((status = 201, description = "Booked", body = BookingView), ConfirmErrors))]
@@ -251,7 +251,7 @@ pub async fn confirm_by_path(
 }
 
 /// Releases a demo seat the caller holds, named in the body.
-#[utoipa::path(post, path = "/unlock", tag = "demo", security(("bearer" = [])), request_body = SeatBody,
+#[utoipa::path(post, path = "/unlock", operation_id = "unlockDemoSeat", tag = "demo", security(("bearer" = [])), request_body = SeatBody,
     responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
 pub async fn unlock(
     State(state): State<AppState>,
@@ -263,7 +263,7 @@ pub async fn unlock(
 }
 
 /// Releases a demo seat the caller holds.
-#[utoipa::path(post, path = "/unlock/{seatId}", tag = "demo", security(("bearer" = [])),
+#[utoipa::path(post, path = "/unlock/{seatId}", operation_id = "unlockDemoSeatByPath", tag = "demo", security(("bearer" = [])),
     params(("seatId" = SeatId, Path), UserQuery),
     request_body(content = Option<OptionalUserBody>, description = "Optional"),
     responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
@@ -280,7 +280,7 @@ pub async fn unlock_by_path(
 }
 
 /// The same as `POST /unlock`.
-#[utoipa::path(post, path = "/release", tag = "demo", security(("bearer" = [])), request_body = SeatBody,
+#[utoipa::path(post, path = "/release", operation_id = "releaseDemoSeat", tag = "demo", security(("bearer" = [])), request_body = SeatBody,
     responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
 pub async fn release(
     state: State<AppState>,
@@ -291,7 +291,7 @@ pub async fn release(
 }
 
 /// The same as `POST /unlock/{seatId}`.
-#[utoipa::path(post, path = "/release/{seatId}", tag = "demo", security(("bearer" = [])),
+#[utoipa::path(post, path = "/release/{seatId}", operation_id = "releaseDemoSeatByPath", tag = "demo", security(("bearer" = [])),
     params(("seatId" = SeatId, Path), UserQuery),
     request_body(content = Option<OptionalUserBody>, description = "Optional"),
     responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]

@@ -33,7 +33,7 @@ crate::error_responses!(ShowErrors: InvalidRequest, EventNotFound, StoreUnavaila
 
 /// Creates an event with its sections; section ids are `s1`, `s2`, ... in the order given.
 /// Needs the `organizer` (or `admin`) role.
-#[utoipa::path(post, path = "/events", tag = "events", security(("bearer" = [])),
+#[utoipa::path(post, path = "/events", operation_id = "createEvent", tag = "events", security(("bearer" = [])),
     request_body = NewEvent,
     responses(
         (status = 201, description = "Created", body = EventView,
@@ -74,7 +74,7 @@ pub async fn create(
 }
 
 /// The seed systems' name for `POST /events`.
-#[utoipa::path(post, path = "/events/create", tag = "events", security(("bearer" = [])),
+#[utoipa::path(post, path = "/events/create", operation_id = "createEventSeed", tag = "events", security(("bearer" = [])),
     request_body = NewEvent,
     responses(
         (status = 201, description = "Created", body = EventView,
@@ -111,7 +111,7 @@ pub struct EventPage {
 
 /// Events in creation order, `limit` (default 50, at most 100) at a time, as summaries: each
 /// section's counts, no seat ids (`GET /events/{eventId}` and the seat maps have those).
-#[utoipa::path(get, path = "/events", tag = "events", params(ListQuery),
+#[utoipa::path(get, path = "/events", operation_id = "listEvents", tag = "events", params(ListQuery),
     responses((status = 200, description = "A page of events", body = EventPage), ListErrors))]
 pub async fn list(
     State(state): State<AppState>,
@@ -128,7 +128,7 @@ pub async fn list(
 
 /// One event with its sections and their live `remaining` counts. With `If-None-Match`
 /// naming its current `ETag`: `304` and no body.
-#[utoipa::path(get, path = "/events/{eventId}", tag = "events",
+#[utoipa::path(get, path = "/events/{eventId}", operation_id = "getEvent", tag = "events",
     params(("eventId" = EventId, Path),
         ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
     responses(

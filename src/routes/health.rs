@@ -30,7 +30,7 @@ pub struct Readiness {
 crate::error_responses!(ReadyzErrors: StoreUnavailable);
 
 /// The process is up (whatever Redis is doing).
-#[utoipa::path(get, path = "/healthz", tag = "health",
+#[utoipa::path(get, path = "/healthz", operation_id = "getHealth", tag = "health",
     responses((status = 200, description = "The process is up", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
@@ -38,7 +38,7 @@ pub async fn healthz() -> Json<Health> {
 
 /// Redis answers: this replica can serve bookings (`ok`). When it cannot: `503` with status
 /// `unavailable` and the reason (never where Redis is: the replica's log says that).
-#[utoipa::path(get, path = "/readyz", tag = "health",
+#[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "health",
     responses((status = 200, description = "Redis answers", body = Readiness), ReadyzErrors))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, AppError> {
     match state.store.ping().await {

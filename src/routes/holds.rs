@@ -66,7 +66,7 @@ fn user(caller: &Caller, body: Option<HoldUserBody>) -> Result<UserId, AppError>
 
 /// Holds named seats (all in one section) or a quantity of a general admission section for
 /// `HOLD_TTL_MS`, all or nothing: if any seat is sold or held by someone else, nothing is held.
-#[utoipa::path(post, path = "/events/{eventId}/holds", tag = "holds",
+#[utoipa::path(post, path = "/events/{eventId}/holds", operation_id = "createHold", tag = "holds",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), AdmissionHeader),
     request_body = NewHold,
@@ -94,7 +94,7 @@ pub async fn create(
 }
 
 /// The caller's live hold.
-#[utoipa::path(get, path = "/events/{eventId}/holds/{holdId}", tag = "holds",
+#[utoipa::path(get, path = "/events/{eventId}/holds/{holdId}", operation_id = "getHold", tag = "holds",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("holdId" = HoldId, Path),
         ("user" = Option<UserId>, Query, description = "Open mode only: who asks")),
@@ -117,7 +117,7 @@ pub struct UserQuery {
 
 /// Extends the hold to now + `HOLD_TTL_MS`, at most `HOLD_MAX_EXTENSIONS` times and never
 /// past `HOLD_MAX_LIFETIME_MS` after it was made.
-#[utoipa::path(post, path = "/events/{eventId}/holds/{holdId}/extend", tag = "holds",
+#[utoipa::path(post, path = "/events/{eventId}/holds/{holdId}/extend", operation_id = "extendHold", tag = "holds",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("holdId" = HoldId, Path)),
     request_body(content = Option<HoldUserBody>, description = "Optional with a token"),
@@ -136,7 +136,7 @@ pub async fn extend(
 }
 
 /// Books everything the live hold holds as one booking, atomically.
-#[utoipa::path(post, path = "/events/{eventId}/holds/{holdId}/confirm", tag = "holds",
+#[utoipa::path(post, path = "/events/{eventId}/holds/{holdId}/confirm", operation_id = "confirmHold", tag = "holds",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("holdId" = HoldId, Path), IdempotencyHeader),
     request_body(content = Option<HoldUserBody>, description = "Optional with a token"),
@@ -162,7 +162,7 @@ pub async fn confirm(
 }
 
 /// Releases the hold: its seats or tickets are free at once.
-#[utoipa::path(delete, path = "/events/{eventId}/holds/{holdId}", tag = "holds",
+#[utoipa::path(delete, path = "/events/{eventId}/holds/{holdId}", operation_id = "releaseHold", tag = "holds",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("holdId" = HoldId, Path)),
     request_body(content = Option<HoldUserBody>, description = "Optional with a token"),

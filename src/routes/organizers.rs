@@ -31,7 +31,7 @@ pub struct Organizers {
 }
 
 /// Who manages the event. Only they (and admins) may ask.
-#[utoipa::path(get, path = "/events/{eventId}/organizers", tag = "events",
+#[utoipa::path(get, path = "/events/{eventId}/organizers", operation_id = "listOrganizers", tag = "events",
     security(("bearer" = [])), params(("eventId" = EventId, Path)),
     responses((status = 200, description = "The event's organizers", body = Organizers),
         OrganizerErrors))]
@@ -45,7 +45,7 @@ pub async fn list(
 
 /// Adds an organizer to the event (they may then manage it as its creator does). Only its
 /// organizers (and admins) may.
-#[utoipa::path(put, path = "/events/{eventId}/organizers/{userId}", tag = "events",
+#[utoipa::path(put, path = "/events/{eventId}/organizers/{userId}", operation_id = "addOrganizer", tag = "events",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("userId" = UserId, Path)),
     responses((status = 200, description = "The event's organizers after", body = Organizers),
@@ -59,7 +59,7 @@ pub async fn add(
 }
 
 /// Removes an organizer from the event. Only its organizers (and admins) may.
-#[utoipa::path(delete, path = "/events/{eventId}/organizers/{userId}", tag = "events",
+#[utoipa::path(delete, path = "/events/{eventId}/organizers/{userId}", operation_id = "removeOrganizer", tag = "events",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("userId" = UserId, Path)),
     responses((status = 200, description = "The event's organizers after", body = Organizers),

@@ -19,7 +19,7 @@ const POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 
     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The seat-map page: pick an event, see its seats and sections live, hold and book.
-#[utoipa::path(get, path = "/", tag = "page",
+#[utoipa::path(get, path = "/", operation_id = "getSeatMapPage", tag = "page",
     responses((status = 200, description = "The seat-map page (HTML)", content_type = "text/html",
         body = String)))]
 pub async fn page() -> impl IntoResponse {

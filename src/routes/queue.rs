@@ -63,7 +63,7 @@ pub struct StatusQuery {
 /// Joins the event's waiting room: one place per user (joining again answers the same place,
 /// or the admission it led to). Ask `GET /events/{eventId}/queue/{ticket}` every few seconds:
 /// people who stop asking for `QUEUE_ABANDON_MS` are skipped when their turn comes.
-#[utoipa::path(post, path = "/events/{eventId}/queue", tag = "queue", security(("bearer" = [])),
+#[utoipa::path(post, path = "/events/{eventId}/queue", operation_id = "joinQueue", tag = "queue", security(("bearer" = [])),
     params(("eventId" = EventId, Path)),
     request_body(content = Option<QueueUserBody>, description = "Optional with a token"),
     responses((status = 200, description = "Your place, or your admission", body = QueueStanding),
@@ -86,7 +86,7 @@ pub async fn join(
 /// Where the caller stands in the event's waiting room: `waiting` with `position` (people
 /// ahead) and `estimatedWaitSeconds`, then `admitted` with the `admissionToken` to send as
 /// `Admission-Token` until `admittedUntil`, or `ended`.
-#[utoipa::path(get, path = "/events/{eventId}/queue/{ticket}", tag = "queue",
+#[utoipa::path(get, path = "/events/{eventId}/queue/{ticket}", operation_id = "getQueueStanding", tag = "queue",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path),
         ("ticket" = String, Path, description = "The ticket `POST /events/{eventId}/queue` gave"),
@@ -129,7 +129,7 @@ const STREAM_EVERY: Duration = Duration::from_secs(2);
 /// The same standing as Server-Sent Events: a `standing` event now and whenever it changes
 /// (asked every 2 seconds, which keeps the place), until it is `ended` or the replica drains
 /// (then reconnect, or ask `GET .../queue/{ticket}`).
-#[utoipa::path(get, path = "/events/{eventId}/queue/{ticket}/stream", tag = "queue",
+#[utoipa::path(get, path = "/events/{eventId}/queue/{ticket}/stream", operation_id = "streamQueueStanding", tag = "queue",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path),
         ("ticket" = String, Path, description = "The ticket `POST /events/{eventId}/queue` gave"),
@@ -231,7 +231,7 @@ fn check_ticket(ticket: &str) -> Result<(), AppError> {
 
 /// Switches the event's waiting room on or off, or changes it. Organizers only. People in
 /// line keep their places; admissions already given stay valid until they end.
-#[utoipa::path(put, path = "/events/{eventId}/waiting-room", tag = "queue",
+#[utoipa::path(put, path = "/events/{eventId}/waiting-room", operation_id = "configureWaitingRoom", tag = "queue",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path)),
     request_body = WaitingRoom,

@@ -98,7 +98,7 @@ fn user(caller: &Caller, body: Option<UserBody>) -> Result<UserId, AppError> {
 
 /// Every named seat with its status: `available`, `locked` (with `lockExpiresAt`, never who)
 /// or `booked`. With `If-None-Match` naming its current `ETag`: `304` and no body.
-#[utoipa::path(get, path = "/events/{eventId}/seats", tag = "seats",
+#[utoipa::path(get, path = "/events/{eventId}/seats", operation_id = "getSeatMap", tag = "seats",
     params(("eventId" = EventId, Path),
         ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
     responses(
@@ -117,7 +117,7 @@ pub async fn list(
 }
 
 /// Holds a seat for `LOCK_TTL_MS`; the holder asking again gets the same lock, not extended.
-#[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/lock", tag = "seats",
+#[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/lock", operation_id = "lockSeat", tag = "seats",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("seatId" = SeatId, Path), AdmissionHeader),
     request_body(content = Option<UserBody>, description = "Optional with a token"),
@@ -134,7 +134,7 @@ pub async fn lock(
 }
 
 /// Books a seat the caller holds, while the lock lives.
-#[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/confirm", tag = "seats",
+#[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/confirm", operation_id = "confirmSeat", tag = "seats",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("seatId" = SeatId, Path), IdempotencyHeader),
     request_body(content = Option<UserBody>, description = "Optional with a token"),
@@ -155,7 +155,7 @@ pub async fn confirm(
 }
 
 /// Releases a seat the caller holds.
-#[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/unlock", tag = "seats",
+#[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/unlock", operation_id = "unlockSeat", tag = "seats",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("seatId" = SeatId, Path)),
     request_body(content = Option<UserBody>, description = "Optional with a token"),

@@ -49,7 +49,7 @@ crate::error_responses!(StreamErrors: InvalidRequest, EventNotFound, RateLimited
 /// `Last-Event-ID` are no longer kept; reload the map). Reconnect with `Last-Event-ID` to
 /// resume. Keep-alive comments every `STREAM_KEEPALIVE_MS`. At most `STREAM_MAX_PER_CLIENT`
 /// open streams per client address and `STREAM_MAX_PER_REPLICA` per replica (then `429`).
-#[utoipa::path(get, path = "/events/{eventId}/stream", tag = "events",
+#[utoipa::path(get, path = "/events/{eventId}/stream", operation_id = "streamEvent", tag = "events",
     params(("eventId" = EventId, Path),
         ("Last-Event-ID" = Option<u64>, Header,
             description = "The `id` of the last event received: resume after it")),

@@ -208,14 +208,49 @@ async fn the_served_document_keeps_the_rules_added_to_it() {
     let branches = |schema: &str| schemas[schema]["oneOf"].as_array().map_or(0, Vec::len);
     assert_eq!(branches("NewSection"), 3, "{}", schemas["NewSection"]);
     assert_eq!(branches("NewHold"), 2, "{}", schemas["NewHold"]);
+    // Each variant is a complete object schema: a type, its required fields, every property.
+    for variant in [
+        "NewGeneralSection",
+        "NewSeatedSection",
+        "NewRowsSection",
+        "NewSeatsHold",
+        "NewQuantityHold",
+    ] {
+        assert_eq!(schemas[variant]["type"], "object", "{variant}");
+        assert!(schemas[variant]["oneOf"].is_null(), "{variant}");
+        assert!(schemas[variant]["properties"].is_object(), "{variant}");
+    }
     assert_eq!(
-        schemas["NewSection"]["properties"]["seats"]["uniqueItems"],
+        schemas["NewSeatedSection"]["properties"]["seats"]["uniqueItems"],
         true
     );
     assert_eq!(
-        schemas["NewHold"]["properties"]["seats"]["uniqueItems"],
+        schemas["NewSeatedSection"]["properties"]["seats"]["type"],
+        "array"
+    );
+    assert_eq!(
+        schemas["NewSeatedSection"]["properties"]["capacity"]["type"],
+        "null"
+    );
+    assert_eq!(
+        schemas["NewSeatsHold"]["properties"]["seats"]["uniqueItems"],
         true
     );
+    assert_eq!(
+        schemas["NewQuantityHold"]["required"],
+        serde_json::json!(["sectionId", "qty"])
+    );
+    // Every operation has an id of its own (the OpenAPI specification requires it; client
+    // generators name their functions after it).
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(ids.insert(id.to_owned()), "{id} is used twice");
+        }
+    }
     assert_eq!(schemas["BookBody"]["properties"]["qty"]["maximum"], 10);
     // The reference page is served from the same document.
     app.get("/docs/").await.assert_status(200);
