@@ -336,7 +336,12 @@ impl App {
                 hold_max_extensions: settings.hold_max_extensions,
                 hold_max_lifetime_ms: settings.hold_max_lifetime_ms,
             });
-        let listener = crate::server::bind(settings.bind_addr)?;
+        let listener = crate::server::bind(settings.bind_addr).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen on {} (BIND_ADDR): {e}", settings.bind_addr),
+            )
+        })?;
         if let Some(addr) = settings.metrics_addr.0 {
             let bound = crate::metrics::serve(addr).await.map_err(|e| {
                 io::Error::new(e.kind(), format!("metrics on {addr} (METRICS_ADDR): {e}"))

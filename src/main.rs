@@ -93,11 +93,10 @@ async fn serve(settings: Settings) -> ExitCode {
         return ExitCode::from(2);
     }
     let instance = settings.instance_id();
-    let bind_addr = settings.bind_addr;
     let app = match App::build(settings).await {
         Ok(app) => app,
         Err(e) => {
-            tracing::error!("could not start: cannot listen on {bind_addr}: {e}");
+            tracing::error!("could not start: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -298,12 +298,20 @@ impl Caller {
         }
     }
 
-    /// As [`Self::acting`], but in open mode the request must name its user.
+    /// As [`Self::acting`], but in open mode the request must name its user (a request with
+    /// a body: `userId` in it).
     pub fn acting_named(&self, named: Option<UserId>) -> Result<UserId, AppError> {
+        self.named_or(named, "AUTH_MODE=open: name the user with userId in the JSON body")
+    }
+
+    /// As [`Self::acting_named`], for a request without a body (`GET`): `?user=`.
+    pub fn acting_in_query(&self, named: Option<UserId>) -> Result<UserId, AppError> {
+        self.named_or(named, "AUTH_MODE=open: name the user with ?user=<userId>")
+    }
+
+    fn named_or(&self, named: Option<UserId>, missing: &str) -> Result<UserId, AppError> {
         match (self, named) {
-            (Caller::Open, None) => Err(AppError::InvalidRequest(
-                "a body with userId is required".into(),
-            )),
+            (Caller::Open, None) => Err(AppError::InvalidRequest(missing.into())),
             (caller, named) => caller.acting(named),
         }
     }

@@ -40,7 +40,7 @@ pub struct NewEvent {
     #[serde(default, deserialize_with = "super::whole::deserialize_option")]
     #[schema(minimum = 1, maximum = 1_000_000)]
     pub max_per_user: Option<u32>,
-    /// A waiting room for the on-sale (README, "Waiting room"); an organizer can change it
+    /// A waiting room for the on-sale (docs/waiting-room.md); an organizer can change it
     /// later (`PUT /events/{eventId}/waiting-room`).
     #[serde(default)]
     pub waiting_room: Option<super::queue::WaitingRoom>,

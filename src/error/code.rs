@@ -1,6 +1,6 @@
 //! Every error code a client can see, its HTTP status and when it happens: one table, from
 //! which the API's answers ([`super::AppError`]), the OpenAPI error schema, the mapping of the
-//! Lua scripts' refusals and the checks on `nginx/nginx.conf` and README all come. A code
+//! Lua scripts' refusals and the checks on `nginx/nginx.conf` and the API guide (docs/api.md) all come. A code
 //! spelled differently anywhere else fails a unit test, not a request in production.
 
 use axum::http::StatusCode;
@@ -40,7 +40,7 @@ macro_rules! error_codes {
                 match self { $(ErrorCode::$variant => Origin::$origin,)+ }
             }
 
-            /// When it happens, in a sentence (the OpenAPI document and README say the same).
+            /// When it happens, in a sentence (the OpenAPI document and docs/api.md say the same).
             pub fn when(self) -> &'static str {
                 match self { $(ErrorCode::$variant => concat!($($doc),+).trim_ascii(),)+ }
             }
@@ -164,7 +164,7 @@ impl utoipa::PartialSchema for ErrorCode {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
-            .description(Some("What went wrong; see README's error table"))
+            .description(Some("What went wrong; see the error table of docs/api.md"))
             .into()
     }
 }
@@ -221,13 +221,13 @@ mod tests {
         }
     }
 
-    /// README's error table lists every code.
+    /// The API guide's error table lists every code.
     #[test]
-    fn readme_lists_every_code() {
-        let readme = include_str!("../../README.md");
+    fn the_api_guide_lists_every_code() {
+        let guide = include_str!("../../docs/api.md");
         for code in ErrorCode::ALL {
             let row = format!("| {} | `{code}` |", code.status().as_u16());
-            assert!(readme.contains(&row), "README's error table lacks {row}");
+            assert!(guide.contains(&row), "docs/api.md's error table lacks {row}");
         }
     }
 }

@@ -106,7 +106,7 @@ pub async fn read(
     QueryParams(query): QueryParams<UserQuery>,
 ) -> Result<Json<HoldView>, AppError> {
     let (event, hold) = event_and_hold(path)?;
-    let user = caller.acting_named(query.user.map(UserId::parse).transpose()?)?;
+    let user = caller.acting_in_query(query.user.map(UserId::parse).transpose()?)?;
     Ok(Json(state.store.hold(&event, &hold, &user).await?.into()))
 }
 

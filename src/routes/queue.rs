@@ -113,7 +113,7 @@ async fn ask(
 ) -> Result<(EventId, UserId, QueueStanding), AppError> {
     let event = EventId::parse(event)?;
     let named = query.user.map(UserId::parse).transpose()?;
-    let user = caller.acting_named(named)?;
+    let user = caller.acting_in_query(named)?;
     check_ticket(ticket)?;
     let standing = state
         .store

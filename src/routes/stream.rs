@@ -1,7 +1,7 @@
 //! `GET /events/{eventId}/stream`: the event's changes of availability as Server-Sent Events,
 //! fed by this replica's reader of the event's change stream in Redis ([`crate::live`]).
 //!
-//! The protocol (README, "Live availability"):
+//! The protocol (docs/live-availability.md):
 //! * `ready` (first, without `Last-Event-ID`): `{"version": v}`, id `v`. Load the map, then
 //!   apply every `change` that follows: each carries absolute values (a seat's status, a
 //!   section's remaining), so changes the map already shows do no harm.

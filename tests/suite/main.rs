@@ -9,6 +9,7 @@ mod audit;
 mod bookings;
 mod cluster;
 mod demo;
+mod docs;
 mod durability;
 mod events;
 mod faults;
