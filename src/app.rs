@@ -12,10 +12,10 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use ipnet::IpNet;
+
 use std::any::Any;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -29,52 +29,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
 use tower_http::trace::TraceLayer;
 
-/// Bodies above this get `413`.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub use crate::extract::MAX_BODY_BYTES;
+pub use crate::state::AppState;
 
 pub static X_INSTANCE_ID: HeaderName = HeaderName::from_static("x-instance-id");
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// What every handler gets: the store, and the settings. Nothing else, and nothing mutable:
-/// replicas share no memory, so correctness can only come from Redis.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub settings: Arc<Settings>,
-    /// Verifies tokens (or, in open mode, lets clients name themselves).
-    pub auth: Arc<Auth>,
-    /// This replica's readers of change streams, fanned out to its subscribers.
-    pub live: Arc<Hub>,
-    /// Signs and checks waiting-room admission tokens (none: waiting rooms cannot be on).
-    pub admissions: Option<Arc<Admissions>>,
-}
-
-impl AppState {
-    /// What signs admission tokens; without one, no waiting room can run here (a 400 that
-    /// says what to set).
-    pub fn admissions(&self) -> Result<&Admissions, AppError> {
-        self.admissions.as_deref().ok_or_else(|| {
-            AppError::InvalidRequest(
-                "this deployment cannot sign admission tokens, so it cannot run a waiting \
-                 room: set ADMISSION_SECRET (or AUTH_JWT_SECRET)"
-                    .into(),
-            )
-        })
-    }
-
-    /// Whether an `Admission-Token` admits `user` to `event` (its signature, user, event and
-    /// expiry; whether it was used is the booking script's check).
-    pub fn admitted(
-        &self,
-        token: &crate::extract::AdmissionToken,
-        user: &crate::domain::ids::UserId,
-        event: &crate::domain::ids::EventId,
-    ) -> bool {
-        self.admissions
-            .as_ref()
-            .is_some_and(|a| a.admits(token.0.as_deref(), user, event))
-    }
-}
 
 pub fn router(state: AppState, draining: Draining) -> Router {
     let instance = HeaderValue::from_str(&state.settings.instance_id())
@@ -216,7 +175,11 @@ async fn limit_addresses(
 ) -> Response {
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if write && state.settings.rate_limit_per_ip > 0 {
-        let address = client_address(peer.ip(), req.headers(), &state.settings.trusted_proxies);
+        let address = crate::extract::client_address(
+            peer.ip(),
+            req.headers(),
+            &state.settings.trusted_proxies,
+        );
         if let Err(e) = state.store.check_address_rate(&address).await {
             return e.into_response();
         }
@@ -224,30 +187,7 @@ async fn limit_addresses(
     next.run(req).await
 }
 
-/// The client's address: the peer, or, when the peer is a trusted proxy, the last address in
-/// X-Forwarded-For that is not one of them.
-pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse().ok())
-        .collect();
-    forwarded
-        .iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .copied()
-        .unwrap_or(peer)
-}
-
-/// Cancelled when shutdown begins; see [`App::run`].
-pub type Draining = CancellationToken;
+pub use crate::server::Draining;
 
 /// While draining, every response closes its connection, so a load balancer drops its pooled
 /// connections to this replica one by one, each after a complete exchange, instead of finding

@@ -1,14 +1,24 @@
 //! Request extractors whose every failure is an [`AppError`], so malformed requests get the same
 //! JSON error body as everything else.
 
+use crate::config::Settings;
 use crate::domain::object::Object;
 use crate::error::AppError;
+use crate::server::Peer;
 use crate::store::IdempotencyKey;
 use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRef};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Bodies above this get `413`.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A JSON body (`Content-Type: application/json`): an object, never an array.
 pub struct JsonBody<T>(pub T);
@@ -18,7 +28,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         let axum::Json(Object(value)) =
-            <axum::Json<Object<T>> as FromRequest<S>>::from_request(req, state).await?;
+            <axum::Json<Object<T>> as FromRequest<S>>::from_request(req, state)
+                .await
+                .map_err(json_rejection)?;
         Ok(Self(value))
     }
 }
@@ -39,7 +51,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::PayloadTooLarge {
-                    limit: crate::app::MAX_BODY_BYTES,
+                    limit: MAX_BODY_BYTES,
                 }
             } else if crate::error::body_timed_out(&rejection) {
                 AppError::body_timeout()
@@ -54,7 +66,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
             return Err(AppError::UnsupportedMediaType);
         }
         // `null` is no body too.
-        let axum::Json(value) = axum::Json::<Option<Object<T>>>::from_bytes(&bytes)?;
+        let axum::Json(value) =
+            axum::Json::<Option<Object<T>>>::from_bytes(&bytes).map_err(json_rejection)?;
         Ok(Self(value.map(|Object(value)| value)))
     }
 }
@@ -138,4 +151,72 @@ pub struct AdmissionHeader {
     /// `POST /events/{eventId}/queue` (or `GET .../queue/{ticket}`) once admitted.
     #[param(rename = "Admission-Token")]
     admission_token: Option<String>,
+}
+
+/// What a JSON body's rejection means for the client.
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
+        JsonRejection::JsonDataError(e) => AppError::serde_message(
+            &e.body_text(),
+            "Failed to deserialize the JSON body into the target type: ",
+        ),
+        JsonRejection::JsonSyntaxError(e) => {
+            AppError::serde_message(&e.body_text(), "Failed to parse the request body as JSON: ")
+        }
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            }
+        }
+        ref other if crate::error::body_timed_out(other) => AppError::body_timeout(),
+        other => AppError::InvalidRequest(other.body_text()),
+    }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the last address in
+/// X-Forwarded-For that is not one of them.
+pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// The client's address (see [`client_address`]), with TRUSTED_PROXIES from the state.
+pub struct ClientAddress(pub IpAddr);
+
+impl<S> FromRequestParts<S> for ClientAddress
+where
+    S: Send + Sync,
+    Arc<Settings>: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let settings: Arc<Settings> = FromRef::from_ref(state);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<Peer>>()
+            .map(|ConnectInfo(Peer(peer))| peer.ip())
+            .ok_or_else(|| AppError::Internal("no peer address on the connection".into()))?;
+        Ok(Self(client_address(
+            peer,
+            &parts.headers,
+            &settings.trusted_proxies,
+        )))
+    }
 }

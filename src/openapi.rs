@@ -3,7 +3,6 @@
 //! a route cannot exist undocumented. Served at `GET /openapi.json`, with Swagger UI at
 //! `GET /docs` (its files are compiled into the binary: nothing is fetched from a CDN).
 
-use crate::app::AppState;
 use crate::config::Settings;
 use crate::error::ErrorCode;
 use crate::error::openapi::{ErrorBody, ErrorDetail};
@@ -189,7 +188,7 @@ fn not_null(mut property: Value) -> Value {
 }
 
 /// `GET /openapi.json` and the Swagger UI at `GET /docs`.
-pub fn router(api: Value) -> Router<AppState> {
+pub fn router<S: Clone + Send + Sync + 'static>(api: Value) -> Router<S> {
     SwaggerUi::new("/docs")
         .external_url_unchecked("/openapi.json", api)
         .into()

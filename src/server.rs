@@ -13,7 +13,6 @@
 //!   is answered `503 OVERLOADED` and closed at once, so the process never reaches its file
 //!   limit and a client's sockets never starve the others of `accept`.
 
-use crate::app::Draining;
 use crate::error::ErrorCode;
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -50,6 +49,10 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(BACKLOG)?;
     TcpListener::from_std(socket.into())
 }
+
+/// Cancelled when shutdown begins (see `App::run`): the listener closes, open connections
+/// are told to close after their response.
+pub type Draining = tokio_util::sync::CancellationToken;
 
 /// What bounds one connection.
 #[derive(Debug, Clone, Copy)]

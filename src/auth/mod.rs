@@ -16,6 +16,7 @@
 mod admission;
 mod token;
 
+pub use crate::domain::role::{Actor, Role};
 pub use admission::{Admissions, derive_secret as derive_admission_secret};
 pub use token::{Claims, mint};
 
@@ -26,33 +27,6 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::{Deserialize, Serialize};
-
-/// What a user may do beyond their own bookings.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Default,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Books, holds and cancels for themselves.
-    #[default]
-    Buyer,
-    /// Also creates events, and reads and cancels anyone's bookings.
-    Organizer,
-    /// Everything an organizer may.
-    Admin,
-}
 
 /// The verifier, built once at start from the settings.
 pub struct Auth {
@@ -242,25 +216,6 @@ pub enum Caller {
     Open,
 }
 
-/// Who acts, as the scripts' tenancy check (`may_manage` in lua/lib.lua) reads it.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// The user (empty in open mode).
-    pub user: String,
-    /// `buyer`, `organizer`, `admin`, or `open`.
-    pub role: &'static str,
-}
-
-impl Role {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Role::Buyer => "buyer",
-            Role::Organizer => "organizer",
-            Role::Admin => "admin",
-        }
-    }
-}
-
 impl Caller {
     /// Who acts, for the tenancy checks.
     pub fn actor(&self) -> Actor {
@@ -301,7 +256,10 @@ impl Caller {
     /// As [`Self::acting`], but in open mode the request must name its user (a request with
     /// a body: `userId` in it).
     pub fn acting_named(&self, named: Option<UserId>) -> Result<UserId, AppError> {
-        self.named_or(named, "AUTH_MODE=open: name the user with userId in the JSON body")
+        self.named_or(
+            named,
+            "AUTH_MODE=open: name the user with userId in the JSON body",
+        )
     }
 
     /// As [`Self::acting_named`], for a request without a body (`GET`): `?user=`.
@@ -342,13 +300,16 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<crate::app::AppState> for Caller {
+/// Any state that holds the verifier: the caller of every handler that takes one.
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    std::sync::Arc<Auth>: axum::extract::FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &crate::app::AppState,
-    ) -> Result<Self, AppError> {
-        state.auth.caller(&parts.headers)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let auth: std::sync::Arc<Auth> = axum::extract::FromRef::from_ref(state);
+        auth.caller(&parts.headers)
     }
 }

@@ -44,8 +44,8 @@ pub struct TokenArgs {
     /// The user (the token's sub).
     #[arg(long)]
     pub user: String,
-    #[arg(long, value_enum, default_value_t = crate::auth::Role::Buyer)]
-    pub role: crate::auth::Role,
+    #[arg(long, value_enum, default_value_t = crate::domain::role::Role::Buyer)]
+    pub role: crate::domain::role::Role,
     /// How long it is valid, e.g. 15m, 1h, 7d.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub ttl: std::time::Duration,

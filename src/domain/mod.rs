@@ -8,6 +8,7 @@ pub mod ids;
 pub mod money;
 pub mod object;
 pub mod queue;
+pub mod role;
 pub mod seats;
 pub mod time;
 pub mod whole;

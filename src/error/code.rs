@@ -227,7 +227,10 @@ mod tests {
         let guide = include_str!("../../docs/api.md");
         for code in ErrorCode::ALL {
             let row = format!("| {} | `{code}` |", code.status().as_u16());
-            assert!(guide.contains(&row), "docs/api.md's error table lacks {row}");
+            assert!(
+                guide.contains(&row),
+                "docs/api.md's error table lacks {row}"
+            );
         }
     }
 }

@@ -10,7 +10,7 @@ pub use code::ErrorCode;
 
 use crate::domain::time::rfc3339;
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -259,29 +259,6 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<JsonRejection> for AppError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
-            JsonRejection::JsonDataError(e) => AppError::InvalidRequest(clean_serde_message(
-                &e.body_text(),
-                "Failed to deserialize the JSON body into the target type: ",
-            )),
-            JsonRejection::JsonSyntaxError(e) => AppError::InvalidRequest(clean_serde_message(
-                &e.body_text(),
-                "Failed to parse the request body as JSON: ",
-            )),
-            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                AppError::PayloadTooLarge {
-                    limit: crate::app::MAX_BODY_BYTES,
-                }
-            }
-            ref other if body_timed_out(other) => AppError::body_timeout(),
-            other => AppError::InvalidRequest(other.body_text()),
-        }
-    }
-}
-
 impl From<crate::domain::ids::InvalidId> for AppError {
     fn from(invalid: crate::domain::ids::InvalidId) -> Self {
         AppError::InvalidRequest(invalid.to_string())
@@ -304,6 +281,11 @@ impl From<QueryRejection> for AppError {
 }
 
 impl AppError {
+    /// A 400 with serde's message, without axum's prefix.
+    pub fn serde_message(text: &str, prefix: &str) -> Self {
+        AppError::InvalidRequest(clean_serde_message(text, prefix))
+    }
+
     /// The body stopped arriving (`HTTP_BODY_TIMEOUT_MS`).
     pub fn body_timeout() -> Self {
         AppError::RequestTimeout("the request body stopped arriving (HTTP_BODY_TIMEOUT_MS)")

@@ -1,7 +1,6 @@
 //! `POST /book` (and `POST /bookings`), `GET /bookings`, `GET|DELETE /bookings/{bookingId}`.
 
 use super::page_limit;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::booking::BookingView;
 use crate::domain::ids::{BookingId, EventId, SectionId, UserId, check_id};
@@ -10,6 +9,7 @@ use crate::extract::{
     AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, PathParams,
     QueryParams,
 };
+use crate::state::AppState;
 use crate::store::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
 use axum::Json;
 use axum::extract::State;
@@ -79,7 +79,7 @@ pub async fn book(
     }
     let user_id = caller.acting(body.user_id)?;
     let command = BookCommand {
-        admitted: state.admitted(&admission, &user_id, &body.event_id),
+        admitted: state.admitted(admission.0.as_deref(), &user_id, &body.event_id),
         event_id: body.event_id,
         section_id: body.section_id,
         qty: body.qty,

@@ -9,7 +9,6 @@ use super::seats::{
     self, ConfirmErrors, LockErrors, LockReply, SeatMapErrors, SeatMapReply, UnlockErrors,
     UnlockReply,
 };
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::booking::BookingView;
 use crate::domain::event::{EventRecord, SectionRecord};
@@ -20,6 +19,7 @@ use crate::extract::{
     AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, OptionalJson,
     PathParams, QueryParams,
 };
+use crate::state::AppState;
 use crate::store::Store;
 use axum::Json;
 use axum::extract::State;

@@ -1,13 +1,13 @@
 //! `POST /events` (and the seed route `POST /events/create`), `GET /events`,
 //! `GET /events/{eventId}`.
 
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::domain::event::{EventSummary, EventView, NewEvent};
 use crate::domain::ids::EventId;
 use crate::domain::time::now_ms;
 use crate::error::AppError;
 use crate::extract::{JsonBody, PathParams, QueryParams};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};

@@ -1,7 +1,7 @@
 //! Liveness and readiness, for load balancers and orchestrators.
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;

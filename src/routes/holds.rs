@@ -3,7 +3,6 @@
 //! read, extend, confirm or release it; for anyone else it does not exist.
 
 use super::bookings::{Via, booking_reply};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::booking::BookingView;
 use crate::domain::hold::{HoldView, NewHold};
@@ -13,6 +12,7 @@ use crate::extract::{
     AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, OptionalJson,
     PathParams, QueryParams,
 };
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -84,7 +84,7 @@ pub async fn create(
         .request(state.settings.max_qty_per_booking)
         .map_err(AppError::InvalidRequest)?;
     let user = caller.acting_named(body.user_id)?;
-    let admitted = state.admitted(&admission, &user, &event);
+    let admitted = state.admitted(admission.0.as_deref(), &user, &event);
     let hold = state
         .store
         .create_hold(&event, &user, &request, admitted)

@@ -15,9 +15,9 @@ mod queue;
 mod seats;
 mod stream;
 
-use crate::app::AppState;
 use crate::config::Settings;
 use crate::openapi::{self, ApiDoc};
+use crate::state::AppState;
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;

@@ -3,11 +3,11 @@
 //! created it, the organizers they add, and admins (`may_manage` in `lua/lib.lua`, checked in
 //! every script that manages an event: its waiting room, cancelling others' bookings).
 
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::domain::ids::{EventId, UserId};
 use crate::error::AppError;
 use crate::extract::PathParams;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;

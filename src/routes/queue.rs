@@ -3,21 +3,18 @@
 //! `PUT /events/{eventId}/waiting-room` (an organizer switches it on, off, or changes it).
 //! The queue itself moves in the scripts (`lua/queue_*.lua`).
 
-use crate::app::AppState;
-use crate::app::client_address;
 use crate::auth::{Caller, Role};
 use crate::domain::ids::{EventId, UserId};
 use crate::domain::queue::{QueueStanding, WaitingRoom};
 use crate::domain::time::now_ms;
 use crate::error::AppError;
-use crate::extract::{JsonBody, OptionalJson, PathParams, QueryParams};
+use crate::extract::{ClientAddress, JsonBody, OptionalJson, PathParams, QueryParams};
 use crate::live::StreamSlot;
-use crate::server::Peer;
+use crate::state::AppState;
 use crate::store::Standing;
 use axum::Json;
-use axum::extract::ConnectInfo;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderValue;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -141,13 +138,11 @@ const STREAM_EVERY: Duration = Duration::from_secs(2);
     ))]
 pub async fn status_stream(
     State(state): State<AppState>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
-    headers: HeaderMap,
+    ClientAddress(client): ClientAddress,
     caller: Caller,
     PathParams((event, ticket)): PathParams<(String, String)>,
     QueryParams(query): QueryParams<StatusQuery>,
 ) -> Result<Response, AppError> {
-    let client = client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
     let slot = state.live.admit(client)?;
     // The first standing now, so that a wrong ticket is a JSON error, not an empty stream.
     let (event, user, first) = ask(&state, &caller, event, &ticket, query).await?;

@@ -5,7 +5,6 @@
 //! name the event, the seat and the user.
 
 use super::bookings::{Via, booking_reply};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::booking::BookingView;
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
@@ -15,6 +14,7 @@ use crate::error::AppError;
 use crate::extract::{
     AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, OptionalJson, PathParams,
 };
+use crate::state::AppState;
 use crate::store::IdempotencyKey;
 use axum::Json;
 use axum::extract::State;
@@ -211,7 +211,7 @@ pub(super) async fn lock_seat(
     user: UserId,
     admission: &AdmissionToken,
 ) -> Result<Json<LockReply>, AppError> {
-    let admitted = state.admitted(admission, &user, &event);
+    let admitted = state.admitted(admission.0.as_deref(), &user, &event);
     let lock = state
         .store
         .lock_seat(&event, &seat, &user, state.settings.lock_ttl_ms, admitted)

@@ -14,15 +14,12 @@
 //! reconnecting with `Last-Event-ID` (browsers do) resumes where it stopped. Streams end when the
 //! replica starts draining.
 
-use crate::app::AppState;
-use crate::app::client_address;
 use crate::domain::ids::EventId;
 use crate::error::AppError;
-use crate::extract::PathParams;
+use crate::extract::{ClientAddress, PathParams};
 use crate::live::{Feed, Hub, StreamSlot};
-use crate::server::Peer;
+use crate::state::AppState;
 use crate::store::{Change, Store};
-use axum::extract::ConnectInfo;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -60,13 +57,12 @@ crate::error_responses!(StreamErrors: InvalidRequest, EventNotFound, RateLimited
     ))]
 pub async fn stream(
     State(state): State<AppState>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     PathParams(event_id): PathParams<String>,
 ) -> Result<Response, AppError> {
     let event = EventId::parse(event_id)?;
     let resume = last_event_id(&headers)?;
-    let client = client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
     let slot = state.live.admit(client)?;
     let version = state.store.event_version(&event).await?;
     let feed = state.live.subscribe(&event, version);

@@ -3,9 +3,9 @@
 use super::keys::{EVENTS_INDEX, EventKeys};
 use super::scripts::{CreateEventArgs, CreateEventKeys, EventOrganizersArgs, EventOrganizersKeys};
 use super::{RedisTime, Signal, Store, parse_document, redis_millis};
-use crate::auth::Actor;
 use crate::domain::event::{EventRecord, EventSummary, EventView, SummaryRecord};
 use crate::domain::ids::{EventId, SectionId, UserId};
+use crate::domain::role::Actor;
 use crate::error::AppError;
 use futures_util::future::join_all;
 use serde::Deserialize;

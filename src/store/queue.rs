@@ -6,9 +6,9 @@ use super::scripts::{
     QueueConfigureArgs, QueueConfigureKeys, QueueJoinArgs, QueueJoinKeys, QueueStatusArgs,
     QueueStatusKeys,
 };
-use crate::auth::Actor;
 use crate::domain::ids::{EventId, UserId};
 use crate::domain::queue::QueueSettings;
+use crate::domain::role::Actor;
 use crate::error::AppError;
 use serde::Deserialize;
 

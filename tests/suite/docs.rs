@@ -77,8 +77,17 @@ fn links(text: &str) -> Vec<String> {
 fn readme_is_the_front_door() {
     let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).expect("README");
     let lines = readme.lines().count();
-    assert!(lines <= 300, "README.md has {lines} lines; the rest belongs in docs/");
-    for needed in ["## Run it", "## Test it", "## API", "## Example", "## Documentation"] {
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; the rest belongs in docs/"
+    );
+    for needed in [
+        "## Run it",
+        "## Test it",
+        "## API",
+        "## Example",
+        "## Documentation",
+    ] {
         assert!(readme.contains(needed), "README.md lacks {needed}");
     }
 }
@@ -122,5 +131,8 @@ fn every_relative_link_resolves() {
             checked += 1;
         }
     }
-    assert!(checked > 20, "only {checked} links found: the reader is broken");
+    assert!(
+        checked > 20,
+        "only {checked} links found: the reader is broken"
+    );
 }
