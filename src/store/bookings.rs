@@ -1,8 +1,8 @@
 //! Booking by quantity, reading, listing and cancelling bookings.
 
 use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
-use super::keys::{self, EVENTS_INDEX, EventKeys};
-use super::scripts::{BookArgs, BookKeys, CancelArgs, CancelKeys};
+use super::keys::{self, EVENTS_INDEX, EventKeys, Scope};
+use super::scripts::{BookArgs, CancelArgs};
 use super::{RedisConn, Store, parse_document};
 use crate::domain::booking::{BookingRecord, BookingView};
 use crate::domain::event::EventRecord;
@@ -67,7 +67,6 @@ impl Store {
         command: &BookCommand,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<BookingOutcome, AppError> {
-        let keys = EventKeys::new(&command.event_id);
         let slot = keys::event_slot(&command.event_id);
         let fingerprint = format!(
             "book|{}|{}|{}",
@@ -79,29 +78,11 @@ impl Store {
                 .await?;
             let book = &self.scripts.book;
             self.run_booking_script(book.name, slot, |id| {
-                book.call(
-                    BookKeys {
-                        admissions: keys.admissions(),
-                        version: keys.version(),
-                        changes: keys.changes(),
-                        event: keys.event(),
-                        sections: keys.sections(),
-                        booked_seats: keys.booked_seats(),
-                        seats_at: keys.seats_at(),
-                        lock_index: keys.lock_index(),
-                        booking: keys::booking(id),
-                        bookings: keys.bookings(),
-                        user_bookings: keys.user_bookings(&command.user_id),
-                        user_tickets: keys.user_tickets(),
-                        user_locks: keys.user_locks(&command.user_id),
-                        seat_sections: keys.seat_sections(),
-                        holds: keys.holds(),
-                        user_held: keys.user_held(),
-                        seat_positions: keys.seat_positions(),
-                        held_seats: keys.held_seats(),
-                        idempotency: idempotency
-                            .map(|key| keys.idempotency(&command.user_id, key.as_str())),
-                    },
+                book.call_in(
+                    &Scope::event(&command.event_id)
+                        .user(&command.user_id)
+                        .booking(id)
+                        .idempotency(idempotency.map(IdempotencyKey::as_str)),
                     BookArgs {
                         booking_id: id.to_string(),
                         event_id: command.event_id.to_string(),
@@ -144,7 +125,6 @@ impl Store {
                 })
                 .ok_or(AppError::BookingNotFound)?;
             let acting = acting.unwrap_or(&booking.user_id);
-            let keys = EventKeys::new(&booking.event_id);
             let fingerprint = format!("cancel|{id}");
             match idempotency {
                 Some(key) => {
@@ -155,18 +135,11 @@ impl Store {
                 None => self.check_user_rate(acting).await?,
             }
             let cancel = &self.scripts.cancel_booking;
-            let invocation = cancel.call(
-                CancelKeys {
-                    version: keys.version(),
-                    changes: keys.changes(),
-                    booking: keys::booking(id),
-                    sections: keys.sections(),
-                    seat_positions: keys.seat_positions(),
-                    booked_seats: keys.booked_seats(),
-                    user_tickets: keys.user_tickets(),
-                    organizers: keys.organizers(),
-                    idempotency: idempotency.map(|key| keys.idempotency(acting, key.as_str())),
-                },
+            let invocation = cancel.call_in(
+                &Scope::event(&booking.event_id)
+                    .user(acting)
+                    .booking(id)
+                    .idempotency(idempotency.map(IdempotencyKey::as_str)),
                 CancelArgs {
                     cancelled_at: now_ms().to_string(),
                     actor: if actor.user.is_empty() {
@@ -178,7 +151,7 @@ impl Store {
                     fingerprint: idempotency.map(|_| fingerprint.clone()),
                     ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
                 },
-            );
+            )?;
             Ok(self.run_acked_script(cancel.name, &invocation).await??)
         })
         .await

@@ -1,7 +1,7 @@
 //! Creating, reading and listing events.
 
-use super::keys::{EVENTS_INDEX, EventKeys};
-use super::scripts::{CreateEventArgs, CreateEventKeys, EventOrganizersArgs, EventOrganizersKeys};
+use super::keys::{EVENTS_INDEX, EventKeys, Scope};
+use super::scripts::{CreateEventArgs, EventOrganizersArgs};
 use super::{RedisTime, Signal, Store, parse_document, redis_millis};
 use crate::domain::event::{EventRecord, EventSummary, EventView, SummaryRecord};
 use crate::domain::ids::{EventId, SectionId, UserId};
@@ -22,7 +22,6 @@ impl Store {
         let encode = |e: serde_json::Error| AppError::Internal(format!("encoding event: {e}"));
         let document = serde_json::to_string(event).map_err(encode)?;
         let summary = serde_json::to_string(&SummaryRecord::from(event)).map_err(encode)?;
-        let keys = EventKeys::new(&event.id);
         self.bounded(async {
             let mut conn = self.conn().await?;
             // The global index is written first: if this process dies before the script runs,
@@ -41,23 +40,14 @@ impl Store {
             let reply = self
                 .run_script::<Created>(
                     create.name,
-                    &create.call(
-                        CreateEventKeys {
-                            event: keys.event(),
-                            summary: keys.summary(),
-                            organizers: keys.organizers(),
-                            sections: keys.sections(),
-                            seat_sections: keys.seat_sections(),
-                            seat_positions: keys.seat_positions(),
-                            seats_at: keys.seats_at(),
-                            booked_seats: keys.booked_seats(),
-                        },
+                    &create.call_in(
+                        &Scope::event(&event.id),
                         CreateEventArgs {
                             document: document.clone(),
                             summary: summary.clone(),
                             creator: creator.map(ToString::to_string).unwrap_or_default(),
                         },
-                    ),
+                    )?,
                 )
                 .await?;
             match reply {
@@ -101,20 +91,16 @@ impl Store {
             /// A list; cjson writes an empty one as `{}`.
             organizers: serde_json::Value,
         }
-        let keys = EventKeys::new(event);
         let script = &self.scripts.event_organizers;
-        let invocation = script.call(
-            EventOrganizersKeys {
-                event: keys.event(),
-                organizers: keys.organizers(),
-            },
+        let invocation = script.call_in(
+            &Scope::event(event),
             EventOrganizersArgs {
                 actor: actor.user.clone(),
                 role: actor.role.into(),
                 op: op.into(),
                 user: user.map(ToString::to_string).unwrap_or_default(),
             },
-        );
+        )?;
         self.bounded(async {
             let Organizers { organizers } = self.run_script(script.name, &invocation).await??;
             Ok(organizers

@@ -2,11 +2,8 @@
 //! released. Every step is one script in the event's slot; expiry is on Redis's clock.
 
 use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
-use super::keys::{self, EventKeys};
-use super::scripts::{
-    HoldConfirmArgs, HoldConfirmKeys, HoldCreateArgs, HoldCreateKeys, HoldExtendArgs,
-    HoldExtendKeys, HoldReleaseArgs, HoldReleaseKeys,
-};
+use super::keys::{self, EventKeys, Scope};
+use super::scripts::{HoldConfirmArgs, HoldCreateArgs, HoldExtendArgs, HoldReleaseArgs};
 use super::{BookingOutcome, RedisTime, Store, parse_document, redis_millis};
 use crate::domain::hold::{HoldRecord, HoldRequest, HoldStatus};
 use crate::domain::ids::{EventId, HoldId, UserId};
@@ -22,7 +19,6 @@ impl Store {
         request: &HoldRequest,
         admitted: bool,
     ) -> Result<HoldRecord, AppError> {
-        let keys = EventKeys::new(event);
         let id = HoldId::new();
         let (section_id, qty, seats, together) = match request {
             HoldRequest::Seats(seats) => (
@@ -44,27 +40,8 @@ impl Store {
             ),
         };
         let create = &self.scripts.hold_create;
-        let invocation = create.call(
-            HoldCreateKeys {
-                admissions: keys.admissions(),
-                checkouts: keys.checkouts(),
-                version: keys.version(),
-                changes: keys.changes(),
-                event: keys.event(),
-                sections: keys.sections(),
-                seat_sections: keys.seat_sections(),
-                seat_positions: keys.seat_positions(),
-                booked_seats: keys.booked_seats(),
-                lock_index: keys.lock_index(),
-                seat_lock_prefix: keys.seat_lock_prefix(),
-                user_tickets: keys.user_tickets(),
-                user_locks: keys.user_locks(user),
-                user_held: keys.user_held(),
-                holds: keys.holds(),
-                hold: keys.hold(&id),
-                seats_at: keys.seats_at(),
-                held_seats: keys.held_seats(),
-            },
+        let invocation = create.call_in(
+            &Scope::event(event).user(user).hold(&id),
             HoldCreateArgs {
                 hold_id: id.to_string(),
                 event_id: event.to_string(),
@@ -80,7 +57,7 @@ impl Store {
                 together: if together { "1" } else { "0" }.to_owned(),
                 admitted: if admitted { "1" } else { "0" }.to_owned(),
             },
-        );
+        )?;
         self.rated_script::<HoldRecord>(user, create.name, &invocation)
             .await
     }
@@ -117,25 +94,15 @@ impl Store {
         id: &HoldId,
         user: &UserId,
     ) -> Result<HoldRecord, AppError> {
-        let keys = EventKeys::new(event);
         let extend = &self.scripts.hold_extend;
-        let invocation = extend.call(
-            HoldExtendKeys {
-                version: keys.version(),
-                changes: keys.changes(),
-                hold: keys.hold(id),
-                seat_lock_prefix: keys.seat_lock_prefix(),
-                lock_index: keys.lock_index(),
-                user_locks: keys.user_locks(user),
-                holds: keys.holds(),
-                checkouts: keys.checkouts(),
-            },
+        let invocation = extend.call_in(
+            &Scope::event(event).user(user).hold(id),
             HoldExtendArgs {
                 user: user.to_string(),
                 ttl_ms: self.limits.hold_ttl_ms.to_string(),
                 max_lifetime_ms: self.limits.hold_max_lifetime_ms.to_string(),
             },
-        );
+        )?;
         self.rated_script::<HoldRecord>(user, extend.name, &invocation)
             .await
     }
@@ -146,27 +113,13 @@ impl Store {
         id: &HoldId,
         user: &UserId,
     ) -> Result<HoldRecord, AppError> {
-        let keys = EventKeys::new(event);
         let release = &self.scripts.hold_release;
-        let invocation = release.call(
-            HoldReleaseKeys {
-                version: keys.version(),
-                changes: keys.changes(),
-                hold: keys.hold(id),
-                seat_lock_prefix: keys.seat_lock_prefix(),
-                lock_index: keys.lock_index(),
-                user_locks: keys.user_locks(user),
-                holds: keys.holds(),
-                sections: keys.sections(),
-                user_held: keys.user_held(),
-                seat_positions: keys.seat_positions(),
-                held_seats: keys.held_seats(),
-                checkouts: keys.checkouts(),
-            },
+        let invocation = release.call_in(
+            &Scope::event(event).user(user).hold(id),
             HoldReleaseArgs {
                 user: user.to_string(),
             },
-        );
+        )?;
         self.rated_script::<HoldRecord>(user, release.name, &invocation)
             .await
     }
@@ -179,7 +132,6 @@ impl Store {
         user: &UserId,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<BookingOutcome, AppError> {
-        let keys = EventKeys::new(event);
         let slot = keys::event_slot(event);
         let fingerprint = format!("hold-confirm|{event}|{id}");
         let confirm = &self.scripts.hold_confirm;
@@ -187,28 +139,12 @@ impl Store {
             let claim = idempotency.map(|key| (key, fingerprint.as_str()));
             self.register_booking(user, event, claim).await?;
             self.run_booking_script(confirm.name, slot, |booking| {
-                confirm.call(
-                    HoldConfirmKeys {
-                        admissions: keys.admissions(),
-                        checkouts: keys.checkouts(),
-                        version: keys.version(),
-                        changes: keys.changes(),
-                        hold: keys.hold(id),
-                        seat_lock_prefix: keys.seat_lock_prefix(),
-                        seat_positions: keys.seat_positions(),
-                        booked_seats: keys.booked_seats(),
-                        lock_index: keys.lock_index(),
-                        user_locks: keys.user_locks(user),
-                        sections: keys.sections(),
-                        holds: keys.holds(),
-                        user_held: keys.user_held(),
-                        booking: keys::booking(booking),
-                        bookings: keys.bookings(),
-                        user_bookings: keys.user_bookings(user),
-                        user_tickets: keys.user_tickets(),
-                        held_seats: keys.held_seats(),
-                        idempotency: idempotency.map(|k| keys.idempotency(user, k.as_str())),
-                    },
+                confirm.call_in(
+                    &Scope::event(event)
+                        .user(user)
+                        .hold(id)
+                        .booking(booking)
+                        .idempotency(idempotency.map(IdempotencyKey::as_str)),
                     HoldConfirmArgs {
                         user: user.to_string(),
                         booking_id: booking.to_string(),

@@ -11,7 +11,8 @@
 //!
 //! Refusals are not remembered: a retry after `409 INSUFFICIENT_INVENTORY` is evaluated afresh.
 
-use super::scripts::{RateLimitArgs, RateLimitKeys, RegisterArgs, RegisterKeys};
+use super::keys::Scope;
+use super::scripts::{RateLimitArgs, RateLimitKeys, RegisterArgs};
 use super::{Store, keys};
 use crate::domain::ids::{EventId, UserId};
 use crate::error::AppError;
@@ -54,12 +55,10 @@ impl Store {
     ) -> Result<(), AppError> {
         let register = &self.scripts.register_booking;
         let rate = self.limits.rate_per_user;
-        let invocation = register.call(
-            RegisterKeys {
-                user_events: keys::user_events(user),
-                user_rate: keys::user_rate(user),
-                claim: idempotency.map(|(key, _)| keys::idempotency_claim(user, key.as_str())),
-            },
+        let invocation = register.call_in(
+            &Scope::default()
+                .user(user)
+                .idempotency(idempotency.map(|(key, _)| key.as_str())),
             RegisterArgs {
                 event_id: event.to_string(),
                 rate: rate.to_string(),
@@ -67,7 +66,7 @@ impl Store {
                 fingerprint: idempotency.map(|(_, fingerprint)| fingerprint.to_owned()),
                 ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
             },
-        );
+        )?;
         #[derive(serde::Deserialize)]
         struct Registered {}
         let _: Registered = self.run_script(register.name, &invocation).await??;

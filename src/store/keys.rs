@@ -118,6 +118,122 @@ pub fn address_rate(address: &std::net::IpAddr) -> String {
     format!("bo:{{ip:{address}}}:rate")
 }
 
+/// What a script's keys are made of: its event and, where a key needs them, the user, the
+/// seat, the hold, the booking, the Idempotency-Key and the waiting-room ticket. Each script's
+/// key struct is built from one (`from_scope`, generated in `scripts.rs` from the names the
+/// script declares), so a key is named once, here, and never mapped by hand at a call site.
+#[derive(Default)]
+pub struct Scope<'a> {
+    pub event: Option<&'a EventId>,
+    pub user: Option<&'a UserId>,
+    pub seat: Option<&'a crate::domain::ids::SeatId>,
+    pub hold: Option<&'a crate::domain::ids::HoldId>,
+    pub booking: Option<&'a BookingId>,
+    pub idempotency: Option<&'a str>,
+    pub ticket: Option<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    /// The scope of an event.
+    pub fn event(event: &'a EventId) -> Self {
+        Self {
+            event: Some(event),
+            ..Self::default()
+        }
+    }
+
+    pub fn user(mut self, user: &'a UserId) -> Self {
+        self.user = Some(user);
+        self
+    }
+
+    pub fn seat(mut self, seat: &'a crate::domain::ids::SeatId) -> Self {
+        self.seat = Some(seat);
+        self
+    }
+
+    pub fn hold(mut self, hold: &'a crate::domain::ids::HoldId) -> Self {
+        self.hold = Some(hold);
+        self
+    }
+
+    pub fn booking(mut self, booking: &'a BookingId) -> Self {
+        self.booking = Some(booking);
+        self
+    }
+
+    pub fn idempotency(mut self, key: Option<&'a str>) -> Self {
+        self.idempotency = key;
+        self
+    }
+
+    pub fn ticket(mut self, ticket: &'a str) -> Self {
+        self.ticket = Some(ticket);
+        self
+    }
+
+    /// The key a script names `name`, if this scope has what it is made of.
+    pub fn key(&self, name: &str) -> Option<String> {
+        if let Some(key) = self.user_key(name) {
+            return Some(key);
+        }
+        let e = EventKeys::new(self.event?);
+        Some(match name {
+            "event" => e.event(),
+            "summary" => e.summary(),
+            "organizers" => e.organizers(),
+            "sections" => e.sections(),
+            "seat_sections" => e.seat_sections(),
+            "seat_positions" => e.seat_positions(),
+            "seats_at" => e.seats_at(),
+            "booked_seats" => e.booked_seats(),
+            "held_seats" => e.held_seats(),
+            "version" => e.version(),
+            "changes" => e.changes(),
+            "lock_index" => e.lock_index(),
+            "seat_lock" => e.seat_lock(self.seat?),
+            "seat_lock_prefix" => e.seat_lock_prefix(),
+            "bookings" => e.bookings(),
+            "user_bookings" => e.user_bookings(self.user?),
+            "user_tickets" => e.user_tickets(),
+            "user_locks" => e.user_locks(self.user?),
+            "user_held" => e.user_held(),
+            "hold" => e.hold(self.hold?),
+            "holds" => e.holds(),
+            "booking" => booking(self.booking?),
+            "idempotency" => e.idempotency(self.user?, self.idempotency?),
+            "queue" => e.queue(),
+            "places" => e.queue_places(),
+            "admissions" => e.admissions(),
+            "checkouts" => e.checkouts(),
+            "seen" => e.queue_seen(),
+            "queue_state" => e.queue_state(),
+            "poll_rate" => e.queue_poll_rate(self.ticket?),
+            _ => return None,
+        })
+    }
+
+    /// Keys in the user's slot.
+    fn user_key(&self, name: &str) -> Option<String> {
+        let user = self.user?;
+        match name {
+            "user_events" => Some(user_events(user)),
+            "user_rate" => Some(user_rate(user)),
+            "claim" => Some(idempotency_claim(user, self.idempotency?)),
+            _ => None,
+        }
+    }
+
+    /// [`Self::key`], for a key the script cannot go without.
+    pub fn required(&self, name: &str) -> Result<String, crate::error::AppError> {
+        self.key(name).ok_or_else(|| {
+            crate::error::AppError::Internal(format!(
+                "a script needs the key {name}, which its scope lacks"
+            ))
+        })
+    }
+}
+
 /// The keys of one event.
 pub struct EventKeys {
     prefix: String,

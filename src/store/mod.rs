@@ -192,11 +192,11 @@ impl Store {
         &'s self,
         name: &'static str,
         slot: u16,
-        invocation_for: impl Fn(&BookingId) -> ScriptInvocation<'s>,
+        invocation_for: impl Fn(&BookingId) -> Result<ScriptInvocation<'s>, AppError>,
     ) -> Result<BookingOutcome, AppError> {
         const ATTEMPTS: usize = 3;
         for _ in 0..ATTEMPTS {
-            let invocation = invocation_for(&BookingId::new(slot));
+            let invocation = invocation_for(&BookingId::new(slot))?;
             match self.run_acked_script(name, &invocation).await? {
                 Ok(outcome) => return Ok(outcome),
                 Err(refusal) if refusal.is(Signal::IdCollision) => continue,

@@ -1,11 +1,8 @@
 //! Waiting rooms: settings, joining, asking where one stands (`lua/queue_*.lua`).
 
 use super::Store;
-use super::keys::EventKeys;
-use super::scripts::{
-    QueueConfigureArgs, QueueConfigureKeys, QueueJoinArgs, QueueJoinKeys, QueueStatusArgs,
-    QueueStatusKeys,
-};
+use super::keys::Scope;
+use super::scripts::{QueueConfigureArgs, QueueJoinArgs, QueueStatusArgs};
 use crate::domain::ids::{EventId, UserId};
 use crate::domain::queue::QueueSettings;
 use crate::domain::role::Actor;
@@ -66,14 +63,9 @@ impl Store {
         settings: &QueueSettings,
         actor: &Actor,
     ) -> Result<(), AppError> {
-        let keys = EventKeys::new(event);
         let script = &self.scripts.queue_configure;
-        let invocation = script.call(
-            QueueConfigureKeys {
-                event: keys.event(),
-                sections: keys.sections(),
-                organizers: keys.organizers(),
-            },
+        let invocation = script.call_in(
+            &Scope::event(event),
             QueueConfigureArgs {
                 enabled: if settings.enabled { "1" } else { "0" }.into(),
                 rate: settings.admit_per_minute.to_string(),
@@ -84,7 +76,7 @@ impl Store {
                 actor: actor.user.clone(),
                 role: actor.role.into(),
             },
-        );
+        )?;
         self.bounded(async {
             let Configured {} = self.run_script(script.name, &invocation).await??;
             Ok(())
@@ -99,25 +91,15 @@ impl Store {
         user: &UserId,
         abandon_ms: u64,
     ) -> Result<Standing, AppError> {
-        let keys = EventKeys::new(event);
         let script = &self.scripts.queue_join;
-        let invocation = script.call(
-            QueueJoinKeys {
-                event: keys.event(),
-                sections: keys.sections(),
-                queue: keys.queue(),
-                places: keys.queue_places(),
-                admissions: keys.admissions(),
-                checkouts: keys.checkouts(),
-                seen: keys.queue_seen(),
-                queue_state: keys.queue_state(),
-            },
+        let invocation = script.call_in(
+            &Scope::event(event).user(user),
             QueueJoinArgs {
                 user: user.to_string(),
                 abandon_ms: abandon_ms.to_string(),
                 seed: seed(),
             },
-        );
+        )?;
         self.rated_script(user, script.name, &invocation).await
     }
 
@@ -129,20 +111,9 @@ impl Store {
         ticket: &str,
         abandon_ms: u64,
     ) -> Result<Standing, AppError> {
-        let keys = EventKeys::new(event);
         let script = &self.scripts.queue_status;
-        let invocation = script.call(
-            QueueStatusKeys {
-                event: keys.event(),
-                sections: keys.sections(),
-                queue: keys.queue(),
-                places: keys.queue_places(),
-                admissions: keys.admissions(),
-                checkouts: keys.checkouts(),
-                seen: keys.queue_seen(),
-                queue_state: keys.queue_state(),
-                poll_rate: keys.queue_poll_rate(ticket),
-            },
+        let invocation = script.call_in(
+            &Scope::event(event).user(user).ticket(ticket),
             QueueStatusArgs {
                 user: user.to_string(),
                 ticket: ticket.to_owned(),
@@ -151,7 +122,7 @@ impl Store {
                 poll_rate: self.limits.queue_poll_rate.to_string(),
                 poll_burst: self.limits.queue_poll_burst.to_string(),
             },
-        );
+        )?;
         self.bounded(async { Ok(self.run_script(script.name, &invocation).await??) })
             .await
     }

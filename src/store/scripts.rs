@@ -6,6 +6,8 @@
 //! names its entry here declares. `redis::Script` sends EVALSHA and, on NOSCRIPT (e.g. after
 //! Redis restarted without its script cache), loads the script and retries by itself.
 
+use super::keys::Scope;
+use crate::error::AppError;
 use redis::{Script, ScriptInvocation};
 
 /// One script: its source name, the script, and the typed keys and arguments it takes.
@@ -20,6 +22,11 @@ pub trait Bind {
     fn bind(self, invocation: &mut ScriptInvocation<'_>);
 }
 
+/// A script's keys, made from a [`Scope`] by the names the script declares.
+pub trait FromScope: Sized {
+    fn from_scope(scope: &Scope<'_>) -> Result<Self, AppError>;
+}
+
 impl<K: Bind, A: Bind> Lua<K, A> {
     /// The invocation with these keys and arguments, in the declared order.
     pub fn call(&self, keys: K, args: A) -> ScriptInvocation<'_> {
@@ -27,6 +34,13 @@ impl<K: Bind, A: Bind> Lua<K, A> {
         keys.bind(&mut invocation);
         args.bind(&mut invocation);
         invocation
+    }
+}
+
+impl<K: Bind + FromScope, A: Bind> Lua<K, A> {
+    /// The invocation with the keys of `scope` the script declares, and these arguments.
+    pub fn call_in(&self, scope: &Scope<'_>, args: A) -> Result<ScriptInvocation<'_>, AppError> {
+        Ok(self.call(K::from_scope(scope)?, args))
     }
 }
 
@@ -167,7 +181,15 @@ macro_rules! scripts {
                       $Args:ident [$($arg:ident),*] [$($oarg:ident),*];
     )*) => {
         $( fields!($Keys, key, [$($key),*], [$($okey),*]);
-           fields!($Args, arg, [$($arg),*], [$($oarg),*]); )*
+           fields!($Args, arg, [$($arg),*], [$($oarg),*]);
+           impl FromScope for $Keys {
+               fn from_scope(scope: &Scope<'_>) -> Result<Self, AppError> {
+                   Ok(Self {
+                       $($key: scope.required(stringify!($key))?,)*
+                       $($okey: scope.key(stringify!($okey)),)*
+                   })
+               }
+           } )*
 
         pub struct Scripts {
             $( $(#[doc = $doc])* pub $field: Lua<$Keys, $Args>, )*
@@ -373,6 +395,40 @@ mod tests {
             .collect();
         known.sort();
         assert_eq!(files, known);
+    }
+
+    /// Every key a script declares is one a scope makes (the scripts whose keys are not an
+    /// event's or a user's, a rate bucket and an acknowledgement counter, excepted).
+    #[test]
+    fn every_declared_key_comes_from_a_scope() {
+        use crate::domain::ids::{BookingId, EventId, HoldId, SeatId, UserId};
+        let (event, user, seat) = (
+            EventId::parse("e").expect("id"),
+            UserId::parse("u").expect("id"),
+            SeatId::parse("A1").expect("id"),
+        );
+        let (hold, booking) = (
+            HoldId::new(),
+            BookingId::new(crate::store::keys::event_slot(&event)),
+        );
+        let scope = super::Scope::event(&event)
+            .user(&user)
+            .seat(&seat)
+            .hold(&hold)
+            .booking(&booking)
+            .idempotency(Some("k"))
+            .ticket("1");
+        for (name, keys, _, _) in Scripts::declared() {
+            if ["rate_limit", "acknowledge"].contains(&name) {
+                continue;
+            }
+            for key in keys {
+                let made = scope
+                    .key(key)
+                    .unwrap_or_else(|| panic!("{name}: no scope key {key}"));
+                assert!(made.starts_with("bo:{"), "{name}: {key} is {made}");
+            }
+        }
     }
 
     /// The names `K.<name>` / `A.<name>` a source uses.

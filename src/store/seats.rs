@@ -1,8 +1,8 @@
 //! Reserved seats: the seat map, locks, confirmation, release.
 
 use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
-use super::keys::{self, EventKeys};
-use super::scripts::{ConfirmArgs, ConfirmKeys, LockArgs, LockKeys, UnlockArgs, UnlockKeys};
+use super::keys::{self, EventKeys, Scope};
+use super::scripts::{ConfirmArgs, LockArgs, UnlockArgs};
 use super::{BookingOutcome, RedisTime, Store, parse_document, redis_millis};
 use crate::domain::event::EventRecord;
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
@@ -62,26 +62,9 @@ impl Store {
         ttl_ms: u64,
         admitted: bool,
     ) -> Result<SeatLock, AppError> {
-        let keys = EventKeys::new(event);
         let lock = &self.scripts.lock_seat;
-        let invocation = lock.call(
-            LockKeys {
-                admissions: keys.admissions(),
-                version: keys.version(),
-                changes: keys.changes(),
-                event: keys.event(),
-                seat_sections: keys.seat_sections(),
-                seat_positions: keys.seat_positions(),
-                booked_seats: keys.booked_seats(),
-                lock_index: keys.lock_index(),
-                seat_lock: keys.seat_lock(seat),
-                sections: keys.sections(),
-                user_tickets: keys.user_tickets(),
-                user_locks: keys.user_locks(user),
-                holds: keys.holds(),
-                user_held: keys.user_held(),
-                held_seats: keys.held_seats(),
-            },
+        let invocation = lock.call_in(
+            &Scope::event(event).user(user).seat(seat),
             LockArgs {
                 seat: seat.to_string(),
                 user: user.to_string(),
@@ -90,7 +73,7 @@ impl Store {
                 max_held: self.limits.max_tickets_held_per_user.to_string(),
                 admitted: if admitted { "1" } else { "0" }.into(),
             },
-        );
+        )?;
         self.rated_script::<SeatLock>(user, lock.name, &invocation)
             .await
     }
@@ -103,7 +86,6 @@ impl Store {
         user: &UserId,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<BookingOutcome, AppError> {
-        let keys = EventKeys::new(event);
         let slot = keys::event_slot(event);
         let fingerprint = format!("confirm|{event}|{seat}");
         let confirm = &self.scripts.confirm_seat;
@@ -111,26 +93,12 @@ impl Store {
             let claim = idempotency.map(|key| (key, fingerprint.as_str()));
             self.register_booking(user, event, claim).await?;
             self.run_booking_script(confirm.name, slot, |id| {
-                confirm.call(
-                    ConfirmKeys {
-                        admissions: keys.admissions(),
-                        version: keys.version(),
-                        changes: keys.changes(),
-                        event: keys.event(),
-                        seat_sections: keys.seat_sections(),
-                        seat_positions: keys.seat_positions(),
-                        booked_seats: keys.booked_seats(),
-                        lock_index: keys.lock_index(),
-                        seat_lock: keys.seat_lock(seat),
-                        sections: keys.sections(),
-                        booking: keys::booking(id),
-                        bookings: keys.bookings(),
-                        user_bookings: keys.user_bookings(user),
-                        user_tickets: keys.user_tickets(),
-                        user_locks: keys.user_locks(user),
-                        held_seats: keys.held_seats(),
-                        idempotency: idempotency.map(|k| keys.idempotency(user, k.as_str())),
-                    },
+                confirm.call_in(
+                    &Scope::event(event)
+                        .user(user)
+                        .seat(seat)
+                        .booking(id)
+                        .idempotency(idempotency.map(IdempotencyKey::as_str)),
                     ConfirmArgs {
                         seat: seat.to_string(),
                         user: user.to_string(),
@@ -154,26 +122,14 @@ impl Store {
         seat: &SeatId,
         user: &UserId,
     ) -> Result<SectionId, AppError> {
-        let keys = EventKeys::new(event);
         let unlock = &self.scripts.unlock_seat;
-        let invocation = unlock.call(
-            UnlockKeys {
-                version: keys.version(),
-                changes: keys.changes(),
-                event: keys.event(),
-                seat_sections: keys.seat_sections(),
-                seat_positions: keys.seat_positions(),
-                booked_seats: keys.booked_seats(),
-                lock_index: keys.lock_index(),
-                seat_lock: keys.seat_lock(seat),
-                user_locks: keys.user_locks(user),
-                held_seats: keys.held_seats(),
-            },
+        let invocation = unlock.call_in(
+            &Scope::event(event).user(user).seat(seat),
             UnlockArgs {
                 seat: seat.to_string(),
                 user: user.to_string(),
             },
-        );
+        )?;
         let released = self
             .rated_script::<Released>(user, unlock.name, &invocation)
             .await?;

@@ -3,8 +3,8 @@
 //! small script instead of the whole map.
 
 use super::Store;
-use super::keys::EventKeys;
-use super::scripts::{EventTagArgs, EventTagKeys};
+use super::keys::Scope;
+use super::scripts::EventTagArgs;
 use crate::domain::ids::EventId;
 use crate::error::AppError;
 use serde::Deserialize;
@@ -20,17 +20,8 @@ impl Store {
     /// Read it before the data it labels: a change in between then leaves the client an older
     /// tag on newer data, which only costs a full read next time, never a stale `304`.
     pub async fn event_tag(&self, event: &EventId) -> Result<String, AppError> {
-        let keys = EventKeys::new(event);
         let script = &self.scripts.event_tag;
-        let invocation = script.call(
-            EventTagKeys {
-                event: keys.event(),
-                version: keys.version(),
-                lock_index: keys.lock_index(),
-                holds: keys.holds(),
-            },
-            EventTagArgs {},
-        );
+        let invocation = script.call_in(&Scope::event(event), EventTagArgs {})?;
         self.bounded(async {
             let tagged = self
                 .run_script::<Tagged>(script.name, &invocation)
