@@ -67,37 +67,30 @@ impl Store {
         command: &BookCommand,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<BookingOutcome, AppError> {
-        let slot = keys::event_slot(&command.event_id);
         let fingerprint = format!(
             "book|{}|{}|{}",
             command.event_id, command.section_id, command.qty
         );
-        self.bounded(async {
-            let claim = idempotency.map(|key| (key, fingerprint.as_str()));
-            self.register_booking(&command.user_id, &command.event_id, claim)
-                .await?;
-            let book = &self.scripts.book;
-            self.run_booking_script(book.name, slot, |id| {
-                book.call_in(
-                    &Scope::event(&command.event_id)
-                        .user(&command.user_id)
-                        .booking(id)
-                        .idempotency(idempotency.map(IdempotencyKey::as_str)),
-                    BookArgs {
-                        booking_id: id.to_string(),
-                        event_id: command.event_id.to_string(),
-                        section_id: command.section_id.to_string(),
-                        qty: command.qty.to_string(),
-                        user_id: command.user_id.to_string(),
-                        created_at: now_ms().to_string(),
-                        admitted: if command.admitted { "1" } else { "0" }.into(),
-                        fingerprint: idempotency.map(|_| fingerprint.clone()),
-                        ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
-                    },
-                )
-            })
-            .await
-        })
+        let (event, user) = (&command.event_id, &command.user_id);
+        self.run_booking(
+            &self.scripts.book,
+            event,
+            user,
+            idempotency,
+            &fingerprint,
+            Scope::event(event).user(user),
+            |stamp| BookArgs {
+                booking_id: stamp.booking_id,
+                event_id: stamp.event_id,
+                section_id: command.section_id.to_string(),
+                qty: command.qty.to_string(),
+                user_id: user.to_string(),
+                created_at: stamp.created_at,
+                admitted: if command.admitted { "1" } else { "0" }.into(),
+                fingerprint: stamp.fingerprint,
+                ttl_ms: stamp.ttl_ms,
+            },
+        )
         .await
     }
 

@@ -1,13 +1,12 @@
 //! Checkout holds (`lua/hold_*.lua`): made, read, extended, confirmed into one booking, or
 //! released. Every step is one script in the event's slot; expiry is on Redis's clock.
 
-use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
-use super::keys::{self, EventKeys, Scope};
+use super::idempotency::IdempotencyKey;
+use super::keys::{EventKeys, Scope};
 use super::scripts::{HoldConfirmArgs, HoldCreateArgs, HoldExtendArgs, HoldReleaseArgs};
 use super::{BookingOutcome, RedisTime, Store, parse_document, redis_millis};
 use crate::domain::hold::{HoldRecord, HoldRequest, HoldStatus};
 use crate::domain::ids::{EventId, HoldId, UserId};
-use crate::domain::time::now_ms;
 use crate::error::AppError;
 
 impl Store {
@@ -39,9 +38,10 @@ impl Store {
                 *together,
             ),
         };
-        let create = &self.scripts.hold_create;
-        let invocation = create.call_in(
-            &Scope::event(event).user(user).hold(&id),
+        self.rated(
+            &self.scripts.hold_create,
+            user,
+            Scope::event(event).hold(&id),
             HoldCreateArgs {
                 hold_id: id.to_string(),
                 event_id: event.to_string(),
@@ -57,9 +57,8 @@ impl Store {
                 together: if together { "1" } else { "0" }.to_owned(),
                 admitted: if admitted { "1" } else { "0" }.to_owned(),
             },
-        )?;
-        self.rated_script::<HoldRecord>(user, create.name, &invocation)
-            .await
+        )
+        .await
     }
 
     /// The caller's live hold. Someone else's, a finished or an expired one: not found.
@@ -94,17 +93,17 @@ impl Store {
         id: &HoldId,
         user: &UserId,
     ) -> Result<HoldRecord, AppError> {
-        let extend = &self.scripts.hold_extend;
-        let invocation = extend.call_in(
-            &Scope::event(event).user(user).hold(id),
+        self.rated(
+            &self.scripts.hold_extend,
+            user,
+            Scope::event(event).hold(id),
             HoldExtendArgs {
                 user: user.to_string(),
                 ttl_ms: self.limits.hold_ttl_ms.to_string(),
                 max_lifetime_ms: self.limits.hold_max_lifetime_ms.to_string(),
             },
-        )?;
-        self.rated_script::<HoldRecord>(user, extend.name, &invocation)
-            .await
+        )
+        .await
     }
 
     pub async fn release_hold(
@@ -113,15 +112,15 @@ impl Store {
         id: &HoldId,
         user: &UserId,
     ) -> Result<HoldRecord, AppError> {
-        let release = &self.scripts.hold_release;
-        let invocation = release.call_in(
-            &Scope::event(event).user(user).hold(id),
+        self.rated(
+            &self.scripts.hold_release,
+            user,
+            Scope::event(event).hold(id),
             HoldReleaseArgs {
                 user: user.to_string(),
             },
-        )?;
-        self.rated_script::<HoldRecord>(user, release.name, &invocation)
-            .await
+        )
+        .await
     }
 
     /// One booking with everything the live hold holds, exactly once per Idempotency-Key.
@@ -132,31 +131,23 @@ impl Store {
         user: &UserId,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<BookingOutcome, AppError> {
-        let slot = keys::event_slot(event);
         let fingerprint = format!("hold-confirm|{event}|{id}");
-        let confirm = &self.scripts.hold_confirm;
-        self.bounded(async {
-            let claim = idempotency.map(|key| (key, fingerprint.as_str()));
-            self.register_booking(user, event, claim).await?;
-            self.run_booking_script(confirm.name, slot, |booking| {
-                confirm.call_in(
-                    &Scope::event(event)
-                        .user(user)
-                        .hold(id)
-                        .booking(booking)
-                        .idempotency(idempotency.map(IdempotencyKey::as_str)),
-                    HoldConfirmArgs {
-                        user: user.to_string(),
-                        booking_id: booking.to_string(),
-                        event_id: event.to_string(),
-                        created_at: now_ms().to_string(),
-                        fingerprint: idempotency.map(|_| fingerprint.clone()),
-                        ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
-                    },
-                )
-            })
-            .await
-        })
+        self.run_booking(
+            &self.scripts.hold_confirm,
+            event,
+            user,
+            idempotency,
+            &fingerprint,
+            Scope::event(event).user(user).hold(id),
+            |stamp| HoldConfirmArgs {
+                user: user.to_string(),
+                booking_id: stamp.booking_id,
+                event_id: stamp.event_id,
+                created_at: stamp.created_at,
+                fingerprint: stamp.fingerprint,
+                ttl_ms: stamp.ttl_ms,
+            },
+        )
         .await
     }
 }

@@ -122,7 +122,7 @@ pub fn address_rate(address: &std::net::IpAddr) -> String {
 /// seat, the hold, the booking, the Idempotency-Key and the waiting-room ticket. Each script's
 /// key struct is built from one (`from_scope`, generated in `scripts.rs` from the names the
 /// script declares), so a key is named once, here, and never mapped by hand at a call site.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub struct Scope<'a> {
     pub event: Option<&'a EventId>,
     pub user: Option<&'a UserId>,

@@ -32,10 +32,13 @@ pub use scripts::Scripts;
 pub use seats::SeatLock;
 
 use crate::config::RedisSettings;
-use crate::domain::ids::BookingId;
+use crate::domain::ids::{BookingId, EventId, UserId};
+use crate::domain::time::now_ms;
 use crate::error::{AppError, ErrorCode};
 use connection::Topology;
+use keys::Scope;
 use redis::{ErrorKind, RedisError, ScriptInvocation, ServerErrorKind};
+use scripts::{Bind, FromScope, Lua};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -188,6 +191,45 @@ impl Store {
     ///
     /// A new UUIDv7 colliding with an existing booking would take astronomic bad luck; the
     /// scripts refuse to overwrite (`ID_COLLISION`) and the booking is retried under a new id.
+    /// A script that makes a booking (`book`, `confirm_seat`, `hold_confirm`): the user's step
+    /// first (rate limit, `Idempotency-Key` claim), then the script in the event's slot with a
+    /// new booking id, under one deadline. `scope` is the script's scope without the booking;
+    /// `args` makes its arguments from the [`Stamp`] of this attempt.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn run_booking<K: Bind + FromScope, A: Bind>(
+        &self,
+        script: &Lua<K, A>,
+        event: &EventId,
+        user: &UserId,
+        idempotency: Option<&IdempotencyKey>,
+        fingerprint: &str,
+        scope: Scope<'_>,
+        args: impl Fn(Stamp) -> A,
+    ) -> Result<BookingOutcome, AppError> {
+        let slot = keys::event_slot(event);
+        self.bounded(async {
+            let claim = idempotency.map(|key| (key, fingerprint));
+            self.register_booking(user, event, claim).await?;
+            self.run_booking_script(script.name, slot, |id| {
+                let scope = scope
+                    .booking(id)
+                    .idempotency(idempotency.map(IdempotencyKey::as_str));
+                script.call_in(
+                    &scope,
+                    args(Stamp {
+                        booking_id: id.to_string(),
+                        event_id: event.to_string(),
+                        created_at: now_ms().to_string(),
+                        fingerprint: idempotency.map(|_| fingerprint.to_owned()),
+                        ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
+                    }),
+                )
+            })
+            .await
+        })
+        .await
+    }
+
     async fn run_booking_script<'s>(
         &'s self,
         name: &'static str,
@@ -284,17 +326,20 @@ impl Store {
         }
     }
 
-    /// A write by `user` that has no user-slot step of its own: counted against their rate
-    /// limit, then the script, both under one request deadline.
-    async fn rated_script<T: DeserializeOwned>(
+    /// A write by the scope's user that has no user-slot step of its own: counted against
+    /// their rate limit, then `script` with the scope's keys and `args`, both under one request
+    /// deadline.
+    async fn rated<K: Bind + FromScope, A: Bind, T: DeserializeOwned>(
         &self,
-        user: &crate::domain::ids::UserId,
-        name: &'static str,
-        invocation: &ScriptInvocation<'_>,
+        script: &Lua<K, A>,
+        user: &UserId,
+        scope: Scope<'_>,
+        args: A,
     ) -> Result<T, AppError> {
+        let invocation = script.call_in(&scope.user(user), args)?;
         self.bounded(async {
             self.check_user_rate(user).await?;
-            Ok(self.run_script::<T>(name, invocation).await??)
+            Ok(self.run_script::<T>(script.name, &invocation).await??)
         })
         .await
     }
@@ -315,6 +360,17 @@ impl Store {
         })?;
         script_reply(&status, &json)
     }
+}
+
+/// The arguments every booking script takes, for one attempt: the new booking's id, its
+/// event, when it is made, and the request's fingerprint and how long its
+/// `Idempotency-Key` is kept (none without a key).
+pub(super) struct Stamp {
+    pub booking_id: String,
+    pub event_id: String,
+    pub created_at: String,
+    pub fingerprint: Option<String>,
+    pub ttl_ms: Option<String>,
 }
 
 /// Reads a script's `(status, json)` reply.

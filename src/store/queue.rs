@@ -91,16 +91,17 @@ impl Store {
         user: &UserId,
         abandon_ms: u64,
     ) -> Result<Standing, AppError> {
-        let script = &self.scripts.queue_join;
-        let invocation = script.call_in(
-            &Scope::event(event).user(user),
+        self.rated(
+            &self.scripts.queue_join,
+            user,
+            Scope::event(event),
             QueueJoinArgs {
                 user: user.to_string(),
                 abandon_ms: abandon_ms.to_string(),
                 seed: seed(),
             },
-        )?;
-        self.rated_script(user, script.name, &invocation).await
+        )
+        .await
     }
 
     /// Where the caller stands, if `ticket` is their place.

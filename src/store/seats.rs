@@ -1,13 +1,12 @@
 //! Reserved seats: the seat map, locks, confirmation, release.
 
-use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
-use super::keys::{self, EventKeys, Scope};
+use super::idempotency::IdempotencyKey;
+use super::keys::{EventKeys, Scope};
 use super::scripts::{ConfirmArgs, LockArgs, UnlockArgs};
 use super::{BookingOutcome, RedisTime, Store, parse_document, redis_millis};
 use crate::domain::event::EventRecord;
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
 use crate::domain::seats::{SeatMap, seat_map};
-use crate::domain::time::now_ms;
 use crate::error::AppError;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -62,9 +61,10 @@ impl Store {
         ttl_ms: u64,
         admitted: bool,
     ) -> Result<SeatLock, AppError> {
-        let lock = &self.scripts.lock_seat;
-        let invocation = lock.call_in(
-            &Scope::event(event).user(user).seat(seat),
+        self.rated(
+            &self.scripts.lock_seat,
+            user,
+            Scope::event(event).seat(seat),
             LockArgs {
                 seat: seat.to_string(),
                 user: user.to_string(),
@@ -73,9 +73,8 @@ impl Store {
                 max_held: self.limits.max_tickets_held_per_user.to_string(),
                 admitted: if admitted { "1" } else { "0" }.into(),
             },
-        )?;
-        self.rated_script::<SeatLock>(user, lock.name, &invocation)
-            .await
+        )
+        .await
     }
 
     /// Turns the caller's live lock into a booking.
@@ -86,32 +85,24 @@ impl Store {
         user: &UserId,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<BookingOutcome, AppError> {
-        let slot = keys::event_slot(event);
         let fingerprint = format!("confirm|{event}|{seat}");
-        let confirm = &self.scripts.confirm_seat;
-        self.bounded(async {
-            let claim = idempotency.map(|key| (key, fingerprint.as_str()));
-            self.register_booking(user, event, claim).await?;
-            self.run_booking_script(confirm.name, slot, |id| {
-                confirm.call_in(
-                    &Scope::event(event)
-                        .user(user)
-                        .seat(seat)
-                        .booking(id)
-                        .idempotency(idempotency.map(IdempotencyKey::as_str)),
-                    ConfirmArgs {
-                        seat: seat.to_string(),
-                        user: user.to_string(),
-                        booking_id: id.to_string(),
-                        event_id: event.to_string(),
-                        created_at: now_ms().to_string(),
-                        fingerprint: idempotency.map(|_| fingerprint.clone()),
-                        ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
-                    },
-                )
-            })
-            .await
-        })
+        self.run_booking(
+            &self.scripts.confirm_seat,
+            event,
+            user,
+            idempotency,
+            &fingerprint,
+            Scope::event(event).user(user).seat(seat),
+            |stamp| ConfirmArgs {
+                seat: seat.to_string(),
+                user: user.to_string(),
+                booking_id: stamp.booking_id,
+                event_id: stamp.event_id,
+                created_at: stamp.created_at,
+                fingerprint: stamp.fingerprint,
+                ttl_ms: stamp.ttl_ms,
+            },
+        )
         .await
     }
 
@@ -122,16 +113,16 @@ impl Store {
         seat: &SeatId,
         user: &UserId,
     ) -> Result<SectionId, AppError> {
-        let unlock = &self.scripts.unlock_seat;
-        let invocation = unlock.call_in(
-            &Scope::event(event).user(user).seat(seat),
-            UnlockArgs {
-                seat: seat.to_string(),
-                user: user.to_string(),
-            },
-        )?;
-        let released = self
-            .rated_script::<Released>(user, unlock.name, &invocation)
+        let released: Released = self
+            .rated(
+                &self.scripts.unlock_seat,
+                user,
+                Scope::event(event).seat(seat),
+                UnlockArgs {
+                    seat: seat.to_string(),
+                    user: user.to_string(),
+                },
+            )
             .await?;
         Ok(released.section_id)
     }
