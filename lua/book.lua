@@ -52,13 +52,12 @@ if section[3] then
   end
 end
 
--- The document goes first, and only where none is: an id collision refuses before any write.
-local document = cjson.encode({
+local document = write_booking(K.booking, {
   id = A.booking_id, eventId = A.event_id, sectionId = section_id, qty = qty, seats = seats,
   userId = A.user_id, unitPrice = tonumber(section[2]), status = 'confirmed',
   createdAt = tonumber(A.created_at),
 })
-if not redis.call('SET', K.booking, document, 'NX') then
+if not document then
   return refuse('ID_COLLISION')
 end
 for _, position in ipairs(positions) do

@@ -15,20 +15,16 @@ if refusal then
   return refusal
 end
 
--- The document goes first, and only where none is: an id collision refuses before any write.
-local document = cjson.encode({
+local document = write_booking(K.booking, {
   id = A.booking_id, eventId = A.event_id, sectionId = section_id, qty = 1, seats = { seat },
   userId = user, unitPrice = tonumber(redis.call('HGET', K.sections, section_id .. ':price')),
   status = 'confirmed', createdAt = tonumber(A.created_at),
 })
-if not redis.call('SET', K.booking, document, 'NX') then
+if not document then
   return refuse('ID_COLLISION')
 end
 redis.call('SETBIT', K.booked_seats, position, 1)
-redis.call('DEL', K.seat_lock)
-redis.call('ZREM', K.lock_index, seat)
-redis.call('ZREM', K.user_locks, seat)
-redis.call('SETBIT', K.held_seats, position, 0)
+drop_seat_lock(K.seat_lock, K.lock_index, K.user_locks, K.held_seats, seat, position)
 local remaining = redis.call('HINCRBY', K.sections, section_id .. ':remaining', -1)
 count_user_tickets(K.sections, K.user_tickets, user, section_id, 1)
 index_booking(K.bookings, K.user_bookings, A.booking_id)

@@ -8,12 +8,8 @@ end
 
 local user = A.user
 local now = now_ms()
-local raw = redis.call('GET', K.hold)
-if not raw then
-  return refuse('HOLD_NOT_FOUND')
-end
-local hold = cjson.decode(raw)
-if hold.status ~= 'held' or hold.userId ~= user then
+local hold = live_hold(K.hold, user)
+if not hold then
   return refuse('HOLD_NOT_FOUND')
 end
 if hold.expiresAt <= now then
@@ -38,24 +34,21 @@ if hold.seats then
   end
 end
 
--- The document goes first, and only where none is: an id collision refuses before any write.
-local document = cjson.encode({
+local document = write_booking(K.booking, {
   id = A.booking_id, eventId = A.event_id, sectionId = hold.sectionId, qty = hold.qty,
   seats = hold.seats, userId = user,
   unitPrice = tonumber(redis.call('HGET', K.sections, hold.sectionId .. ':price')),
   status = 'confirmed', createdAt = tonumber(A.created_at),
 })
-if not redis.call('SET', K.booking, document, 'NX') then
+if not document then
   return refuse('ID_COLLISION')
 end
 local remaining
 if hold.seats then
   for i, seat in ipairs(hold.seats) do
     redis.call('SETBIT', K.booked_seats, positions[i], 1)
-    redis.call('DEL', K.seat_lock_prefix .. seat)
-    redis.call('ZREM', K.lock_index, seat)
-    redis.call('ZREM', K.user_locks, seat)
-    redis.call('SETBIT', K.held_seats, positions[i], 0)
+    drop_seat_lock(K.seat_lock_prefix .. seat, K.lock_index, K.user_locks, K.held_seats, seat,
+      positions[i])
   end
   remaining = redis.call('HINCRBY', K.sections, hold.sectionId .. ':remaining', -hold.qty)
 else

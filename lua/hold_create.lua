@@ -104,10 +104,8 @@ if seats then
     return over
   end
   for i, seat in ipairs(seats) do
-    redis.call('SET', K.seat_lock_prefix .. seat, user, 'PXAT', expires_at)
-    redis.call('ZADD', K.lock_index, expires_at, seat)
-    redis.call('ZADD', K.user_locks, expires_at, seat)
-    redis.call('SETBIT', K.held_seats, positions[i], 1)
+    take_seat_lock(K.seat_lock_prefix .. seat, K.lock_index, K.user_locks, K.held_seats, seat,
+      positions[i], user, expires_at)
   end
   redis.call('ZREMRANGEBYSCORE', K.user_locks, '-inf', now)
   hold.sectionId, hold.seats, hold.qty = section_id, seats, #seats

@@ -2,12 +2,8 @@
 -- HOLD_MAX_EXTENSIONS times in all (counted down in the hold) and never past A.max_lifetime_ms
 -- after it was made. Only its user, only while it lives.
 
-local raw = redis.call('GET', K.hold)
-if not raw then
-  return refuse('HOLD_NOT_FOUND')
-end
-local hold = cjson.decode(raw)
-if hold.status ~= 'held' or hold.userId ~= A.user then
+local hold = live_hold(K.hold, A.user)
+if not hold then
   return refuse('HOLD_NOT_FOUND')
 end
 local now = now_ms()

@@ -3,12 +3,8 @@
 
 local now = now_ms()
 reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
-local raw = redis.call('GET', K.hold)
-if not raw then
-  return refuse('HOLD_NOT_FOUND')
-end
-local hold = cjson.decode(raw)
-if hold.status ~= 'held' or hold.userId ~= A.user or hold.expiresAt <= now then
+local hold = live_hold(K.hold, A.user)
+if not hold or hold.expiresAt <= now then
   return refuse('HOLD_NOT_FOUND')
 end
 
@@ -18,10 +14,8 @@ if hold.seats then
   for _, seat in ipairs(hold.seats) do
     if redis.call('GET', K.seat_lock_prefix .. seat) == A.user then
       change.seats[#change.seats + 1] = seat
-      redis.call('DEL', K.seat_lock_prefix .. seat)
-      redis.call('ZREM', K.lock_index, seat)
-      redis.call('ZREM', K.user_locks, seat)
-      redis.call('SETBIT', K.held_seats, redis.call('HGET', K.seat_positions, seat), 0)
+      drop_seat_lock(K.seat_lock_prefix .. seat, K.lock_index, K.user_locks, K.held_seats, seat,
+        redis.call('HGET', K.seat_positions, seat))
     end
   end
 else

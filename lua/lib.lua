@@ -130,8 +130,18 @@ local function remember_reply(record_key, fingerprint, ttl_ms, json)
   return reply_json(json)
 end
 
--- A booking is one JSON document; the event's booking index and the user's index within the
--- event list its id (score 0, so members sort by id: UUIDv7 ids sort by time).
+-- A booking is one JSON document, written first and only where none is: nil on an id collision
+-- (the caller refuses ID_COLLISION before any other write), else the document as stored.
+local function write_booking(booking_key, booking)
+  local document = cjson.encode(booking)
+  if not redis.call('SET', booking_key, document, 'NX') then
+    return nil
+  end
+  return document
+end
+
+-- The event's booking index and the user's index within the event list a booking's id
+-- (score 0, so members sort by id: UUIDv7 ids sort by time).
 local function index_booking(bookings_key, user_bookings_key, id)
   redis.call('ZADD', bookings_key, 0, id)
   redis.call('ZADD', user_bookings_key, 0, id)
@@ -157,6 +167,38 @@ local function unsold_seat(event_key, seat_sections_key, seat_positions_key, boo
     return nil, nil, refuse('SEAT_BOOKED')
   end
   return redis.call('HGET', seat_sections_key, seat), position, nil
+end
+
+-- A seat lock is four things, taken and dropped together: the lock key (the holder, expiring on
+-- Redis's clock), the event's lock index and the user's locks (seat -> expiry), and the seat's
+-- bit in the held-seats bitmap (see clear_expired_locks).
+local function take_seat_lock(lock_key, lock_index_key, user_locks_key, held_key, seat, position,
+                              user, expires_at)
+  redis.call('SET', lock_key, user, 'PXAT', expires_at)
+  redis.call('ZADD', lock_index_key, expires_at, seat)
+  redis.call('ZADD', user_locks_key, expires_at, seat)
+  redis.call('SETBIT', held_key, position, 1)
+end
+
+local function drop_seat_lock(lock_key, lock_index_key, user_locks_key, held_key, seat, position)
+  redis.call('DEL', lock_key)
+  redis.call('ZREM', lock_index_key, seat)
+  redis.call('ZREM', user_locks_key, seat)
+  redis.call('SETBIT', held_key, position, 0)
+end
+
+-- A checkout hold of `user` that is still held (not confirmed, released, nor anyone else's),
+-- decoded; nil otherwise. Whether it expired is the caller's to ask (`expiresAt`).
+local function live_hold(hold_key, user)
+  local raw = redis.call('GET', hold_key)
+  if not raw then
+    return nil
+  end
+  local hold = cjson.decode(raw)
+  if hold.status ~= 'held' or hold.userId ~= user then
+    return nil
+  end
+  return hold
 end
 
 -- A refusal unless `user` holds the seat's lock right now.

@@ -41,11 +41,8 @@ if over then
   return over
 end
 
-redis.call('SET', K.seat_lock, user, 'NX', 'PX', A.ttl_ms)
-local expires_at = redis.call('PEXPIRETIME', K.seat_lock)
-redis.call('ZADD', K.lock_index, expires_at, seat)
-redis.call('ZADD', K.user_locks, expires_at, seat)
-redis.call('SETBIT', K.held_seats, position, 1)
+local expires_at = now + tonumber(A.ttl_ms)
+take_seat_lock(K.seat_lock, K.lock_index, K.user_locks, K.held_seats, seat, position, user, expires_at)
 -- Drop the user's index entries of locks that have expired (their keys are gone already).
 redis.call('ZREMRANGEBYSCORE', K.user_locks, '-inf', now)
 announce(K.version, K.changes, { section = section_id, status = 'locked', seats = seat, expiresAt = expires_at })

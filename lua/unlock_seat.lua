@@ -10,9 +10,6 @@ if refusal then
   return refusal
 end
 
-redis.call('DEL', K.seat_lock)
-redis.call('ZREM', K.lock_index, seat)
-redis.call('ZREM', K.user_locks, seat)
-redis.call('SETBIT', K.held_seats, position, 0)
+drop_seat_lock(K.seat_lock, K.lock_index, K.user_locks, K.held_seats, seat, position)
 announce(K.version, K.changes, { section = section_id, status = 'available', seats = seat })
 return reply({ sectionId = section_id })
