@@ -6,11 +6,8 @@ if replay then
 end
 
 local seat, user = A.seat, A.user
-local section_id, position, refusal = unsold_seat(K.event, K.seat_sections, K.seat_positions, K.booked_seats, seat)
-if refusal then
-  return refusal
-end
-refusal = refuse_unless_holder(K.seat_lock, user)
+local section_id, position, refusal = held_seat(K.event, K.seat_sections, K.seat_positions,
+  K.booked_seats, K.seat_lock, seat, user)
 if refusal then
   return refusal
 end

@@ -201,16 +201,23 @@ local function live_hold(hold_key, user)
   return hold
 end
 
--- A refusal unless `user` holds the seat's lock right now.
-local function refuse_unless_holder(lock_key, user)
+-- The seat's section and position if it is unsold and `user` holds its lock right now; else,
+-- as a third value, the refusal (unsold_seat's, SEAT_NOT_LOCKED or LOCK_NOT_OWNED).
+local function held_seat(event_key, seat_sections_key, seat_positions_key, booked_key, lock_key,
+                         seat, user)
+  local section_id, position, refusal = unsold_seat(event_key, seat_sections_key,
+    seat_positions_key, booked_key, seat)
+  if refusal then
+    return nil, nil, refusal
+  end
   local holder = redis.call('GET', lock_key)
   if not holder then
-    return refuse('SEAT_NOT_LOCKED')
+    return nil, nil, refuse('SEAT_NOT_LOCKED')
   end
   if holder ~= user then
-    return refuse('LOCK_NOT_OWNED')
+    return nil, nil, refuse('LOCK_NOT_OWNED')
   end
-  return nil
+  return section_id, position, nil
 end
 
 -- General admission holds take their quantity out of `remaining` when they are made and give
@@ -554,6 +561,16 @@ local function waiting_room(sections_key)
   end
   return { rate = tonumber(config[2]) or 0, max = tonumber(config[3]) or 0,
            ttl = tonumber(config[4]), order = config[5], start = tonumber(config[6]) or 0 }
+end
+
+-- A queue script's start: the event's waiting room and Redis's clock; or, as a third value,
+-- WAITING_ROOM_OFF (or EVENT_NOT_FOUND).
+local function room_now(event_key, sections_key)
+  local room = waiting_room(sections_key)
+  if not room then
+    return nil, nil, not_found(event_key, 'WAITING_ROOM_OFF')
+  end
+  return room, now_ms(), nil
 end
 
 -- Admits the next people in line of `room` (from waiting_room), as many as the pace

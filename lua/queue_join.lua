@@ -3,10 +3,9 @@
 -- used or expired, or who was skipped for not asking, gets a new place at the back. Then the
 -- queue moves on (advance_queue in lib.lua) and the user's standing is the reply.
 
-local now = now_ms()
-local room = waiting_room(K.sections)
-if not room then
-  return not_found(K.event, 'WAITING_ROOM_OFF')
+local room, now, off = room_now(K.event, K.sections)
+if off then
+  return off
 end
 local user = A.user
 redis.call('ZADD', K.seen, now, user)

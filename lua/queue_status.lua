@@ -1,10 +1,9 @@
 -- GET /events/{eventId}/queue/{ticket}: A.user's standing, if A.ticket is their place. Asking
 -- keeps the place (people who stop asking are skipped) and moves the queue on.
 
-local now = now_ms()
-local room = waiting_room(K.sections)
-if not room then
-  return not_found(K.event, 'WAITING_ROOM_OFF')
+local room, now, off = room_now(K.event, K.sections)
+if off then
+  return off
 end
 local user = A.user
 if redis.call('HGET', K.places, user) ~= A.ticket then

@@ -397,6 +397,39 @@ mod tests {
         assert_eq!(files, known);
     }
 
+    /// A definition of lib.lua uses only those before it: Lua resolves a later `local` as a
+    /// global, nil at run time (a script would fail in Redis, not here).
+    #[test]
+    fn lib_definitions_use_only_earlier_ones() {
+        let lib = include_str!("../../lua/lib.lua");
+        let mut definitions: Vec<(String, String)> = Vec::new();
+        for line in lib.lines() {
+            let defined = line
+                .strip_prefix("local function ")
+                .or_else(|| line.strip_prefix("local "))
+                .map(|rest| rest.split(|c: char| !super::is_name(c)).next().unwrap_or(""));
+            match (defined, definitions.last_mut()) {
+                (Some(name), _) if !name.is_empty() => {
+                    definitions.push((name.to_owned(), String::new()))
+                }
+                (_, Some((_, text))) => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                _ => {}
+            }
+        }
+        for (i, (name, text)) in definitions.iter().enumerate() {
+            for (later, _) in &definitions[i + 1..] {
+                let used = text.match_indices(later.as_str()).any(|(at, _)| {
+                    !text[..at].ends_with(super::is_name)
+                        && !text[at + later.len()..].starts_with(super::is_name)
+                });
+                assert!(!used, "lib.lua: {name} uses {later}, defined after it");
+            }
+        }
+    }
+
     /// Every key a script declares is one a scope makes (the scripts whose keys are not an
     /// event's or a user's, a rate bucket and an acknowledgement counter, excepted).
     #[test]
