@@ -407,13 +407,18 @@ mod tests {
             let defined = line
                 .strip_prefix("local function ")
                 .or_else(|| line.strip_prefix("local "))
-                .map(|rest| rest.split(|c: char| !super::is_name(c)).next().unwrap_or(""));
+                .map(|rest| {
+                    rest.split(|c: char| !super::is_name(c))
+                        .next()
+                        .unwrap_or("")
+                });
             match (defined, definitions.last_mut()) {
                 (Some(name), _) if !name.is_empty() => {
                     definitions.push((name.to_owned(), String::new()))
                 }
                 (_, Some((_, text))) => {
-                    text.push_str(line);
+                    // Code only: comments may name anything.
+                    text.push_str(line.split("--").next().unwrap_or(""));
                     text.push('\n');
                 }
                 _ => {}
