@@ -48,6 +48,30 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .merge(demo::router())
 }
 
+/// A Server-Sent Events answer: the events `next` yields from `source`, until it yields none;
+/// a keep-alive comment after `keepalive_ms` without one (STREAM_KEEPALIVE_MS); and
+/// `X-Accel-Buffering: no`, so that nginx passes each event on at once.
+fn sse<S, F, Fut>(keepalive_ms: u64, source: S, next: F) -> axum::response::Response
+where
+    S: Send + 'static,
+    F: FnMut(S) -> Fut + Send + 'static,
+    Fut: Future<Output = Option<(axum::response::sse::Event, S)>> + Send + 'static,
+{
+    use axum::response::IntoResponse;
+    use futures_util::StreamExt;
+    let events = futures_util::stream::unfold(source, next).map(Ok::<_, std::convert::Infallible>);
+    let keep_alive = axum::response::sse::KeepAlive::new()
+        .interval(std::time::Duration::from_millis(keepalive_ms));
+    let mut response = axum::response::sse::Sse::new(events)
+        .keep_alive(keep_alive)
+        .into_response();
+    response.headers_mut().insert(
+        "x-accel-buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
+    response
+}
+
 /// `?limit=` of list routes.
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 500;

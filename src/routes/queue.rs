@@ -14,11 +14,9 @@ use crate::state::AppState;
 use crate::store::Standing;
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use axum::response::sse::Event;
 use serde::Deserialize;
-use std::convert::Infallible;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use utoipa::{IntoParams, ToSchema};
@@ -146,8 +144,7 @@ pub async fn status_stream(
     let slot = state.live.admit(client)?;
     // The first standing now, so that a wrong ticket is a JSON error, not an empty stream.
     let (event, user, first) = ask(&state, &caller, event, &ticket, query).await?;
-    let keep_alive =
-        KeepAlive::new().interval(Duration::from_millis(state.settings.stream_keepalive_ms));
+    let keepalive_ms = state.settings.stream_keepalive_ms;
     let watch = Watch {
         _slot: slot,
         next: Some(first),
@@ -159,15 +156,9 @@ pub async fn status_stream(
         last: None,
         done: false,
     };
-    let events = futures_util::stream::unfold(watch, |mut watch| async move {
-        let event = watch.next_event().await?;
-        Some((Ok::<_, Infallible>(event), watch))
-    });
-    let mut response = Sse::new(events).keep_alive(keep_alive).into_response();
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok(super::sse(keepalive_ms, watch, |mut watch| async move {
+        Some((watch.next_event().await?, watch))
+    }))
 }
 
 /// One standing stream.

@@ -21,13 +21,11 @@ use crate::live::{Feed, Hub, StreamSlot};
 use crate::state::AppState;
 use crate::store::{Change, Store};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::response::sse::Event;
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
@@ -79,18 +77,11 @@ pub async fn stream(
             subscriber.catch_up().await?;
         }
     }
-    let events = futures_util::stream::unfold(subscriber, |mut subscriber| async move {
-        let event = subscriber.next().await?;
-        Some((Ok::<_, Infallible>(event), subscriber))
-    });
-    let keep_alive =
-        KeepAlive::new().interval(Duration::from_millis(state.settings.stream_keepalive_ms));
-    let mut response = Sse::new(events).keep_alive(keep_alive).into_response();
-    // nginx passes each event on at once instead of buffering the response.
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok(super::sse(
+        state.settings.stream_keepalive_ms,
+        subscriber,
+        |mut subscriber| async move { Some((subscriber.next().await?, subscriber)) },
+    ))
 }
 
 /// `Last-Event-ID`: a version this stream sent as an `id`.
