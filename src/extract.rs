@@ -2,6 +2,7 @@
 //! JSON error body as everything else.
 
 use crate::config::Settings;
+use crate::domain::ids::UserId;
 use crate::domain::object::Object;
 use crate::error::AppError;
 use crate::server::Peer;
@@ -218,5 +219,74 @@ where
             &parts.headers,
             &settings.trusted_proxies,
         )))
+    }
+}
+
+/// `{userId?}`: who acts, in a body that carries nothing else. With a token, the token's user
+/// (who may name only themselves); in `AUTH_MODE=open`, needed unless `?user=` names them.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserBody {
+    #[serde(default)]
+    pub user_id: Option<UserId>,
+}
+
+/// `?user=`: who acts, in `AUTH_MODE=open` (with a token: the token's user, who may name only
+/// themselves). Wins over a body's `userId`.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    #[param(value_type = Option<UserId>)]
+    pub user: Option<String>,
+}
+
+impl UserQuery {
+    /// The user `?user=` names in `uri`, if any.
+    pub fn named(uri: &axum::http::Uri) -> Result<Option<UserId>, AppError> {
+        let axum::extract::Query(query) = axum::extract::Query::<UserQuery>::try_from_uri(uri)?;
+        query
+            .user
+            .map(UserId::parse)
+            .transpose()
+            .map_err(Into::into)
+    }
+}
+
+/// Who acts, read the same way on every route whose body is at most `{userId}`: the token's
+/// user; in `AUTH_MODE=open`, the user `?user=` or the body's `userId` names (the query wins),
+/// and a 400 that says how to name one when neither does. Takes the body: last extractor.
+pub struct Acting(pub UserId);
+
+impl<S> FromRequest<S> for Acting
+where
+    S: Send + Sync,
+    Arc<crate::auth::Auth>: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let (mut parts, body) = req.into_parts();
+        let caller = crate::auth::Caller::from_request_parts(&mut parts, state).await?;
+        let query = UserQuery::named(&parts.uri)?;
+        let request = Request::from_parts(parts, body);
+        let OptionalJson(body) = OptionalJson::<UserBody>::from_request(request, state).await?;
+        let named = query.or(body.and_then(|b| b.user_id));
+        Ok(Self(caller.acting_named(named)?))
+    }
+}
+
+/// [`Acting`] for a request without a body (`GET`): `?user=`.
+pub struct ActingInQuery(pub UserId);
+
+impl<S> FromRequestParts<S> for ActingInQuery
+where
+    S: Send + Sync,
+    Arc<crate::auth::Auth>: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let caller = crate::auth::Caller::from_request_parts(parts, state).await?;
+        Ok(Self(caller.acting_in_query(UserQuery::named(&parts.uri)?)?))
     }
 }

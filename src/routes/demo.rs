@@ -17,7 +17,7 @@ use crate::domain::time::now_ms;
 use crate::error::AppError;
 use crate::extract::{
     AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, OptionalJson,
-    PathParams, QueryParams,
+    PathParams, QueryParams, UserBody, UserQuery,
 };
 use crate::state::AppState;
 use crate::store::Store;
@@ -25,7 +25,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -106,28 +106,12 @@ pub struct SeatBody {
     user_id: Option<UserId>,
 }
 
-/// Who acts (default `anonymous`).
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OptionalUserBody {
-    #[serde(default)]
-    user_id: Option<UserId>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UserQuery {
-    /// Who acts; wins over the body's `userId`.
-    #[param(value_type = Option<UserId>)]
-    user: Option<String>,
-}
-
 /// `?user=` first, then the body's `userId`, then (open mode) `anonymous`; with a token, the
 /// token's user, who may name themselves but nobody else.
 fn demo_user(
     caller: &Caller,
     query: UserQuery,
-    body: Option<OptionalUserBody>,
+    body: Option<UserBody>,
 ) -> Result<UserId, AppError> {
     let named = match query.user {
         Some(user) => Some(UserId::parse(user)?),
@@ -203,7 +187,7 @@ pub async fn lock(
 /// Locks a demo seat.
 #[utoipa::path(post, path = "/lock/{seatId}", operation_id = "lockDemoSeatByPath", tag = "demo", security(("bearer" = [])),
     params(("seatId" = SeatId, Path), UserQuery, AdmissionHeader),
-    request_body(content = Option<OptionalUserBody>, description = "Optional"),
+    request_body(content = Option<UserBody>, description = "Optional"),
     responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
 pub async fn lock_by_path(
     State(state): State<AppState>,
@@ -211,7 +195,7 @@ pub async fn lock_by_path(
     admission: AdmissionToken,
     PathParams(seat): PathParams<String>,
     QueryParams(query): QueryParams<UserQuery>,
-    OptionalJson(body): OptionalJson<OptionalUserBody>,
+    OptionalJson(body): OptionalJson<UserBody>,
 ) -> Result<Json<LockReply>, AppError> {
     let seat = SeatId::parse(seat)?;
     let user = demo_user(&caller, query, body)?;
@@ -235,7 +219,7 @@ pub async fn confirm(
 /// Books a demo seat the caller holds.
 #[utoipa::path(post, path = "/confirm/{seatId}", operation_id = "confirmDemoSeatByPath", tag = "demo", security(("bearer" = [])),
     params(("seatId" = SeatId, Path), UserQuery, IdempotencyHeader),
-    request_body(content = Option<OptionalUserBody>, description = "Optional"),
+    request_body(content = Option<UserBody>, description = "Optional"),
     responses((status = 201, description = "Booked", body = BookingView), ConfirmErrors))]
 pub async fn confirm_by_path(
     State(state): State<AppState>,
@@ -243,7 +227,7 @@ pub async fn confirm_by_path(
     key: Idempotency,
     PathParams(seat): PathParams<String>,
     QueryParams(query): QueryParams<UserQuery>,
-    OptionalJson(body): OptionalJson<OptionalUserBody>,
+    OptionalJson(body): OptionalJson<UserBody>,
 ) -> Result<Response, AppError> {
     let seat = SeatId::parse(seat)?;
     let user = demo_user(&caller, query, body)?;
@@ -265,14 +249,14 @@ pub async fn unlock(
 /// Releases a demo seat the caller holds.
 #[utoipa::path(post, path = "/unlock/{seatId}", operation_id = "unlockDemoSeatByPath", tag = "demo", security(("bearer" = [])),
     params(("seatId" = SeatId, Path), UserQuery),
-    request_body(content = Option<OptionalUserBody>, description = "Optional"),
+    request_body(content = Option<UserBody>, description = "Optional"),
     responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
 pub async fn unlock_by_path(
     State(state): State<AppState>,
     caller: Caller,
     PathParams(seat): PathParams<String>,
     QueryParams(query): QueryParams<UserQuery>,
-    OptionalJson(body): OptionalJson<OptionalUserBody>,
+    OptionalJson(body): OptionalJson<UserBody>,
 ) -> Result<Json<UnlockReply>, AppError> {
     let seat = SeatId::parse(seat)?;
     let user = demo_user(&caller, query, body)?;
@@ -293,14 +277,14 @@ pub async fn release(
 /// The same as `POST /unlock/{seatId}`.
 #[utoipa::path(post, path = "/release/{seatId}", operation_id = "releaseDemoSeatByPath", tag = "demo", security(("bearer" = [])),
     params(("seatId" = SeatId, Path), UserQuery),
-    request_body(content = Option<OptionalUserBody>, description = "Optional"),
+    request_body(content = Option<UserBody>, description = "Optional"),
     responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
 pub async fn release_by_path(
     state: State<AppState>,
     caller: Caller,
     seat: PathParams<String>,
     query: QueryParams<UserQuery>,
-    body: OptionalJson<OptionalUserBody>,
+    body: OptionalJson<UserBody>,
 ) -> Result<Json<UnlockReply>, AppError> {
     unlock_by_path(state, caller, seat, query, body).await
 }

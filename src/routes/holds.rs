@@ -9,16 +9,14 @@ use crate::domain::hold::{HoldView, NewHold};
 use crate::domain::ids::{EventId, HoldId, UserId};
 use crate::error::AppError;
 use crate::extract::{
-    AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, OptionalJson,
-    PathParams, QueryParams,
+    Acting, ActingInQuery, AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader,
+    JsonBody, PathParams, QueryParams, UserBody, UserQuery,
 };
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -45,14 +43,6 @@ crate::error_responses!(ReleaseErrors: InvalidRequest, Unauthenticated, Forbidde
     RateLimited, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
 
 /// Who acts on a hold: with a token, the token's user (naming another is 403); in open mode
-/// the body must name the user.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct HoldUserBody {
-    #[serde(default)]
-    user_id: Option<UserId>,
-}
-
 fn event_and_hold((event, hold): (String, String)) -> Result<(EventId, HoldId), AppError> {
     let event = EventId::parse(event)?;
     // Not a hold id of ours: no such hold.
@@ -60,15 +50,11 @@ fn event_and_hold((event, hold): (String, String)) -> Result<(EventId, HoldId), 
     Ok((event, hold))
 }
 
-fn user(caller: &Caller, body: Option<HoldUserBody>) -> Result<UserId, AppError> {
-    caller.acting_named(body.and_then(|b| b.user_id))
-}
-
 /// Holds named seats (all in one section) or a quantity of a general admission section for
 /// `HOLD_TTL_MS`, all or nothing: if any seat is sold or held by someone else, nothing is held.
 #[utoipa::path(post, path = "/events/{eventId}/holds", operation_id = "createHold", tag = "holds",
     security(("bearer" = [])),
-    params(("eventId" = EventId, Path), AdmissionHeader),
+    params(("eventId" = EventId, Path), UserQuery, AdmissionHeader),
     request_body = NewHold,
     responses((status = 201, description = "Held for the caller until `expiresAt`", body = HoldView),
         CreateErrors))]
@@ -77,13 +63,15 @@ pub async fn create(
     caller: Caller,
     admission: AdmissionToken,
     PathParams(event): PathParams<String>,
+    QueryParams(query): QueryParams<UserQuery>,
     JsonBody(body): JsonBody<NewHold>,
 ) -> Result<Response, AppError> {
     let event = EventId::parse(event)?;
     let request = body
         .request(state.settings.max_qty_per_booking)
         .map_err(AppError::InvalidRequest)?;
-    let user = caller.acting_named(body.user_id)?;
+    let named = query.user.map(UserId::parse).transpose()?;
+    let user = caller.acting_named(named.or(body.user_id))?;
     let admitted = state.admitted(admission.0.as_deref(), &user, &event);
     let hold = state
         .store
@@ -96,40 +84,30 @@ pub async fn create(
 /// The caller's live hold.
 #[utoipa::path(get, path = "/events/{eventId}/holds/{holdId}", operation_id = "getHold", tag = "holds",
     security(("bearer" = [])),
-    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path),
-        ("user" = Option<UserId>, Query, description = "Open mode only: who asks")),
+    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path), UserQuery),
     responses((status = 200, description = "The hold", body = HoldView), ReadErrors))]
 pub async fn read(
     State(state): State<AppState>,
-    caller: Caller,
     PathParams(path): PathParams<(String, String)>,
-    QueryParams(query): QueryParams<UserQuery>,
+    ActingInQuery(user): ActingInQuery,
 ) -> Result<Json<HoldView>, AppError> {
     let (event, hold) = event_and_hold(path)?;
-    let user = caller.acting_in_query(query.user.map(UserId::parse).transpose()?)?;
     Ok(Json(state.store.hold(&event, &hold, &user).await?.into()))
-}
-
-#[derive(Deserialize)]
-pub struct UserQuery {
-    user: Option<String>,
 }
 
 /// Extends the hold to now + `HOLD_TTL_MS`, at most `HOLD_MAX_EXTENSIONS` times and never
 /// past `HOLD_MAX_LIFETIME_MS` after it was made.
 #[utoipa::path(post, path = "/events/{eventId}/holds/{holdId}/extend", operation_id = "extendHold", tag = "holds",
     security(("bearer" = [])),
-    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path)),
-    request_body(content = Option<HoldUserBody>, description = "Optional with a token"),
+    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path), UserQuery),
+    request_body(content = Option<UserBody>, description = "Optional with a token"),
     responses((status = 200, description = "Extended", body = HoldView), ExtendErrors))]
 pub async fn extend(
     State(state): State<AppState>,
-    caller: Caller,
     PathParams(path): PathParams<(String, String)>,
-    OptionalJson(body): OptionalJson<HoldUserBody>,
+    Acting(user): Acting,
 ) -> Result<Json<HoldView>, AppError> {
     let (event, hold) = event_and_hold(path)?;
-    let user = user(&caller, body)?;
     Ok(Json(
         state.store.extend_hold(&event, &hold, &user).await?.into(),
     ))
@@ -138,8 +116,8 @@ pub async fn extend(
 /// Books everything the live hold holds as one booking, atomically.
 #[utoipa::path(post, path = "/events/{eventId}/holds/{holdId}/confirm", operation_id = "confirmHold", tag = "holds",
     security(("bearer" = [])),
-    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path), IdempotencyHeader),
-    request_body(content = Option<HoldUserBody>, description = "Optional with a token"),
+    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path), UserQuery, IdempotencyHeader),
+    request_body(content = Option<UserBody>, description = "Optional with a token"),
     responses(
         (status = 201, description = "Booked", body = BookingView,
             headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer"))),
@@ -147,13 +125,11 @@ pub async fn extend(
     ))]
 pub async fn confirm(
     State(state): State<AppState>,
-    caller: Caller,
     Idempotency(key): Idempotency,
     PathParams(path): PathParams<(String, String)>,
-    OptionalJson(body): OptionalJson<HoldUserBody>,
+    Acting(user): Acting,
 ) -> Result<Response, AppError> {
     let (event, hold) = event_and_hold(path)?;
-    let user = user(&caller, body)?;
     let outcome = state
         .store
         .confirm_hold(&event, &hold, &user, key.as_ref())
@@ -164,18 +140,16 @@ pub async fn confirm(
 /// Releases the hold: its seats or tickets are free at once.
 #[utoipa::path(delete, path = "/events/{eventId}/holds/{holdId}", operation_id = "releaseHold", tag = "holds",
     security(("bearer" = [])),
-    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path)),
-    request_body(content = Option<HoldUserBody>, description = "Optional with a token"),
+    params(("eventId" = EventId, Path), ("holdId" = HoldId, Path), UserQuery),
+    request_body(content = Option<UserBody>, description = "Optional with a token"),
     responses((status = 200, description = "Released (`status: released`)", body = HoldView),
         ReleaseErrors))]
 pub async fn release(
     State(state): State<AppState>,
-    caller: Caller,
     PathParams(path): PathParams<(String, String)>,
-    OptionalJson(body): OptionalJson<HoldUserBody>,
+    Acting(user): Acting,
 ) -> Result<Json<HoldView>, AppError> {
     let (event, hold) = event_and_hold(path)?;
-    let user = user(&caller, body)?;
     Ok(Json(
         state.store.release_hold(&event, &hold, &user).await?.into(),
     ))

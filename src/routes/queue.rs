@@ -8,7 +8,9 @@ use crate::domain::ids::{EventId, UserId};
 use crate::domain::queue::{QueueStanding, WaitingRoom};
 use crate::domain::time::now_ms;
 use crate::error::AppError;
-use crate::extract::{ClientAddress, JsonBody, OptionalJson, PathParams, QueryParams};
+use crate::extract::{
+    Acting, ClientAddress, JsonBody, PathParams, QueryParams, UserBody, UserQuery,
+};
 use crate::live::StreamSlot;
 use crate::state::AppState;
 use crate::store::Standing;
@@ -16,10 +18,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use axum::response::sse::Event;
-use serde::Deserialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -38,39 +38,20 @@ crate::error_responses!(StatusErrors: InvalidRequest, Unauthenticated, Forbidden
 crate::error_responses!(ConfigureErrors: InvalidRequest, Unauthenticated, Forbidden,
     EventNotFound, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
 
-/// Who joins (with a token: the token's user, who may name only themselves; in open mode
-/// required).
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct QueueUserBody {
-    #[serde(default)]
-    user_id: Option<UserId>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct StatusQuery {
-    /// Who asks, in open mode (with a token: the token's user, who may name only themselves).
-    #[param(value_type = Option<UserId>)]
-    user: Option<String>,
-}
-
 /// Joins the event's waiting room: one place per user (joining again answers the same place,
 /// or the admission it led to). Ask `GET /events/{eventId}/queue/{ticket}` every few seconds:
 /// people who stop asking for `QUEUE_ABANDON_MS` are skipped when their turn comes.
 #[utoipa::path(post, path = "/events/{eventId}/queue", operation_id = "joinQueue", tag = "queue", security(("bearer" = [])),
-    params(("eventId" = EventId, Path)),
-    request_body(content = Option<QueueUserBody>, description = "Optional with a token"),
+    params(("eventId" = EventId, Path), UserQuery),
+    request_body(content = Option<UserBody>, description = "Optional with a token"),
     responses((status = 200, description = "Your place, or your admission", body = QueueStanding),
         JoinErrors))]
 pub async fn join(
     State(state): State<AppState>,
-    caller: Caller,
     PathParams(event): PathParams<String>,
-    OptionalJson(body): OptionalJson<QueueUserBody>,
+    Acting(user): Acting,
 ) -> Result<Json<QueueStanding>, AppError> {
     let event = EventId::parse(event)?;
-    let user = caller.acting_named(body.and_then(|b| b.user_id))?;
     let standing = state
         .store
         .join_queue(&event, &user, state.settings.queue_abandon_ms)
@@ -85,13 +66,13 @@ pub async fn join(
     security(("bearer" = [])),
     params(("eventId" = EventId, Path),
         ("ticket" = String, Path, description = "The ticket `POST /events/{eventId}/queue` gave"),
-        StatusQuery),
+        UserQuery),
     responses((status = 200, description = "Your standing", body = QueueStanding), StatusErrors))]
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,
     PathParams((event, ticket)): PathParams<(String, String)>,
-    QueryParams(query): QueryParams<StatusQuery>,
+    QueryParams(query): QueryParams<UserQuery>,
 ) -> Result<Json<QueueStanding>, AppError> {
     let (_, _, standing) = ask(&state, &caller, event, &ticket, query).await?;
     Ok(Json(standing))
@@ -104,7 +85,7 @@ async fn ask(
     caller: &Caller,
     event: String,
     ticket: &str,
-    query: StatusQuery,
+    query: UserQuery,
 ) -> Result<(EventId, UserId, QueueStanding), AppError> {
     let event = EventId::parse(event)?;
     let named = query.user.map(UserId::parse).transpose()?;
@@ -128,7 +109,7 @@ const STREAM_EVERY: Duration = Duration::from_secs(2);
     security(("bearer" = [])),
     params(("eventId" = EventId, Path),
         ("ticket" = String, Path, description = "The ticket `POST /events/{eventId}/queue` gave"),
-        StatusQuery),
+        UserQuery),
     responses(
         (status = 200, description = "`standing` events (a `QueueStanding` each)",
             content_type = "text/event-stream", body = String),
@@ -139,7 +120,7 @@ pub async fn status_stream(
     ClientAddress(client): ClientAddress,
     caller: Caller,
     PathParams((event, ticket)): PathParams<(String, String)>,
-    QueryParams(query): QueryParams<StatusQuery>,
+    QueryParams(query): QueryParams<UserQuery>,
 ) -> Result<Response, AppError> {
     let slot = state.live.admit(client)?;
     // The first standing now, so that a wrong ticket is a JSON error, not an empty stream.

@@ -5,14 +5,14 @@
 //! name the event, the seat and the user.
 
 use super::bookings::{Via, booking_reply};
-use crate::auth::Caller;
 use crate::domain::booking::BookingView;
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
 use crate::domain::seats::{SeatMap, SeatView};
 use crate::domain::time::serialize_ms;
 use crate::error::AppError;
 use crate::extract::{
-    AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, OptionalJson, PathParams,
+    Acting, AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, PathParams, UserBody,
+    UserQuery,
 };
 use crate::state::AppState;
 use crate::store::IdempotencyKey;
@@ -20,7 +20,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,15 +43,6 @@ crate::error_responses!(pub(super) ConfirmErrors: InvalidRequest, Unauthenticate
 crate::error_responses!(pub(super) UnlockErrors: InvalidRequest, Unauthenticated, Forbidden,
     EventNotFound, SeatNotFound, SeatBooked, SeatNotLocked, LockNotOwned, RateLimited,
     PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
-
-/// Who acts: with a token, the token's user (the body may be left out; naming another user
-/// is 403); in open mode the body must name the user.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserBody {
-    #[serde(default)]
-    user_id: Option<UserId>,
-}
 
 /// Every named seat of the event, in the event's seat order.
 #[derive(Serialize, ToSchema)]
@@ -91,11 +82,6 @@ fn event_and_seat((event, seat): (String, String)) -> Result<(EventId, SeatId), 
     Ok((EventId::parse(event)?, SeatId::parse(seat)?))
 }
 
-/// The user a seat route acts for (see [`UserBody`]).
-fn user(caller: &Caller, body: Option<UserBody>) -> Result<UserId, AppError> {
-    caller.acting_named(body.and_then(|b| b.user_id))
-}
-
 /// Every named seat with its status: `available`, `locked` (with `lockExpiresAt`, never who)
 /// or `booked`. With `If-None-Match` naming its current `ETag`: `304` and no body.
 #[utoipa::path(get, path = "/events/{eventId}/seats", operation_id = "getSeatMap", tag = "seats",
@@ -119,24 +105,23 @@ pub async fn list(
 /// Holds a seat for `LOCK_TTL_MS`; the holder asking again gets the same lock, not extended.
 #[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/lock", operation_id = "lockSeat", tag = "seats",
     security(("bearer" = [])),
-    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path), AdmissionHeader),
+    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path), UserQuery, AdmissionHeader),
     request_body(content = Option<UserBody>, description = "Optional with a token"),
     responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
 pub async fn lock(
     State(state): State<AppState>,
-    caller: Caller,
     admission: AdmissionToken,
     PathParams(path): PathParams<(String, String)>,
-    OptionalJson(body): OptionalJson<UserBody>,
+    Acting(user): Acting,
 ) -> Result<Json<LockReply>, AppError> {
     let (event, seat) = event_and_seat(path)?;
-    lock_seat(&state, event, seat, user(&caller, body)?, &admission).await
+    lock_seat(&state, event, seat, user, &admission).await
 }
 
 /// Books a seat the caller holds, while the lock lives.
 #[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/confirm", operation_id = "confirmSeat", tag = "seats",
     security(("bearer" = [])),
-    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path), IdempotencyHeader),
+    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path), UserQuery, IdempotencyHeader),
     request_body(content = Option<UserBody>, description = "Optional with a token"),
     responses(
         (status = 201, description = "Booked", body = BookingView,
@@ -145,29 +130,27 @@ pub async fn lock(
     ))]
 pub async fn confirm(
     State(state): State<AppState>,
-    caller: Caller,
     Idempotency(key): Idempotency,
     PathParams(path): PathParams<(String, String)>,
-    OptionalJson(body): OptionalJson<UserBody>,
+    Acting(user): Acting,
 ) -> Result<Response, AppError> {
     let (event, seat) = event_and_seat(path)?;
-    confirm_seat(&state, event, seat, user(&caller, body)?, key).await
+    confirm_seat(&state, event, seat, user, key).await
 }
 
 /// Releases a seat the caller holds.
 #[utoipa::path(post, path = "/events/{eventId}/seats/{seatId}/unlock", operation_id = "unlockSeat", tag = "seats",
     security(("bearer" = [])),
-    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path)),
+    params(("eventId" = EventId, Path), ("seatId" = SeatId, Path), UserQuery),
     request_body(content = Option<UserBody>, description = "Optional with a token"),
     responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
 pub async fn unlock(
     State(state): State<AppState>,
-    caller: Caller,
     PathParams(path): PathParams<(String, String)>,
-    OptionalJson(body): OptionalJson<UserBody>,
+    Acting(user): Acting,
 ) -> Result<Json<UnlockReply>, AppError> {
     let (event, seat) = event_and_seat(path)?;
-    unlock_seat(&state, event, seat, user(&caller, body)?).await
+    unlock_seat(&state, event, seat, user).await
 }
 
 /// A seat map of thousands of seats is hundreds of kilobytes of JSON: it is written into a

@@ -483,3 +483,49 @@ async fn five_hundred_users_asking_for_four_together_get_whole_blocks() {
     assert_eq!(rows_used.len(), 10, "one block per row: {rows_used:?}");
     backend.assert_audit_clean();
 }
+
+/// In AUTH_MODE=open every route reads the user the same way: `?user=` or the body's `userId`
+/// (the query wins); a request that names nobody is a 400 that says how, for its method.
+#[tokio::test]
+async fn in_open_mode_every_route_reads_the_user_the_same_way() {
+    let backend = Backend::single();
+    let app = TestApp::spawn_with(crate::harness::app::open_settings(backend.settings())).await;
+    let event = app.create_ga_event(20).await;
+    let made = app
+        .anonymous()
+        .post(
+            &format!("/events/{event}/holds?user=al"),
+            json!({ "sectionId": "s1", "qty": 2 }),
+        )
+        .await;
+    made.assert_status(201);
+    assert_eq!(made.body["userId"], "al");
+    let id = made.body["id"].as_str().expect("hold id").to_owned();
+    let path = format!("/events/{event}/holds/{id}");
+    let http = app.anonymous();
+    let read = http.get(&format!("{path}?user=al")).await;
+    read.assert_status(200);
+    let nobody = http.get(&path).await;
+    nobody.assert_error(400, "INVALID_REQUEST");
+    assert!(
+        nobody.body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("?user="),
+        "{}",
+        nobody.text
+    );
+    let unnamed = http
+        .send(Method::POST, &format!("{path}/extend"), None, &[])
+        .await;
+    unnamed.assert_error(400, "INVALID_REQUEST");
+    assert!(unnamed.text.contains("userId"), "{}", unnamed.text);
+    http.send(Method::POST, &format!("{path}/extend?user=al"), None, &[])
+        .await
+        .assert_status(200);
+    let confirmed = http
+        .post(&format!("{path}/confirm"), json!({ "userId": "al" }))
+        .await;
+    confirmed.assert_status(201);
+    assert_eq!(confirmed.body["qty"], 2);
+}
