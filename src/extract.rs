@@ -255,7 +255,18 @@ impl UserQuery {
 /// Who acts, read the same way on every route whose body is at most `{userId}`: the token's
 /// user; in `AUTH_MODE=open`, the user `?user=` or the body's `userId` names (the query wins),
 /// and a 400 that says how to name one when neither does. Takes the body: last extractor.
-pub struct Acting(pub UserId);
+/// [`Acting::user`] decides, after the handler has checked its path (a malformed id is a 400
+/// or 404 before anything about who asks).
+pub struct Acting {
+    caller: crate::auth::Caller,
+    named: Option<UserId>,
+}
+
+impl Acting {
+    pub fn user(self) -> Result<UserId, AppError> {
+        self.caller.acting_named(self.named)
+    }
+}
 
 impl<S> FromRequest<S> for Acting
 where
@@ -271,12 +282,21 @@ where
         let request = Request::from_parts(parts, body);
         let OptionalJson(body) = OptionalJson::<UserBody>::from_request(request, state).await?;
         let named = query.or(body.and_then(|b| b.user_id));
-        Ok(Self(caller.acting_named(named)?))
+        Ok(Self { caller, named })
     }
 }
 
 /// [`Acting`] for a request without a body (`GET`): `?user=`.
-pub struct ActingInQuery(pub UserId);
+pub struct ActingInQuery {
+    caller: crate::auth::Caller,
+    named: Option<UserId>,
+}
+
+impl ActingInQuery {
+    pub fn user(self) -> Result<UserId, AppError> {
+        self.caller.acting_in_query(self.named)
+    }
+}
 
 impl<S> FromRequestParts<S> for ActingInQuery
 where
@@ -287,6 +307,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let caller = crate::auth::Caller::from_request_parts(parts, state).await?;
-        Ok(Self(caller.acting_in_query(UserQuery::named(&parts.uri)?)?))
+        let named = UserQuery::named(&parts.uri)?;
+        Ok(Self { caller, named })
     }
 }

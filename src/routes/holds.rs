@@ -89,9 +89,10 @@ pub async fn create(
 pub async fn read(
     State(state): State<AppState>,
     PathParams(path): PathParams<(String, String)>,
-    ActingInQuery(user): ActingInQuery,
+    acting: ActingInQuery,
 ) -> Result<Json<HoldView>, AppError> {
     let (event, hold) = event_and_hold(path)?;
+    let user = acting.user()?;
     Ok(Json(state.store.hold(&event, &hold, &user).await?.into()))
 }
 
@@ -105,9 +106,10 @@ pub async fn read(
 pub async fn extend(
     State(state): State<AppState>,
     PathParams(path): PathParams<(String, String)>,
-    Acting(user): Acting,
+    acting: Acting,
 ) -> Result<Json<HoldView>, AppError> {
     let (event, hold) = event_and_hold(path)?;
+    let user = acting.user()?;
     Ok(Json(
         state.store.extend_hold(&event, &hold, &user).await?.into(),
     ))
@@ -127,9 +129,10 @@ pub async fn confirm(
     State(state): State<AppState>,
     Idempotency(key): Idempotency,
     PathParams(path): PathParams<(String, String)>,
-    Acting(user): Acting,
+    acting: Acting,
 ) -> Result<Response, AppError> {
     let (event, hold) = event_and_hold(path)?;
+    let user = acting.user()?;
     let outcome = state
         .store
         .confirm_hold(&event, &hold, &user, key.as_ref())
@@ -147,9 +150,10 @@ pub async fn confirm(
 pub async fn release(
     State(state): State<AppState>,
     PathParams(path): PathParams<(String, String)>,
-    Acting(user): Acting,
+    acting: Acting,
 ) -> Result<Json<HoldView>, AppError> {
     let (event, hold) = event_and_hold(path)?;
+    let user = acting.user()?;
     Ok(Json(
         state.store.release_hold(&event, &hold, &user).await?.into(),
     ))

@@ -49,9 +49,10 @@ crate::error_responses!(ConfigureErrors: InvalidRequest, Unauthenticated, Forbid
 pub async fn join(
     State(state): State<AppState>,
     PathParams(event): PathParams<String>,
-    Acting(user): Acting,
+    acting: Acting,
 ) -> Result<Json<QueueStanding>, AppError> {
     let event = EventId::parse(event)?;
+    let user = acting.user()?;
     let standing = state
         .store
         .join_queue(&event, &user, state.settings.queue_abandon_ms)

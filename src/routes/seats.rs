@@ -112,10 +112,10 @@ pub async fn lock(
     State(state): State<AppState>,
     admission: AdmissionToken,
     PathParams(path): PathParams<(String, String)>,
-    Acting(user): Acting,
+    acting: Acting,
 ) -> Result<Json<LockReply>, AppError> {
     let (event, seat) = event_and_seat(path)?;
-    lock_seat(&state, event, seat, user, &admission).await
+    lock_seat(&state, event, seat, acting.user()?, &admission).await
 }
 
 /// Books a seat the caller holds, while the lock lives.
@@ -132,10 +132,10 @@ pub async fn confirm(
     State(state): State<AppState>,
     Idempotency(key): Idempotency,
     PathParams(path): PathParams<(String, String)>,
-    Acting(user): Acting,
+    acting: Acting,
 ) -> Result<Response, AppError> {
     let (event, seat) = event_and_seat(path)?;
-    confirm_seat(&state, event, seat, user, key).await
+    confirm_seat(&state, event, seat, acting.user()?, key).await
 }
 
 /// Releases a seat the caller holds.
@@ -147,10 +147,10 @@ pub async fn confirm(
 pub async fn unlock(
     State(state): State<AppState>,
     PathParams(path): PathParams<(String, String)>,
-    Acting(user): Acting,
+    acting: Acting,
 ) -> Result<Json<UnlockReply>, AppError> {
     let (event, seat) = event_and_seat(path)?;
-    unlock_seat(&state, event, seat, user).await
+    unlock_seat(&state, event, seat, acting.user()?).await
 }
 
 /// A seat map of thousands of seats is hundreds of kilobytes of JSON: it is written into a
