@@ -7,7 +7,7 @@ use crate::domain::ids::{BookingId, EventId, SectionId, UserId, check_id};
 use crate::error::AppError;
 use crate::extract::{
     AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, PathParams,
-    QueryParams,
+    QueryParams, UserQuery,
 };
 use crate::state::AppState;
 use crate::store::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
@@ -55,7 +55,7 @@ pub struct BookBody {
 }
 
 /// Books `qty` tickets of a section, if that many are left: all or nothing.
-#[utoipa::path(post, path = "/book", operation_id = "book", tag = "bookings", params(IdempotencyHeader, AdmissionHeader),
+#[utoipa::path(post, path = "/book", operation_id = "book", tag = "bookings", params(UserQuery, IdempotencyHeader, AdmissionHeader),
     security(("bearer" = [])),
     request_body = BookBody,
     responses(
@@ -69,6 +69,7 @@ pub async fn book(
     caller: Caller,
     Idempotency(key): Idempotency,
     admission: AdmissionToken,
+    QueryParams(query): QueryParams<UserQuery>,
     JsonBody(body): JsonBody<BookBody>,
 ) -> Result<Response, AppError> {
     let max = state.settings.max_qty_per_booking;
@@ -77,7 +78,8 @@ pub async fn book(
             "qty must be an integer from 1 to {max}"
         )));
     }
-    let user_id = caller.acting(body.user_id)?;
+    let named = query.user.map(UserId::parse).transpose()?;
+    let user_id = caller.acting(named.or(body.user_id))?;
     let command = BookCommand {
         admitted: state.admitted(admission.0.as_deref(), &user_id, &body.event_id),
         event_id: body.event_id,
@@ -90,7 +92,7 @@ pub async fn book(
 }
 
 /// The same as `POST /book`.
-#[utoipa::path(post, path = "/bookings", operation_id = "createBooking", tag = "bookings", params(IdempotencyHeader, AdmissionHeader),
+#[utoipa::path(post, path = "/bookings", operation_id = "createBooking", tag = "bookings", params(UserQuery, IdempotencyHeader, AdmissionHeader),
     security(("bearer" = [])),
     request_body = BookBody,
     responses(
@@ -104,9 +106,10 @@ pub async fn book_alias(
     caller: Caller,
     key: Idempotency,
     admission: AdmissionToken,
+    query: QueryParams<UserQuery>,
     body: JsonBody<BookBody>,
 ) -> Result<Response, AppError> {
-    book(state, caller, key, admission, body).await
+    book(state, caller, key, admission, query, body).await
 }
 
 /// What made or changed a booking.

@@ -485,7 +485,8 @@ async fn five_hundred_users_asking_for_four_together_get_whole_blocks() {
 }
 
 /// In AUTH_MODE=open every route reads the user the same way: `?user=` or the body's `userId`
-/// (the query wins); a request that names nobody is a 400 that says how, for its method.
+/// (the query wins); a request that names nobody is a 400 that says how, for its method
+/// (`POST /book` books for `anonymous` then, as in the seeds).
 #[tokio::test]
 async fn in_open_mode_every_route_reads_the_user_the_same_way() {
     let backend = Backend::single();
@@ -528,4 +529,12 @@ async fn in_open_mode_every_route_reads_the_user_the_same_way() {
         .await;
     confirmed.assert_status(201);
     assert_eq!(confirmed.body["qty"], 2);
+    let booked = http
+        .post(
+            "/book?user=bo",
+            json!({ "eventId": event, "sectionId": "s1", "qty": 1 }),
+        )
+        .await;
+    booked.assert_status(201);
+    assert_eq!(booked.body["userId"], "bo");
 }
