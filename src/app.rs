@@ -300,7 +300,7 @@ impl App {
                     ),
                     Err(e) => tracing::error!(redis = store.target(), "redis: {e:?}"),
                 }
-                if let Err(e) = routes::ensure_demo_event(&store, demo_seats).await {
+                if let Err(e) = store.ensure_demo_event(demo_seats).await {
                     tracing::debug!(error = ?e, "could not create the demo event yet");
                 }
             }

@@ -11,16 +11,14 @@ use super::seats::{
 };
 use crate::auth::Caller;
 use crate::domain::booking::BookingView;
-use crate::domain::event::{EventRecord, SectionRecord};
-use crate::domain::ids::{EventId, SeatId, SeatRef, SectionId, UserId};
-use crate::domain::time::now_ms;
+use crate::domain::ids::{SeatId, SeatRef, UserId};
 use crate::error::AppError;
 use crate::extract::{
     AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, OptionalJson,
     PathParams, QueryParams, UserBody, UserQuery,
 };
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::demo_event;
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
@@ -28,8 +26,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-pub const DEMO_EVENT_ID: &str = "demo";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -44,40 +40,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(release_by_path))
 }
 
-fn demo_event() -> Result<EventId, AppError> {
-    Ok(EventId::parse(DEMO_EVENT_ID)?)
-}
-
-/// Creates the demo event unless it exists: a replica starting later never resets its seats.
-pub async fn ensure_demo_event(store: &Store, seats: u32) -> Result<(), AppError> {
-    if seats == 0 {
-        return Ok(());
-    }
-    let seat_ids = (1..=seats)
-        .map(|n| SeatId::parse(n.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let record = EventRecord {
-        id: demo_event()?,
-        name: "Demo event".to_owned(),
-        created_at: now_ms(),
-        sections: vec![SectionRecord {
-            id: SectionId::parse("main".to_owned())?,
-            name: "Main hall".to_owned(),
-            price: 0,
-            capacity: seats,
-            seats: Some(seat_ids),
-            rows: None,
-            max_per_user: None,
-        }],
-        max_per_user: None,
-        waiting_room: None,
-    };
-    if store.create_event(&record, None).await? {
-        tracing::info!(seats, "created the demo event");
-    }
-    Ok(())
-}
-
 /// Evaluates `$operation` with `$event` bound to the demo event; if Redis lost the event (say,
 /// it restarted without persistence), recreates it and evaluates once more: the demo heals
 /// itself without a replica restart.
@@ -86,7 +48,10 @@ macro_rules! on_demo {
         let $event = demo_event()?;
         match $operation {
             Err(AppError::EventNotFound) if $state.settings.demo_seats > 0 => {
-                ensure_demo_event(&$state.store, $state.settings.demo_seats).await?;
+                $state
+                    .store
+                    .ensure_demo_event($state.settings.demo_seats)
+                    .await?;
                 let $event = demo_event()?;
                 $operation
             }

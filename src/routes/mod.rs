@@ -22,8 +22,6 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use demo::ensure_demo_event;
-
 /// Every route, each resource's from its own module, and the document that describes them.
 pub fn router(settings: &Settings) -> Router<AppState> {
     let (router, api) = documented().split_for_parts();

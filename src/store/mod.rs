@@ -14,6 +14,7 @@
 mod bookings;
 mod changes;
 pub mod connection;
+mod demo;
 mod events;
 mod holds;
 mod idempotency;
@@ -26,6 +27,7 @@ mod version;
 pub use bookings::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
 pub use changes::{CHANGES_CHANNEL, Change, Since};
 pub use connection::{NodeConn, RedisConn};
+pub use demo::{DEMO_EVENT_ID, demo_event};
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 pub use queue::Standing;
 pub use scripts::Scripts;
