@@ -90,7 +90,7 @@ if seats then
   end
   if #taken > 0 then
     -- Never who holds them; when the first frees up is fair to tell.
-    return refuse('SEAT_LOCKED', { seats = taken, expiresAt = frees_at })
+    return refuse('SEAT_LOCKED', { seats = taken, lockExpiresAt = frees_at })
   end
   local adding = #seats - mine
   if max_locks > 0 then

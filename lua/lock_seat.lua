@@ -9,7 +9,7 @@ local seat, user = A.seat, A.user
 local holder = redis.call('GET', K.seat_lock)
 if holder and holder ~= user then
   -- Never say who holds it; when it frees up is fair to tell.
-  return refuse('SEAT_LOCKED', { expiresAt = redis.call('PEXPIRETIME', K.seat_lock) })
+  return refuse('SEAT_LOCKED', { lockExpiresAt = redis.call('PEXPIRETIME', K.seat_lock) })
 end
 local section_id, position, refusal = unsold_seat(K.event, K.seat_sections, K.seat_positions, K.booked_seats, seat)
 if refusal then

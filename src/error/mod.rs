@@ -49,7 +49,10 @@ pub enum AppError {
     #[error("seat is already booked")]
     SeatBooked { seats: Vec<String> },
     #[error("seat is locked by another user")]
-    SeatLocked { expires_at: i64, seats: Vec<String> },
+    SeatLocked {
+        lock_expires_at: i64,
+        seats: Vec<String>,
+    },
     #[error("hold not found")]
     HoldNotFound,
     #[error(
@@ -179,8 +182,11 @@ impl AppError {
                     details.insert("unlocked".into(), json!(unlocked));
                 }
             }
-            AppError::SeatLocked { expires_at, seats } => {
-                details.insert("lockExpiresAt".into(), json!(rfc3339(*expires_at)));
+            AppError::SeatLocked {
+                lock_expires_at,
+                seats,
+            } => {
+                details.insert("lockExpiresAt".into(), json!(rfc3339(*lock_expires_at)));
                 if !seats.is_empty() {
                     details.insert("seats".into(), json!(seats));
                 }

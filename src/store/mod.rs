@@ -401,8 +401,9 @@ struct Refusal {
     remaining: Option<i64>,
     #[serde(default)]
     unlocked: Option<i64>,
+    /// Named as the API names it, from the script to the JSON answer.
     #[serde(default)]
-    expires_at: Option<i64>,
+    lock_expires_at: Option<i64>,
     #[serde(default)]
     limit: Option<i64>,
     #[serde(default)]
@@ -463,7 +464,7 @@ impl From<Refusal> for AppError {
             },
             ErrorCode::SeatBooked => AppError::SeatBooked { seats: r.seats },
             ErrorCode::SeatLocked => AppError::SeatLocked {
-                expires_at: r.expires_at.unwrap_or(0),
+                lock_expires_at: r.lock_expires_at.unwrap_or(0),
                 seats: r.seats,
             },
             ErrorCode::HoldNotFound => AppError::HoldNotFound,
@@ -608,7 +609,7 @@ mod tests {
                     requested: None,
                     remaining: None,
                     unlocked: None,
-                    expires_at: None,
+                    lock_expires_at: None,
                     limit: None,
                     current: None,
                     retry_after_ms: None,
