@@ -241,14 +241,15 @@ pub struct UserQuery {
 }
 
 impl UserQuery {
+    /// The user `?user=` names, if any (400 if it is no user id).
+    pub fn user(self) -> Result<Option<UserId>, AppError> {
+        self.user.map(UserId::parse).transpose().map_err(Into::into)
+    }
+
     /// The user `?user=` names in `uri`, if any.
     pub fn named(uri: &axum::http::Uri) -> Result<Option<UserId>, AppError> {
         let axum::extract::Query(query) = axum::extract::Query::<UserQuery>::try_from_uri(uri)?;
-        query
-            .user
-            .map(UserId::parse)
-            .transpose()
-            .map_err(Into::into)
+        query.user()
     }
 }
 

@@ -78,8 +78,7 @@ pub async fn book(
             "qty must be an integer from 1 to {max}"
         )));
     }
-    let named = query.user.map(UserId::parse).transpose()?;
-    let user_id = caller.acting(named.or(body.user_id))?;
+    let user_id = caller.acting(query.user()?.or(body.user_id))?;
     let command = BookCommand {
         admitted: state.admitted(admission.0.as_deref(), &user_id, &body.event_id),
         event_id: body.event_id,

@@ -6,7 +6,7 @@ use super::bookings::{Via, booking_reply};
 use crate::auth::Caller;
 use crate::domain::booking::BookingView;
 use crate::domain::hold::{HoldView, NewHold};
-use crate::domain::ids::{EventId, HoldId, UserId};
+use crate::domain::ids::{EventId, HoldId};
 use crate::error::AppError;
 use crate::extract::{
     Acting, ActingInQuery, AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader,
@@ -70,8 +70,7 @@ pub async fn create(
     let request = body
         .request(state.settings.max_qty_per_booking)
         .map_err(AppError::InvalidRequest)?;
-    let named = query.user.map(UserId::parse).transpose()?;
-    let user = caller.acting_named(named.or(body.user_id))?;
+    let user = caller.acting_named(query.user()?.or(body.user_id))?;
     let admitted = state.admitted(admission.0.as_deref(), &user, &event);
     let hold = state
         .store

@@ -89,8 +89,7 @@ async fn ask(
     query: UserQuery,
 ) -> Result<(EventId, UserId, QueueStanding), AppError> {
     let event = EventId::parse(event)?;
-    let named = query.user.map(UserId::parse).transpose()?;
-    let user = caller.acting_in_query(named)?;
+    let user = caller.acting_in_query(query.user()?)?;
     check_ticket(ticket)?;
     let standing = state
         .store

@@ -169,9 +169,14 @@ impl Store {
         self.bounded(async {
             let mut conn = self.conn().await?;
             let mut events: Vec<EventId> = match (&filter.user_id, &filter.event_id) {
-                (Some(user), _) => {
+                (None, Some(event)) => vec![event.clone()],
+                // The user's index of events, else every event's.
+                (user, _) => {
+                    let index = user
+                        .as_ref()
+                        .map_or_else(|| EVENTS_INDEX.to_owned(), keys::user_events);
                     let ids: Vec<String> = redis::cmd("ZRANGE")
-                        .arg(keys::user_events(user))
+                        .arg(index)
                         .arg(0)
                         .arg(-1)
                         .query_async(&mut conn)
@@ -179,18 +184,6 @@ impl Store {
                     ids.into_iter()
                         .filter_map(|id| EventId::parse(id).ok())
                         .filter(|id| filter.event_id.as_ref().is_none_or(|e| e == id))
-                        .collect()
-                }
-                (None, Some(event)) => vec![event.clone()],
-                (None, None) => {
-                    let ids: Vec<String> = redis::cmd("ZRANGE")
-                        .arg(EVENTS_INDEX)
-                        .arg(0)
-                        .arg(-1)
-                        .query_async(&mut conn)
-                        .await?;
-                    ids.into_iter()
-                        .filter_map(|id| EventId::parse(id).ok())
                         .collect()
                 }
             };
