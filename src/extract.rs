@@ -2,7 +2,7 @@
 //! JSON error body as everything else.
 
 use crate::config::Settings;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{EventId, HoldId, SeatId, UserId};
 use crate::domain::object::Object;
 use crate::error::AppError;
 use crate::server::Peer;
@@ -94,6 +94,68 @@ pub struct PathParams<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct QueryParams<T>(pub T);
+
+/// An id as a path segment: checked as its type says, with the answer a malformed one gets.
+pub trait PathSegment: Sized {
+    fn from_segment(segment: String) -> Result<Self, AppError>;
+}
+
+impl PathSegment for EventId {
+    fn from_segment(segment: String) -> Result<Self, AppError> {
+        Ok(Self::parse(segment)?)
+    }
+}
+
+impl PathSegment for SeatId {
+    fn from_segment(segment: String) -> Result<Self, AppError> {
+        Ok(Self::parse(segment)?)
+    }
+}
+
+impl PathSegment for UserId {
+    fn from_segment(segment: String) -> Result<Self, AppError> {
+        Ok(Self::parse(segment)?)
+    }
+}
+
+/// A segment its handler checks itself (a queue ticket).
+impl PathSegment for String {
+    fn from_segment(segment: String) -> Result<Self, AppError> {
+        Ok(segment)
+    }
+}
+
+impl PathSegment for HoldId {
+    /// Not a hold id of ours: no such hold.
+    fn from_segment(segment: String) -> Result<Self, AppError> {
+        Self::parse(&segment).ok_or(AppError::HoldNotFound)
+    }
+}
+
+/// Typed path extraction: `Ids<EventId>` for `/events/{eventId}`, `Ids<(EventId, HoldId)>`
+/// for `/events/{eventId}/holds/{holdId}`; each id checked in path order, so a malformed event
+/// id is the answer whatever follows it.
+pub struct Ids<T>(pub T);
+
+impl<S: Send + Sync, A: PathSegment> FromRequestParts<S> for Ids<A> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let PathParams(a) = PathParams::<String>::from_request_parts(parts, state).await?;
+        Ok(Self(A::from_segment(a)?))
+    }
+}
+
+impl<S: Send + Sync, A: PathSegment, B: PathSegment> FromRequestParts<S> for Ids<(A, B)> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let PathParams((a, b)) =
+            PathParams::<(String, String)>::from_request_parts(parts, state).await?;
+        let a = A::from_segment(a)?;
+        Ok(Self((a, B::from_segment(b)?)))
+    }
+}
 
 /// The optional `Idempotency-Key` header.
 pub struct Idempotency(pub Option<IdempotencyKey>);
@@ -267,6 +329,12 @@ impl Acting {
     pub fn user(self) -> Result<UserId, AppError> {
         self.caller.acting_named(self.named)
     }
+
+    /// As [`Acting::user`], but in open mode nobody named is `anonymous` (the seed systems'
+    /// demo routes).
+    pub fn user_or_anonymous(self) -> Result<UserId, AppError> {
+        self.caller.acting(self.named)
+    }
 }
 
 impl<S> FromRequest<S> for Acting
@@ -278,11 +346,11 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         let (mut parts, body) = req.into_parts();
-        let caller = crate::auth::Caller::from_request_parts(&mut parts, state).await?;
-        let query = UserQuery::named(&parts.uri)?;
+        let ActingInQuery { caller, named } =
+            ActingInQuery::from_request_parts(&mut parts, state).await?;
         let request = Request::from_parts(parts, body);
         let OptionalJson(body) = OptionalJson::<UserBody>::from_request(request, state).await?;
-        let named = query.or(body.and_then(|b| b.user_id));
+        let named = named.or(body.and_then(|b| b.user_id));
         Ok(Self { caller, named })
     }
 }

@@ -200,6 +200,13 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     pub stream_keepalive_ms: u64,
 
+    /// Live streams end after this long, in milliseconds; the client reconnects (browsers do
+    /// by themselves) with `Last-Event-ID` and misses nothing. Bounded streams rebalance over
+    /// replicas added since they opened, and let a client that only wants a look end.
+    #[arg(long, env = "STREAM_MAX_LIFETIME_MS", default_value_t = 3_600_000,
+          value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
+    pub stream_max_lifetime_ms: u64,
+
     /// The kernel's send buffer of each client connection, in bytes (0: the OS's own sizing,
     /// which grows to megabytes). A cap bounds what thousands of open streams may hold in the
     /// kernel, and how much a stalled stream subscriber absorbs before it falls behind.

@@ -2,7 +2,7 @@
 
 use super::ids::{BookingId, EventId, SeatId, SectionId, UserId};
 use super::money::Money;
-use super::time::{serialize_ms, serialize_opt_ms};
+use super::time::Millis;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -55,15 +55,9 @@ pub struct BookingView {
     pub unit_price: Money,
     pub total_price: Money,
     pub status: BookingStatus,
-    #[serde(serialize_with = "serialize_ms")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: i64,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_opt_ms"
-    )]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub cancelled_at: Option<i64>,
+    pub created_at: Millis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<Millis>,
     /// The section's remaining count right after this booking was made or cancelled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remaining: Option<i64>,
@@ -86,8 +80,8 @@ impl From<BookingRecord> for BookingView {
                 .times(b.qty)
                 .unwrap_or(Money::from_cents(i64::MAX)),
             status: b.status,
-            created_at: b.created_at,
-            cancelled_at: b.cancelled_at,
+            created_at: Millis(b.created_at),
+            cancelled_at: b.cancelled_at.map(Millis),
             remaining: None,
         }
     }

@@ -3,7 +3,7 @@
 
 use super::ids::{EventId, RowName, SeatId, SectionId};
 use super::money::Money;
-use super::time::serialize_ms;
+use super::time::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use utoipa::ToSchema;
@@ -22,15 +22,21 @@ pub const MAX_SEATS_PER_EVENT: usize = 10_000;
 /// Seats in one row.
 pub const MAX_SEATS_PER_ROW: u32 = 1_000;
 
+/// The schema of a name: [`NAME_PATTERN`], 1 to [`MAX_NAME_CHARS`] characters.
+fn name_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_NAME_CHARS))
+        .pattern(Some(NAME_PATTERN))
+        .build()
+}
+
 /// Body of `POST /events`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewEvent {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(schema_with = name_schema)]
     pub name: String,
     /// Sections in the order given get the ids `s1`, `s2`, ...
     #[serde(deserialize_with = "super::object::vec")]
@@ -52,11 +58,7 @@ pub struct NewEvent {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewSection {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(schema_with = name_schema)]
     pub name: String,
     pub price: Money,
     /// General admission: how many tickets. Not with `seats`.
@@ -306,9 +308,7 @@ impl NewEvent {
 pub struct EventView {
     pub id: EventId,
     pub name: String,
-    #[serde(serialize_with = "serialize_ms")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: i64,
+    pub created_at: Millis,
     pub sections: Vec<SectionView>,
     /// Per-user limit on the event, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -371,7 +371,7 @@ impl EventView {
         Self {
             id: record.id,
             name: record.name,
-            created_at: record.created_at,
+            created_at: Millis(record.created_at),
             sections,
             max_per_user: record.max_per_user,
         }
@@ -438,9 +438,7 @@ impl From<&EventRecord> for SummaryRecord {
 pub struct EventSummary {
     pub id: EventId,
     pub name: String,
-    #[serde(serialize_with = "serialize_ms")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: i64,
+    pub created_at: Millis,
     pub sections: Vec<SectionSummary>,
     /// Per-user limit on the event, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -471,7 +469,7 @@ impl EventSummary {
         Self {
             id: record.id,
             name: record.name,
-            created_at: record.created_at,
+            created_at: Millis(record.created_at),
             max_per_user: record.max_per_user,
             sections: record
                 .sections

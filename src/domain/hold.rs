@@ -3,7 +3,7 @@
 //! the hold scripts (`lua/hold_*.lua`) store; the view is what the API shows.
 
 use super::ids::{BookingId, EventId, HoldId, SeatId, SectionId, UserId};
-use super::time::serialize_ms;
+use super::time::Millis;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -115,12 +115,8 @@ pub struct HoldView {
     pub seats: Vec<SeatId>,
     pub qty: u32,
     pub user_id: UserId,
-    #[serde(serialize_with = "serialize_ms")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: i64,
-    #[serde(serialize_with = "serialize_ms")]
-    #[schema(value_type = String, format = DateTime)]
-    pub expires_at: i64,
+    pub created_at: Millis,
+    pub expires_at: Millis,
     /// How many more times `extend` may be called.
     pub extensions_left: u32,
     pub status: HoldStatus,
@@ -135,8 +131,8 @@ impl From<HoldRecord> for HoldView {
             seats: h.seats,
             qty: h.qty,
             user_id: h.user_id,
-            created_at: h.created_at,
-            expires_at: h.expires_at,
+            created_at: Millis(h.created_at),
+            expires_at: Millis(h.expires_at),
             extensions_left: h.extensions_left,
             status: h.status,
         }

@@ -2,7 +2,7 @@
 //! standing in its queue. The queue itself is kept and moved on by the scripts
 //! (`lua/queue_*.lua`, `advance_queue` in `lua/lib.lua`).
 
-use super::time::{parse_rfc3339_ms, serialize_opt_ms};
+use super::time::{Millis, parse_rfc3339_ms};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -132,12 +132,8 @@ pub struct QueueStanding {
     pub estimated_wait_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admission_token: Option<String>,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_opt_ms"
-    )]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub admitted_until: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admitted_until: Option<Millis>,
 }
 
 #[cfg(test)]

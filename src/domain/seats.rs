@@ -6,7 +6,7 @@
 
 use super::event::EventRecord;
 use super::ids::{RowName, SeatId, SectionId};
-use super::time::serialize_opt_ms;
+use super::time::Millis;
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 use std::collections::HashMap;
 
@@ -33,12 +33,8 @@ pub struct SeatView<'a> {
     pub row: Option<&'a RowName>,
     pub status: SeatStatus,
     /// When the lock ends; who holds it is never shown.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_opt_ms"
-    )]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub lock_expires_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_expires_at: Option<Millis>,
 }
 
 /// Whether bit `position` of a Redis bitmap is set (bit 0 is the high bit of byte 0). Bits past
@@ -119,7 +115,7 @@ impl SeatMap {
                     section_id: &section.id,
                     row,
                     status,
-                    lock_expires_at: expires.filter(|_| status == SeatStatus::Locked),
+                    lock_expires_at: expires.filter(|_| status == SeatStatus::Locked).map(Millis),
                 }
             })
     }

@@ -26,16 +26,36 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
         .map(|t| t.as_millisecond())
 }
 
-pub fn serialize_ms<S: Serializer>(ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&rfc3339(*ms))
-}
+/// A moment in the API: milliseconds since the epoch inside, RFC 3339 on the wire (and in the
+/// OpenAPI document, a `date-time` string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Millis(pub i64);
 
-pub fn serialize_opt_ms<S: Serializer>(ms: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
-    match ms {
-        Some(ms) => serialize_ms(ms, serializer),
-        None => serializer.serialize_none(),
+impl serde::Serialize for Millis {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&rfc3339(self.0))
     }
 }
+
+/// As stored and as scripts send it: a number of milliseconds.
+impl<'de> serde::Deserialize<'de> for Millis {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        i64::deserialize(deserializer).map(Self)
+    }
+}
+
+impl utoipa::PartialSchema for Millis {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::DateTime,
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Millis {}
 
 #[cfg(test)]
 mod tests {

@@ -4,15 +4,16 @@
 //! statuses come from the table in [`code`].
 
 pub mod code;
+pub mod details;
 pub mod openapi;
 
 pub use code::ErrorCode;
 
-use crate::domain::time::rfc3339;
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+pub use details::Details;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,20 +40,16 @@ pub enum AppError {
     SeatNotFound,
     #[error("booking not found")]
     BookingNotFound,
-    #[error("only {remaining} left, {requested} requested")]
-    InsufficientInventory {
-        requested: u32,
-        remaining: i64,
-        /// On reserved sections: how many of the remaining seats nobody holds a lock on.
-        unlocked: Option<i64>,
-    },
+    /// `requested`, `remaining`; on reserved sections `unlocked`: how many of the remaining
+    /// seats nobody holds a lock on.
+    #[error("only {} left, {} requested", .0.remaining.unwrap_or(0), .0.requested.unwrap_or(0))]
+    InsufficientInventory(Box<Details>),
+    /// For a hold: the `seats` taken.
     #[error("seat is already booked")]
-    SeatBooked { seats: Vec<String> },
+    SeatBooked(Box<Details>),
+    /// `lockExpiresAt`; for a hold: the `seats` taken.
     #[error("seat is locked by another user")]
-    SeatLocked {
-        lock_expires_at: i64,
-        seats: Vec<String>,
-    },
+    SeatLocked(Box<Details>),
     #[error("hold not found")]
     HoldNotFound,
     #[error(
@@ -64,14 +61,15 @@ pub enum AppError {
     QueueTicketNotFound,
     #[error("this event has no waiting room switched on")]
     WaitingRoomOff,
-    #[error("no row has {requested} free seats side by side")]
-    NoAdjacentSeats { requested: u32 },
+    #[error("no row has {} free seats side by side", .0.requested.unwrap_or(0))]
+    NoAdjacentSeats(Box<Details>),
     #[error("the hold expired: its seats or tickets are free again")]
     HoldExpired,
     #[error("the hold cannot be extended further")]
     HoldExtensionLimit,
+    /// For a hold: the `seats` whose locks ended.
     #[error("seat is not locked (never locked, released, or the lock expired)")]
-    SeatNotLocked,
+    SeatNotLocked(Box<Details>),
     #[error("the seat is locked by another user")]
     LockNotOwned,
     #[error("booking is already cancelled")]
@@ -82,8 +80,9 @@ pub enum AppError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
-    #[error("the user's limit is {limit} and they hold or have booked {current}")]
-    UserLimitReached { limit: i64, current: i64 },
+    #[error("the user's limit is {} and they hold or have booked {}",
+        .0.limit.unwrap_or(0), .0.current.unwrap_or(0))]
+    UserLimitReached(Box<Details>),
     #[error("too many requests: retry in {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u64 },
     #[error("the booking store is unavailable, retry shortly")]
@@ -121,7 +120,7 @@ impl AppError {
             InvalidRequest(_) => ErrorCode::InvalidRequest,
             Unauthenticated(_) => ErrorCode::Unauthenticated,
             Forbidden(_) => ErrorCode::Forbidden,
-            UserLimitReached { .. } => ErrorCode::UserLimitReached,
+            UserLimitReached(_) => ErrorCode::UserLimitReached,
             RateLimited { .. } => ErrorCode::RateLimited,
             PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             RequestTimeout(_) => ErrorCode::RequestTimeout,
@@ -133,17 +132,17 @@ impl AppError {
             SectionNotFound => ErrorCode::SectionNotFound,
             SeatNotFound => ErrorCode::SeatNotFound,
             BookingNotFound => ErrorCode::BookingNotFound,
-            InsufficientInventory { .. } => ErrorCode::InsufficientInventory,
-            SeatBooked { .. } => ErrorCode::SeatBooked,
+            InsufficientInventory(_) => ErrorCode::InsufficientInventory,
+            SeatBooked(_) => ErrorCode::SeatBooked,
             HoldNotFound => ErrorCode::HoldNotFound,
             AdmissionRequired => ErrorCode::AdmissionRequired,
             QueueTicketNotFound => ErrorCode::QueueTicketNotFound,
             WaitingRoomOff => ErrorCode::WaitingRoomOff,
-            NoAdjacentSeats { .. } => ErrorCode::NoAdjacentSeats,
+            NoAdjacentSeats(_) => ErrorCode::NoAdjacentSeats,
             HoldExpired => ErrorCode::HoldExpired,
             HoldExtensionLimit => ErrorCode::HoldExtensionLimit,
-            SeatLocked { .. } => ErrorCode::SeatLocked,
-            SeatNotLocked => ErrorCode::SeatNotLocked,
+            SeatLocked(_) => ErrorCode::SeatLocked,
+            SeatNotLocked(_) => ErrorCode::SeatNotLocked,
             LockNotOwned => ErrorCode::LockNotOwned,
             BookingAlreadyCancelled => ErrorCode::BookingAlreadyCancelled,
             IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
@@ -168,52 +167,29 @@ impl AppError {
     }
 
     /// Fields beside `code` and `message` that help the client decide what to do next.
-    fn details(&self) -> Map<String, Value> {
-        let mut details = Map::new();
+    fn details(&self) -> Details {
         match self {
-            AppError::InsufficientInventory {
-                requested,
-                remaining,
-                unlocked,
-            } => {
-                details.insert("requested".into(), json!(requested));
-                details.insert("remaining".into(), json!(remaining));
-                if let Some(unlocked) = unlocked {
-                    details.insert("unlocked".into(), json!(unlocked));
-                }
-            }
-            AppError::SeatLocked {
-                lock_expires_at,
-                seats,
-            } => {
-                details.insert("lockExpiresAt".into(), json!(rfc3339(*lock_expires_at)));
-                if !seats.is_empty() {
-                    details.insert("seats".into(), json!(seats));
-                }
-            }
-            AppError::NoAdjacentSeats { requested } => {
-                details.insert("requested".into(), json!(requested));
-            }
-            AppError::SeatBooked { seats } if !seats.is_empty() => {
-                details.insert("seats".into(), json!(seats));
-            }
-            AppError::UserLimitReached { limit, current } => {
-                details.insert("limit".into(), json!(limit));
-                details.insert("current".into(), json!(current));
-            }
-            AppError::RateLimited { retry_after_ms } => {
-                details.insert("retryAfterMs".into(), json!(retry_after_ms));
-            }
-            AppError::NotReplicated { booking_id, .. } => {
-                details.insert("bookingId".into(), json!(booking_id));
-            }
-            AppError::NotReady { reason } => {
-                details.insert("status".into(), json!("unavailable"));
-                details.insert("reason".into(), json!(reason));
-            }
-            _ => {}
+            AppError::InsufficientInventory(details)
+            | AppError::SeatBooked(details)
+            | AppError::SeatLocked(details)
+            | AppError::SeatNotLocked(details)
+            | AppError::NoAdjacentSeats(details)
+            | AppError::UserLimitReached(details) => details.as_ref().clone(),
+            AppError::RateLimited { retry_after_ms } => Details {
+                retry_after_ms: Some(*retry_after_ms),
+                ..Details::default()
+            },
+            AppError::NotReplicated { booking_id, .. } => Details {
+                booking_id: Some(booking_id.clone()),
+                ..Details::default()
+            },
+            AppError::NotReady { reason } => Details {
+                status: Some("unavailable".into()),
+                reason: Some(reason.clone()),
+                ..Details::default()
+            },
+            _ => Details::default(),
         }
-        details
     }
 }
 
@@ -236,7 +212,9 @@ impl IntoResponse for AppError {
         let mut error = Map::new();
         error.insert("code".into(), json!(self.code().as_str()));
         error.insert("message".into(), json!(self.to_string()));
-        error.extend(self.details());
+        if let Ok(Value::Object(details)) = serde_json::to_value(self.details()) {
+            error.extend(details);
+        }
         let retry_after = match &self {
             AppError::RateLimited { retry_after_ms } => Some(retry_after_ms.div_ceil(1000).max(1)),
             _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(1),

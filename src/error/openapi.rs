@@ -18,35 +18,12 @@ pub struct ErrorBody {
 
 /// What went wrong: a code from the table, a sentence, and details for some codes.
 #[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct ErrorDetail {
     code: ErrorCode,
     message: String,
-    /// `INSUFFICIENT_INVENTORY`: how many were asked for.
-    requested: Option<u32>,
-    /// `INSUFFICIENT_INVENTORY`: how many are left.
-    remaining: Option<i64>,
-    /// `INSUFFICIENT_INVENTORY` on reserved sections: how many of those nobody holds.
-    unlocked: Option<i64>,
-    /// `USER_LIMIT_REACHED`: the limit.
-    limit: Option<i64>,
-    /// `USER_LIMIT_REACHED`: what the user holds and has booked.
-    current: Option<i64>,
-    /// `RATE_LIMITED`: when to try again.
-    retry_after_ms: Option<u64>,
-    /// `SEAT_LOCKED`: when the lock ends.
-    #[schema(format = DateTime)]
-    lock_expires_at: Option<String>,
-    /// `SEAT_LOCKED`, `SEAT_BOOKED` for a hold: which of its seats are taken.
-    seats: Option<Vec<String>>,
-    /// `NOT_REPLICATED`: the booking that was made.
-    #[schema(format = Uuid)]
-    booking_id: Option<String>,
-    /// `STORE_UNAVAILABLE` from `/readyz`: the Redis, password masked.
-    redis: Option<String>,
-    /// `STORE_UNAVAILABLE` from `/readyz`: why it cannot be used.
-    reason: Option<String>,
+    #[serde(flatten)]
+    details: super::Details,
 }
 
 /// The responses for these codes: one per status, describing each code.

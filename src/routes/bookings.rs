@@ -22,10 +22,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let router = OpenApiRouter::new()
         .routes(routes!(book))
-        .routes(routes!(book_alias, list))
-        .routes(routes!(show, cancel))
+        .routes(routes!(list));
+    super::alias(router, "/bookings", "/book", "createBooking", book).routes(routes!(show, cancel))
 }
 
 crate::error_responses!(BookErrors: InvalidRequest, Unauthenticated, Forbidden, AdmissionRequired, EventNotFound,
@@ -58,12 +58,7 @@ pub struct BookBody {
 #[utoipa::path(post, path = "/book", operation_id = "book", tag = "bookings", params(UserQuery, IdempotencyHeader, AdmissionHeader),
     security(("bearer" = [])),
     request_body = BookBody,
-    responses(
-        (status = 201, description = "Booked; `remaining` is the section's count right after",
-            body = BookingView,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer"))),
-        BookErrors,
-    ))]
+    responses(Booked, BookErrors))]
 pub async fn book(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,26 +85,12 @@ pub async fn book(
     Ok(booking_reply(StatusCode::CREATED, outcome, Via::Book))
 }
 
-/// The same as `POST /book`.
-#[utoipa::path(post, path = "/bookings", operation_id = "createBooking", tag = "bookings", params(UserQuery, IdempotencyHeader, AdmissionHeader),
-    security(("bearer" = [])),
-    request_body = BookBody,
-    responses(
-        (status = 201, description = "Booked; `remaining` is the section's count right after",
-            body = BookingView,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer"))),
-        BookErrors,
-    ))]
-pub async fn book_alias(
-    state: State<AppState>,
-    caller: Caller,
-    key: Idempotency,
-    admission: AdmissionToken,
-    query: QueryParams<UserQuery>,
-    body: JsonBody<BookBody>,
-) -> Result<Response, AppError> {
-    book(state, caller, key, admission, query, body).await
-}
+/// The `201` of every route that books, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 201, description = "Booked; `remaining` is the section's count right after",
+    headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer")))]
+#[allow(dead_code)] // documentation only: `booking_reply` writes the answer
+pub(super) struct Booked(BookingView);
 
 /// What made or changed a booking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

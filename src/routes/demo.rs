@@ -5,17 +5,18 @@
 //! `{"seatId", "userId"}` where seatId may be a string or a number. A path route's body is
 //! optional: an empty body is no body, whatever its `Content-Type`.
 
+use super::bookings::Booked;
+use super::events::NotModified;
 use super::seats::{
-    self, ConfirmErrors, LockErrors, LockReply, SeatMapErrors, SeatMapReply, UnlockErrors,
+    self, ConfirmErrors, LockErrors, LockReply, SeatMapErrors, SeatMapResponse, UnlockErrors,
     UnlockReply,
 };
 use crate::auth::Caller;
-use crate::domain::booking::BookingView;
 use crate::domain::ids::{SeatId, SeatRef, UserId};
 use crate::error::AppError;
 use crate::extract::{
-    AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, JsonBody, OptionalJson,
-    PathParams, QueryParams, UserBody, UserQuery,
+    Acting, AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, Ids, JsonBody,
+    UserBody, UserQuery,
 };
 use crate::state::AppState;
 use crate::store::demo_event;
@@ -28,16 +29,22 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let router = OpenApiRouter::new()
         .routes(routes!(seat_map))
         .routes(routes!(lock))
         .routes(routes!(lock_by_path))
         .routes(routes!(confirm))
         .routes(routes!(confirm_by_path))
         .routes(routes!(unlock))
-        .routes(routes!(unlock_by_path))
-        .routes(routes!(release))
-        .routes(routes!(release_by_path))
+        .routes(routes!(unlock_by_path));
+    let router = super::alias(router, "/release", "/unlock", "releaseDemoSeat", unlock);
+    super::alias(
+        router,
+        "/release/{seatId}",
+        "/unlock/{seatId}",
+        "releaseDemoSeatByPath",
+        unlock_by_path,
+    )
 }
 
 /// Evaluates `$operation` with `$event` bound to the demo event; if Redis lost the event (say,
@@ -71,30 +78,10 @@ pub struct SeatBody {
     user_id: Option<UserId>,
 }
 
-/// `?user=` first, then the body's `userId`, then (open mode) `anonymous`; with a token, the
-/// token's user, who may name themselves but nobody else.
-fn demo_user(
-    caller: &Caller,
-    query: UserQuery,
-    body: Option<UserBody>,
-) -> Result<UserId, AppError> {
-    let named = match query.user {
-        Some(user) => Some(UserId::parse(user)?),
-        None => body.and_then(|body| body.user_id),
-    };
-    caller.acting(named)
-}
-
 /// The demo event's seat map (`GET /events/demo/seats`, with its `ETag` and `304`).
 #[utoipa::path(get, path = "/seats", operation_id = "listDemoSeats", tag = "demo",
     params(("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
-    responses(
-        (status = 200, description = "The seat map", body = SeatMapReply,
-            headers(("ETag" = String, description = "Changes whenever what this shows changes"))),
-        (status = 304, description = "Unchanged since the `ETag` sent",
-            headers(("ETag" = String, description = "The current `ETag`"))),
-        SeatMapErrors,
-    ))]
+    responses(SeatMapResponse, NotModified, SeatMapErrors))]
 pub async fn seat_map(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -156,21 +143,17 @@ pub async fn lock(
     responses((status = 200, description = "Locked for the caller", body = LockReply), LockErrors))]
 pub async fn lock_by_path(
     State(state): State<AppState>,
-    caller: Caller,
     admission: AdmissionToken,
-    PathParams(seat): PathParams<String>,
-    QueryParams(query): QueryParams<UserQuery>,
-    OptionalJson(body): OptionalJson<UserBody>,
+    Ids(seat): Ids<SeatId>,
+    acting: Acting,
 ) -> Result<Json<LockReply>, AppError> {
-    let seat = SeatId::parse(seat)?;
-    let user = demo_user(&caller, query, body)?;
-    lock_demo(&state, seat, user, &admission).await
+    lock_demo(&state, seat, acting.user_or_anonymous()?, &admission).await
 }
 
 /// Books a demo seat the caller holds, named in the body.
 #[utoipa::path(post, path = "/confirm", operation_id = "confirmDemoSeat", tag = "demo", security(("bearer" = [])), params(IdempotencyHeader),
     request_body = SeatBody,
-    responses((status = 201, description = "Booked", body = BookingView), ConfirmErrors))]
+    responses(Booked, ConfirmErrors))]
 pub async fn confirm(
     State(state): State<AppState>,
     caller: Caller,
@@ -185,18 +168,14 @@ pub async fn confirm(
 #[utoipa::path(post, path = "/confirm/{seatId}", operation_id = "confirmDemoSeatByPath", tag = "demo", security(("bearer" = [])),
     params(("seatId" = SeatId, Path), UserQuery, IdempotencyHeader),
     request_body(content = Option<UserBody>, description = "Optional"),
-    responses((status = 201, description = "Booked", body = BookingView), ConfirmErrors))]
+    responses(Booked, ConfirmErrors))]
 pub async fn confirm_by_path(
     State(state): State<AppState>,
-    caller: Caller,
     key: Idempotency,
-    PathParams(seat): PathParams<String>,
-    QueryParams(query): QueryParams<UserQuery>,
-    OptionalJson(body): OptionalJson<UserBody>,
+    Ids(seat): Ids<SeatId>,
+    acting: Acting,
 ) -> Result<Response, AppError> {
-    let seat = SeatId::parse(seat)?;
-    let user = demo_user(&caller, query, body)?;
-    confirm_demo(&state, seat, user, key).await
+    confirm_demo(&state, seat, acting.user_or_anonymous()?, key).await
 }
 
 /// Releases a demo seat the caller holds, named in the body.
@@ -218,38 +197,8 @@ pub async fn unlock(
     responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
 pub async fn unlock_by_path(
     State(state): State<AppState>,
-    caller: Caller,
-    PathParams(seat): PathParams<String>,
-    QueryParams(query): QueryParams<UserQuery>,
-    OptionalJson(body): OptionalJson<UserBody>,
+    Ids(seat): Ids<SeatId>,
+    acting: Acting,
 ) -> Result<Json<UnlockReply>, AppError> {
-    let seat = SeatId::parse(seat)?;
-    let user = demo_user(&caller, query, body)?;
-    unlock_demo(&state, seat, user).await
-}
-
-/// The same as `POST /unlock`.
-#[utoipa::path(post, path = "/release", operation_id = "releaseDemoSeat", tag = "demo", security(("bearer" = [])), request_body = SeatBody,
-    responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
-pub async fn release(
-    state: State<AppState>,
-    caller: Caller,
-    body: JsonBody<SeatBody>,
-) -> Result<Json<UnlockReply>, AppError> {
-    unlock(state, caller, body).await
-}
-
-/// The same as `POST /unlock/{seatId}`.
-#[utoipa::path(post, path = "/release/{seatId}", operation_id = "releaseDemoSeatByPath", tag = "demo", security(("bearer" = [])),
-    params(("seatId" = SeatId, Path), UserQuery),
-    request_body(content = Option<UserBody>, description = "Optional"),
-    responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
-pub async fn release_by_path(
-    state: State<AppState>,
-    caller: Caller,
-    seat: PathParams<String>,
-    query: QueryParams<UserQuery>,
-    body: OptionalJson<UserBody>,
-) -> Result<Json<UnlockReply>, AppError> {
-    unlock_by_path(state, caller, seat, query, body).await
+    unlock_demo(&state, seat, acting.user_or_anonymous()?).await
 }

@@ -6,7 +6,7 @@ use crate::domain::event::{EventSummary, EventView, NewEvent};
 use crate::domain::ids::EventId;
 use crate::domain::time::now_ms;
 use crate::error::AppError;
-use crate::extract::{JsonBody, PathParams, QueryParams};
+use crate::extract::{Ids, JsonBody, QueryParams};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -20,10 +20,15 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create, list))
-        .routes(routes!(create_seed))
-        .routes(routes!(show))
+    let router = OpenApiRouter::new().routes(routes!(create, list));
+    super::alias(
+        router,
+        "/events/create",
+        "/events",
+        "createEventSeed",
+        create,
+    )
+    .routes(routes!(show))
 }
 
 crate::error_responses!(CreateErrors: InvalidRequest, Unauthenticated, Forbidden, RateLimited,
@@ -73,22 +78,6 @@ pub async fn create(
         .into_response())
 }
 
-/// The seed systems' name for `POST /events`.
-#[utoipa::path(post, path = "/events/create", operation_id = "createEventSeed", tag = "events", security(("bearer" = [])),
-    request_body = NewEvent,
-    responses(
-        (status = 201, description = "Created", body = EventView,
-            headers(("Location" = String, description = "The event's URL"))),
-        CreateErrors,
-    ))]
-pub async fn create_seed(
-    state: State<AppState>,
-    caller: Caller,
-    body: JsonBody<NewEvent>,
-) -> Result<Response, AppError> {
-    create(state, caller, body).await
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -131,19 +120,14 @@ pub async fn list(
 #[utoipa::path(get, path = "/events/{eventId}", operation_id = "getEvent", tag = "events",
     params(("eventId" = EventId, Path),
         ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
-    responses(
-        (status = 200, description = "The event", body = EventView,
-            headers(("ETag" = String, description = "Changes whenever what this shows changes"))),
-        (status = 304, description = "Unchanged since the `ETag` sent",
-            headers(("ETag" = String, description = "The current `ETag`"))),
-        ShowErrors,
-    ))]
+    responses((status = 200, description = "The event", body = EventView,
+        headers(("ETag" = String, description = "Changes whenever what this shows changes"))),
+        NotModified, ShowErrors))]
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
-    PathParams(event_id): PathParams<String>,
+    Ids(event_id): Ids<EventId>,
 ) -> Result<Response, AppError> {
-    let event_id = EventId::parse(event_id)?;
     let tag = state.store.event_tag(&event_id).await?;
     if current(&headers, &tag) {
         return Ok(not_modified(&tag));
@@ -171,3 +155,9 @@ pub(super) fn current(headers: &HeaderMap, tag: &str) -> bool {
 pub(super) fn not_modified(tag: &str) -> Response {
     (StatusCode::NOT_MODIFIED, [(header::ETAG, tag.to_owned())]).into_response()
 }
+
+/// The `304` of the routes that answer `If-None-Match`, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 304, description = "Unchanged since the `ETag` sent",
+    headers(("ETag" = String, description = "The current `ETag`")))]
+pub(super) struct NotModified;

@@ -2,17 +2,17 @@
 //! `POST .../confirm`, `DELETE` on `/events/{eventId}/holds/{holdId}`. Only the hold's user may
 //! read, extend, confirm or release it; for anyone else it does not exist.
 
-use super::bookings::{Via, booking_reply};
+use super::bookings::{Booked, Via, booking_reply};
 use crate::auth::Caller;
-use crate::domain::booking::BookingView;
 use crate::domain::hold::{HoldView, NewHold};
 use crate::domain::ids::{EventId, HoldId};
 use crate::error::AppError;
 use crate::extract::{
-    Acting, ActingInQuery, AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader,
-    JsonBody, PathParams, QueryParams, UserBody, UserQuery,
+    Acting, ActingInQuery, AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, Ids,
+    JsonBody, QueryParams, UserBody, UserQuery,
 };
 use crate::state::AppState;
+use crate::store::HoldChange;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -42,14 +42,6 @@ crate::error_responses!(ConfirmErrors: InvalidRequest, Unauthenticated, Forbidde
 crate::error_responses!(ReleaseErrors: InvalidRequest, Unauthenticated, Forbidden, HoldNotFound,
     RateLimited, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
 
-/// Who acts on a hold: with a token, the token's user (naming another is 403); in open mode
-fn event_and_hold((event, hold): (String, String)) -> Result<(EventId, HoldId), AppError> {
-    let event = EventId::parse(event)?;
-    // Not a hold id of ours: no such hold.
-    let hold = HoldId::parse(&hold).ok_or(AppError::HoldNotFound)?;
-    Ok((event, hold))
-}
-
 /// Holds named seats (all in one section) or a quantity of a general admission section for
 /// `HOLD_TTL_MS`, all or nothing: if any seat is sold or held by someone else, nothing is held.
 #[utoipa::path(post, path = "/events/{eventId}/holds", operation_id = "createHold", tag = "holds",
@@ -62,11 +54,10 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     admission: AdmissionToken,
-    PathParams(event): PathParams<String>,
+    Ids(event): Ids<EventId>,
     QueryParams(query): QueryParams<UserQuery>,
     JsonBody(body): JsonBody<NewHold>,
 ) -> Result<Response, AppError> {
-    let event = EventId::parse(event)?;
     let request = body
         .request(state.settings.max_qty_per_booking)
         .map_err(AppError::InvalidRequest)?;
@@ -87,10 +78,9 @@ pub async fn create(
     responses((status = 200, description = "The hold", body = HoldView), ReadErrors))]
 pub async fn read(
     State(state): State<AppState>,
-    PathParams(path): PathParams<(String, String)>,
+    Ids((event, hold)): Ids<(EventId, HoldId)>,
     acting: ActingInQuery,
 ) -> Result<Json<HoldView>, AppError> {
-    let (event, hold) = event_and_hold(path)?;
     let user = acting.user()?;
     Ok(Json(state.store.hold(&event, &hold, &user).await?.into()))
 }
@@ -104,14 +94,14 @@ pub async fn read(
     responses((status = 200, description = "Extended", body = HoldView), ExtendErrors))]
 pub async fn extend(
     State(state): State<AppState>,
-    PathParams(path): PathParams<(String, String)>,
+    Ids((event, hold)): Ids<(EventId, HoldId)>,
     acting: Acting,
 ) -> Result<Json<HoldView>, AppError> {
-    let (event, hold) = event_and_hold(path)?;
     let user = acting.user()?;
-    Ok(Json(
-        state.store.extend_hold(&event, &hold, &user).await?.into(),
-    ))
+    let extended = state
+        .store
+        .change_hold(&event, &hold, &user, HoldChange::Extend);
+    Ok(Json(extended.await?.into()))
 }
 
 /// Books everything the live hold holds as one booking, atomically.
@@ -119,18 +109,13 @@ pub async fn extend(
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("holdId" = HoldId, Path), UserQuery, IdempotencyHeader),
     request_body(content = Option<UserBody>, description = "Optional with a token"),
-    responses(
-        (status = 201, description = "Booked", body = BookingView,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer"))),
-        ConfirmErrors,
-    ))]
+    responses(Booked, ConfirmErrors))]
 pub async fn confirm(
     State(state): State<AppState>,
     Idempotency(key): Idempotency,
-    PathParams(path): PathParams<(String, String)>,
+    Ids((event, hold)): Ids<(EventId, HoldId)>,
     acting: Acting,
 ) -> Result<Response, AppError> {
-    let (event, hold) = event_and_hold(path)?;
     let user = acting.user()?;
     let outcome = state
         .store
@@ -148,12 +133,12 @@ pub async fn confirm(
         ReleaseErrors))]
 pub async fn release(
     State(state): State<AppState>,
-    PathParams(path): PathParams<(String, String)>,
+    Ids((event, hold)): Ids<(EventId, HoldId)>,
     acting: Acting,
 ) -> Result<Json<HoldView>, AppError> {
-    let (event, hold) = event_and_hold(path)?;
     let user = acting.user()?;
-    Ok(Json(
-        state.store.release_hold(&event, &hold, &user).await?.into(),
-    ))
+    let released = state
+        .store
+        .change_hold(&event, &hold, &user, HoldChange::Release);
+    Ok(Json(released.await?.into()))
 }

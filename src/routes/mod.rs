@@ -25,8 +25,11 @@ use utoipa_axum::router::OpenApiRouter;
 /// Every route, each resource's from its own module, and the document that describes them.
 pub fn router(settings: &Settings) -> Router<AppState> {
     let (router, api) = documented().split_for_parts();
+    let mut doc = openapi::finish(api, settings);
+    stream::describe_events(&mut doc);
+    queue::describe_events(&mut doc);
     router
-        .merge(openapi::router(openapi::finish(api, settings)))
+        .merge(openapi::router(doc))
         .fallback(fallback::route_not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
 }
@@ -46,10 +49,90 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .merge(demo::router())
 }
 
-/// A Server-Sent Events answer: the events `next` yields from `source`, until it yields none;
-/// a keep-alive comment after `keepalive_ms` without one (STREAM_KEEPALIVE_MS); and
-/// `X-Accel-Buffering: no`, so that nginx passes each event on at once.
-fn sse<S, F, Fut>(keepalive_ms: u64, source: S, next: F) -> axum::response::Response
+/// Serves `handler` at `path` too: the seed systems' name for the `POST` operation at `of`,
+/// which must be registered already. The document gets a copy of that operation under
+/// `operation_id` (unique, as the OpenAPI spec requires), so the alias is documented from the
+/// one `#[utoipa::path]` of its original and the two cannot drift apart.
+fn alias<H, T>(
+    mut router: OpenApiRouter<AppState>,
+    path: &str,
+    of: &str,
+    operation_id: &str,
+    handler: H,
+) -> OpenApiRouter<AppState>
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    let paths = &mut router.get_openapi_mut().paths.paths;
+    let mut operation = paths
+        .get(of)
+        .and_then(|item| item.post.clone())
+        .unwrap_or_else(|| panic!("alias {path}: POST {of} is not registered before it"));
+    operation.operation_id = Some(operation_id.to_owned());
+    operation.summary = Some(format!("The same as `POST {of}`"));
+    operation.description = None;
+    paths.entry(path.to_owned()).or_default().post = Some(operation);
+    router.route(path, axum::routing::post(handler))
+}
+
+/// Registers `T` (and the schemas it refers to) in the document's components: for a schema
+/// only an `IntoResponses` type refers to.
+fn with_schema<T: utoipa::ToSchema>(
+    mut router: OpenApiRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    let mut schemas = vec![(T::name().into_owned(), T::schema())];
+    T::schemas(&mut schemas);
+    let components = router
+        .get_openapi_mut()
+        .components
+        .get_or_insert_with(Default::default);
+    components.schemas.extend(schemas);
+    router
+}
+
+/// Documents the `200` of the stream operation `(path, GET)` as its Server-Sent Events: the
+/// schema is one event as a client parses it (`event`, `id`, `data`, `retry`), a `oneOf` with
+/// one object per event name (`(name, has an id, the schema of its JSON data)`), as OpenAPI
+/// 3.1 describes `text/event-stream` and as schemathesis checks each event of the answer.
+fn describe_sse(
+    doc: &mut serde_json::Value,
+    path: &str,
+    title: &str,
+    events: &[(&str, bool, serde_json::Value)],
+) {
+    use serde_json::json;
+    let variants: Vec<serde_json::Value> = events
+        .iter()
+        .map(|(name, with_id, data)| {
+            let mut required = vec!["event", "data"];
+            let mut properties = json!({
+                "event": { "type": "string", "enum": [name] },
+                "data": { "type": "string", "contentMediaType": "application/json",
+                          "contentSchema": data },
+                "retry": { "type": "integer" },
+            });
+            if *with_id {
+                required.push("id");
+                properties["id"] = json!({ "type": "string", "pattern": "^[0-9]+$" });
+            }
+            json!({ "type": "object", "title": format!("{title}_{name}"),
+                    "required": required, "properties": properties })
+        })
+        .collect();
+    let pointer = format!(
+        "/paths/{}/get/responses/200/content/text~1event-stream",
+        path.replace('~', "~0").replace('/', "~1")
+    );
+    if let Some(content) = doc.pointer_mut(&pointer) {
+        content["schema"] = json!({ "title": title, "oneOf": variants });
+    }
+}
+
+/// A Server-Sent Events answer: the events `next` yields from `source`, until it yields none
+/// or `STREAM_MAX_LIFETIME_MS` has passed; a keep-alive comment after `STREAM_KEEPALIVE_MS`
+/// without an event; and `X-Accel-Buffering: no`, so that nginx passes each event on at once.
+fn sse<S, F, Fut>(settings: &Settings, source: S, next: F) -> axum::response::Response
 where
     S: Send + 'static,
     F: FnMut(S) -> Fut + Send + 'static,
@@ -57,9 +140,13 @@ where
 {
     use axum::response::IntoResponse;
     use futures_util::StreamExt;
-    let events = futures_util::stream::unfold(source, next).map(Ok::<_, std::convert::Infallible>);
+    use std::time::Duration;
+    let lifetime = tokio::time::sleep(Duration::from_millis(settings.stream_max_lifetime_ms));
+    let events = futures_util::stream::unfold(source, next)
+        .take_until(lifetime)
+        .map(Ok::<_, std::convert::Infallible>);
     let keep_alive = axum::response::sse::KeepAlive::new()
-        .interval(std::time::Duration::from_millis(keepalive_ms));
+        .interval(Duration::from_millis(settings.stream_keepalive_ms));
     let mut response = axum::response::sse::Sse::new(events)
         .keep_alive(keep_alive)
         .into_response();
@@ -113,6 +200,17 @@ mod tests {
         ];
         let plain_route = concat!(".", "route(");
         for (file, source) in sources {
+            if file == "mod.rs" {
+                // `alias` routes only what it documents, by a copy of a documented operation.
+                let start = source.find("fn alias<").expect("alias is in mod.rs");
+                let end = start + source[start..].find("\n}\n").expect("alias ends");
+                let rest = format!("{}{}", &source[..start], &source[end..]);
+                assert!(
+                    !rest.contains(plain_route),
+                    "src/routes/mod.rs routes without documenting"
+                );
+                continue;
+            }
             assert!(
                 !source.contains(plain_route),
                 "src/routes/{file} routes without documenting (use routes!)"

@@ -6,7 +6,7 @@
 use crate::auth::{Caller, Role};
 use crate::domain::ids::{EventId, UserId};
 use crate::error::AppError;
-use crate::extract::PathParams;
+use crate::extract::Ids;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -38,7 +38,7 @@ pub struct Organizers {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    PathParams(event): PathParams<String>,
+    Ids(event): Ids<EventId>,
 ) -> Result<Json<Organizers>, AppError> {
     change(&state, &caller, event, "list", None).await
 }
@@ -53,7 +53,7 @@ pub async fn list(
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
-    PathParams((event, user)): PathParams<(String, String)>,
+    Ids((event, user)): Ids<(EventId, UserId)>,
 ) -> Result<Json<Organizers>, AppError> {
     change(&state, &caller, event, "add", Some(user)).await
 }
@@ -67,7 +67,7 @@ pub async fn add(
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    PathParams((event, user)): PathParams<(String, String)>,
+    Ids((event, user)): Ids<(EventId, UserId)>,
 ) -> Result<Json<Organizers>, AppError> {
     change(&state, &caller, event, "remove", Some(user)).await
 }
@@ -75,13 +75,11 @@ pub async fn remove(
 async fn change(
     state: &AppState,
     caller: &Caller,
-    event: String,
+    event: EventId,
     op: &str,
-    user: Option<String>,
+    user: Option<UserId>,
 ) -> Result<Json<Organizers>, AppError> {
     caller.require(Role::Organizer)?;
-    let event = EventId::parse(event)?;
-    let user = user.map(UserId::parse).transpose()?;
     let organizers = state
         .store
         .event_organizers(&event, &caller.actor(), op, user.as_ref())

@@ -6,11 +6,9 @@
 use crate::auth::{Caller, Role};
 use crate::domain::ids::{EventId, UserId};
 use crate::domain::queue::{QueueStanding, WaitingRoom};
-use crate::domain::time::now_ms;
+use crate::domain::time::{Millis, now_ms};
 use crate::error::AppError;
-use crate::extract::{
-    Acting, ClientAddress, JsonBody, PathParams, QueryParams, UserBody, UserQuery,
-};
+use crate::extract::{Acting, ClientAddress, Ids, JsonBody, QueryParams, UserBody, UserQuery};
 use crate::live::StreamSlot;
 use crate::state::AppState;
 use crate::store::Standing;
@@ -48,10 +46,9 @@ crate::error_responses!(ConfigureErrors: InvalidRequest, Unauthenticated, Forbid
         JoinErrors))]
 pub async fn join(
     State(state): State<AppState>,
-    PathParams(event): PathParams<String>,
+    Ids(event): Ids<EventId>,
     acting: Acting,
 ) -> Result<Json<QueueStanding>, AppError> {
-    let event = EventId::parse(event)?;
     let user = acting.user()?;
     let standing = state
         .store
@@ -72,7 +69,7 @@ pub async fn join(
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,
-    PathParams((event, ticket)): PathParams<(String, String)>,
+    Ids((event, ticket)): Ids<(EventId, String)>,
     QueryParams(query): QueryParams<UserQuery>,
 ) -> Result<Json<QueueStanding>, AppError> {
     let (_, _, standing) = ask(&state, &caller, event, &ticket, query).await?;
@@ -84,11 +81,10 @@ pub async fn status(
 async fn ask(
     state: &AppState,
     caller: &Caller,
-    event: String,
+    event: EventId,
     ticket: &str,
     query: UserQuery,
 ) -> Result<(EventId, UserId, QueueStanding), AppError> {
-    let event = EventId::parse(event)?;
     let user = caller.acting_in_query(query.user()?)?;
     check_ticket(ticket)?;
     let standing = state
@@ -119,13 +115,13 @@ pub async fn status_stream(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
     caller: Caller,
-    PathParams((event, ticket)): PathParams<(String, String)>,
+    Ids((event, ticket)): Ids<(EventId, String)>,
     QueryParams(query): QueryParams<UserQuery>,
 ) -> Result<Response, AppError> {
     let slot = state.live.admit(client)?;
     // The first standing now, so that a wrong ticket is a JSON error, not an empty stream.
     let (event, user, first) = ask(&state, &caller, event, &ticket, query).await?;
-    let keepalive_ms = state.settings.stream_keepalive_ms;
+    let settings = state.settings.clone();
     let watch = Watch {
         _slot: slot,
         next: Some(first),
@@ -137,9 +133,20 @@ pub async fn status_stream(
         last: None,
         done: false,
     };
-    Ok(super::sse(keepalive_ms, watch, |mut watch| async move {
+    Ok(super::sse(&settings, watch, |mut watch| async move {
         Some((watch.next_event().await?, watch))
     }))
+}
+
+/// The events `status_stream` sends, in the OpenAPI document.
+pub(super) fn describe_events(doc: &mut serde_json::Value) {
+    let standing = serde_json::json!({ "$ref": "#/components/schemas/QueueStanding" });
+    super::describe_sse(
+        doc,
+        "/events/{eventId}/queue/{ticket}/stream",
+        "StandingEvent",
+        &[("standing", false, standing)],
+    );
 }
 
 /// One standing stream.
@@ -207,11 +214,10 @@ fn check_ticket(ticket: &str) -> Result<(), AppError> {
 pub async fn configure(
     State(state): State<AppState>,
     caller: Caller,
-    PathParams(event): PathParams<String>,
+    Ids(event): Ids<EventId>,
     JsonBody(body): JsonBody<WaitingRoom>,
 ) -> Result<Json<WaitingRoom>, AppError> {
     caller.require(Role::Organizer)?;
-    let event = EventId::parse(event)?;
     let settings = body.settings(now_ms()).map_err(AppError::InvalidRequest)?;
     if settings.enabled {
         state.admissions()?;
@@ -238,7 +244,7 @@ fn view(
         ticket: standing.ticket(),
         estimated_wait_seconds: standing.estimated_wait_seconds(),
         position: standing.position,
-        admitted_until: standing.admitted_until,
+        admitted_until: standing.admitted_until.map(Millis),
         status: standing.status,
         admission_token,
     })

@@ -4,14 +4,14 @@
 //! The seat operations here are shared with the demo routes, which differ only in how they
 //! name the event, the seat and the user.
 
-use super::bookings::{Via, booking_reply};
-use crate::domain::booking::BookingView;
+use super::bookings::{Booked, Via, booking_reply};
+use super::events::NotModified;
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
 use crate::domain::seats::{SeatMap, SeatView};
-use crate::domain::time::serialize_ms;
+use crate::domain::time::Millis;
 use crate::error::AppError;
 use crate::extract::{
-    Acting, AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, PathParams, UserBody,
+    Acting, AdmissionHeader, AdmissionToken, Idempotency, IdempotencyHeader, Ids, UserBody,
     UserQuery,
 };
 use crate::state::AppState;
@@ -26,11 +26,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let router = OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(lock))
         .routes(routes!(confirm))
-        .routes(routes!(unlock))
+        .routes(routes!(unlock));
+    // `SeatMapResponse` names it; only a `body = ...` would register it.
+    super::with_schema::<SeatMapReply>(router)
 }
 
 crate::error_responses!(pub(super) SeatMapErrors: InvalidRequest, EventNotFound, StoreUnavailable);
@@ -43,6 +45,13 @@ crate::error_responses!(pub(super) ConfirmErrors: InvalidRequest, Unauthenticate
 crate::error_responses!(pub(super) UnlockErrors: InvalidRequest, Unauthenticated, Forbidden,
     EventNotFound, SeatNotFound, SeatBooked, SeatNotLocked, LockNotOwned, RateLimited,
     PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
+
+/// The `200` of the seat-map routes, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 200, description = "The seat map",
+    headers(("ETag" = String, description = "Changes whenever what this shows changes")))]
+#[allow(dead_code)] // documentation only: `seat_map` writes the answer
+pub struct SeatMapResponse(SeatMapReply);
 
 /// Every named seat of the event, in the event's seat order.
 #[derive(Serialize, ToSchema)]
@@ -62,9 +71,7 @@ pub struct LockReply {
     section_id: SectionId,
     /// `locked`
     status: &'static str,
-    #[serde(serialize_with = "serialize_ms")]
-    #[schema(value_type = String, format = DateTime)]
-    expires_at: i64,
+    expires_at: Millis,
 }
 
 /// A released seat.
@@ -78,28 +85,18 @@ pub struct UnlockReply {
     status: &'static str,
 }
 
-fn event_and_seat((event, seat): (String, String)) -> Result<(EventId, SeatId), AppError> {
-    Ok((EventId::parse(event)?, SeatId::parse(seat)?))
-}
-
 /// Every named seat with its status: `available`, `locked` (with `lockExpiresAt`, never who)
 /// or `booked`. With `If-None-Match` naming its current `ETag`: `304` and no body.
 #[utoipa::path(get, path = "/events/{eventId}/seats", operation_id = "getSeatMap", tag = "seats",
     params(("eventId" = EventId, Path),
         ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
-    responses(
-        (status = 200, description = "The seat map", body = SeatMapReply,
-            headers(("ETag" = String, description = "Changes whenever what this shows changes"))),
-        (status = 304, description = "Unchanged since the `ETag` sent",
-            headers(("ETag" = String, description = "The current `ETag`"))),
-        SeatMapErrors,
-    ))]
+    responses(SeatMapResponse, NotModified, SeatMapErrors))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    PathParams(event): PathParams<String>,
+    Ids(event): Ids<EventId>,
 ) -> Result<Response, AppError> {
-    seat_map(&state, EventId::parse(event)?, &headers).await
+    seat_map(&state, event, &headers).await
 }
 
 /// Holds a seat for `LOCK_TTL_MS`; the holder asking again gets the same lock, not extended.
@@ -111,10 +108,9 @@ pub async fn list(
 pub async fn lock(
     State(state): State<AppState>,
     admission: AdmissionToken,
-    PathParams(path): PathParams<(String, String)>,
+    Ids((event, seat)): Ids<(EventId, SeatId)>,
     acting: Acting,
 ) -> Result<Json<LockReply>, AppError> {
-    let (event, seat) = event_and_seat(path)?;
     lock_seat(&state, event, seat, acting.user()?, &admission).await
 }
 
@@ -123,18 +119,13 @@ pub async fn lock(
     security(("bearer" = [])),
     params(("eventId" = EventId, Path), ("seatId" = SeatId, Path), UserQuery, IdempotencyHeader),
     request_body(content = Option<UserBody>, description = "Optional with a token"),
-    responses(
-        (status = 201, description = "Booked", body = BookingView,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this replays an earlier answer"))),
-        ConfirmErrors,
-    ))]
+    responses(Booked, ConfirmErrors))]
 pub async fn confirm(
     State(state): State<AppState>,
     Idempotency(key): Idempotency,
-    PathParams(path): PathParams<(String, String)>,
+    Ids((event, seat)): Ids<(EventId, SeatId)>,
     acting: Acting,
 ) -> Result<Response, AppError> {
-    let (event, seat) = event_and_seat(path)?;
     confirm_seat(&state, event, seat, acting.user()?, key).await
 }
 
@@ -146,10 +137,9 @@ pub async fn confirm(
     responses((status = 200, description = "Released", body = UnlockReply), UnlockErrors))]
 pub async fn unlock(
     State(state): State<AppState>,
-    PathParams(path): PathParams<(String, String)>,
+    Ids((event, seat)): Ids<(EventId, SeatId)>,
     acting: Acting,
 ) -> Result<Json<UnlockReply>, AppError> {
-    let (event, seat) = event_and_seat(path)?;
     unlock_seat(&state, event, seat, acting.user()?).await
 }
 
@@ -207,7 +197,7 @@ pub(super) async fn lock_seat(
         seat_id: seat,
         section_id: lock.section_id,
         status: "locked",
-        expires_at: lock.expires_at,
+        expires_at: Millis(lock.expires_at),
     }))
 }
 

@@ -12,11 +12,11 @@
 //!
 //! A client that falls more than `STREAM_BUFFER` changes behind is dropped (the stream ends);
 //! reconnecting with `Last-Event-ID` (browsers do) resumes where it stopped. Streams end when the
-//! replica starts draining.
+//! replica starts draining, and after `STREAM_MAX_LIFETIME_MS`.
 
 use crate::domain::ids::EventId;
 use crate::error::AppError;
-use crate::extract::{ClientAddress, PathParams};
+use crate::extract::{ClientAddress, Ids};
 use crate::live::{Feed, Hub, StreamSlot};
 use crate::state::AppState;
 use crate::store::{Change, Store};
@@ -42,11 +42,12 @@ crate::error_responses!(StreamErrors: InvalidRequest, EventNotFound, RateLimited
 /// follows), `change` (a `Change`: a seat's new `status`, a section's new `remaining`; `id` is
 /// the event's version, consecutive), `reset` (`{"version"}`: changes after your
 /// `Last-Event-ID` are no longer kept; reload the map). Reconnect with `Last-Event-ID` to
-/// resume. Keep-alive comments every `STREAM_KEEPALIVE_MS`. At most `STREAM_MAX_PER_CLIENT`
+/// resume. Keep-alive comments every `STREAM_KEEPALIVE_MS`; the stream ends after
+/// `STREAM_MAX_LIFETIME_MS` (reconnect with `Last-Event-ID`). At most `STREAM_MAX_PER_CLIENT`
 /// open streams per client address and `STREAM_MAX_PER_REPLICA` per replica (then `429`).
 #[utoipa::path(get, path = "/events/{eventId}/stream", operation_id = "streamEvent", tag = "events",
     params(("eventId" = EventId, Path),
-        ("Last-Event-ID" = Option<u64>, Header,
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, nullable = false,
             description = "The `id` of the last event received: resume after it")),
     responses(
         (status = 200, description = "Server-Sent Events, until the client or the replica \
@@ -57,9 +58,8 @@ pub async fn stream(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
     headers: HeaderMap,
-    PathParams(event_id): PathParams<String>,
+    Ids(event): Ids<EventId>,
 ) -> Result<Response, AppError> {
-    let event = EventId::parse(event_id)?;
     let resume = last_event_id(&headers)?;
     let slot = state.live.admit(client)?;
     let version = state.store.event_version(&event).await?;
@@ -78,10 +78,29 @@ pub async fn stream(
         }
     }
     Ok(super::sse(
-        state.settings.stream_keepalive_ms,
+        &state.settings,
         subscriber,
         |mut subscriber| async move { Some((subscriber.next().await?, subscriber)) },
     ))
+}
+
+/// The events `stream` sends, in the OpenAPI document.
+pub(super) fn describe_events(doc: &mut serde_json::Value) {
+    let marker = serde_json::json!({
+        "type": "object", "required": ["version"],
+        "properties": { "version": { "type": "integer", "minimum": 0 } },
+    });
+    let change = serde_json::json!({ "$ref": "#/components/schemas/Change" });
+    super::describe_sse(
+        doc,
+        "/events/{eventId}/stream",
+        "AvailabilityEvent",
+        &[
+            ("ready", true, marker.clone()),
+            ("change", true, change),
+            ("reset", true, marker),
+        ],
+    );
 }
 
 /// `Last-Event-ID`: a version this stream sent as an `id`.
@@ -94,7 +113,12 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, AppError> {
         // What a browser sends before it has seen an id.
         return Ok(None);
     }
-    value.parse().map(Some).map_err(|_| {
+    // A version is a Redis counter: at most i64::MAX, as the document says.
+    let version = value
+        .parse::<u64>()
+        .ok()
+        .filter(|v| i64::try_from(*v).is_ok());
+    version.map(Some).ok_or_else(|| {
         AppError::InvalidRequest(format!(
             "Last-Event-ID must be an id this stream sent (a whole number), not {value:?}"
         ))

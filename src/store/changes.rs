@@ -10,6 +10,7 @@
 use super::Store;
 use super::keys::EventKeys;
 use crate::domain::ids::EventId;
+use crate::domain::time::Millis;
 use crate::error::AppError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -37,12 +38,8 @@ pub struct Change {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub seats: Vec<String>,
     /// For `locked`: when the lock ends unless extended or confirmed.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::domain::time::serialize_opt_ms"
-    )]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub expires_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Millis>,
 }
 
 impl Change {
@@ -64,7 +61,7 @@ impl Change {
                 "remaining" => change.remaining = value.parse().ok(),
                 "status" => change.status = Some(value.clone()),
                 "seats" => change.seats = value.split(' ').map(str::to_owned).collect(),
-                "expiresAt" => change.expires_at = value.parse().ok(),
+                "expiresAt" => change.expires_at = value.parse().ok().map(Millis),
                 _ => {}
             }
         }
@@ -179,7 +176,10 @@ mod tests {
         .unwrap();
         assert_eq!(change.version, 42);
         assert_eq!(change.seats, ["A1", "A2"]);
-        assert_eq!(change.expires_at, Some(1_700_000_000_000));
+        assert_eq!(
+            change.expires_at,
+            Some(crate::domain::time::Millis(1_700_000_000_000))
+        );
         assert_eq!(
             serde_json::to_value(&change).unwrap(),
             serde_json::json!({"version": 42, "section": "s1", "status": "locked",

@@ -9,6 +9,15 @@ use crate::domain::hold::{HoldRecord, HoldRequest, HoldStatus};
 use crate::domain::ids::{EventId, HoldId, UserId};
 use crate::error::AppError;
 
+/// What [`Store::change_hold`] does to a live hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldChange {
+    /// To now + `HOLD_TTL_MS`, within the hold's extension and lifetime limits.
+    Extend,
+    /// Ends it: its seats or tickets are free at once.
+    Release,
+}
+
 impl Store {
     /// Holds what `request` names for `user`, all or nothing.
     pub async fn create_hold(
@@ -87,40 +96,32 @@ impl Store {
         .await
     }
 
-    pub async fn extend_hold(
+    /// Extends or releases the caller's live hold.
+    pub async fn change_hold(
         &self,
         event: &EventId,
         id: &HoldId,
         user: &UserId,
+        change: HoldChange,
     ) -> Result<HoldRecord, AppError> {
-        self.rated(
-            &self.scripts.hold_extend,
-            user,
-            Scope::event(event).hold(id),
-            HoldExtendArgs {
-                user: user.to_string(),
-                ttl_ms: self.limits.hold_ttl_ms.to_string(),
-                max_lifetime_ms: self.limits.hold_max_lifetime_ms.to_string(),
-            },
-        )
-        .await
-    }
-
-    pub async fn release_hold(
-        &self,
-        event: &EventId,
-        id: &HoldId,
-        user: &UserId,
-    ) -> Result<HoldRecord, AppError> {
-        self.rated(
-            &self.scripts.hold_release,
-            user,
-            Scope::event(event).hold(id),
-            HoldReleaseArgs {
-                user: user.to_string(),
-            },
-        )
-        .await
+        let scope = Scope::event(event).hold(id);
+        let user_arg = user.to_string();
+        match change {
+            HoldChange::Extend => {
+                let args = HoldExtendArgs {
+                    user: user_arg,
+                    ttl_ms: self.limits.hold_ttl_ms.to_string(),
+                    max_lifetime_ms: self.limits.hold_max_lifetime_ms.to_string(),
+                };
+                self.rated(&self.scripts.hold_extend, user, scope, args)
+                    .await
+            }
+            HoldChange::Release => {
+                let args = HoldReleaseArgs { user: user_arg };
+                self.rated(&self.scripts.hold_release, user, scope, args)
+                    .await
+            }
+        }
     }
 
     /// One booking with everything the live hold holds, exactly once per Idempotency-Key.

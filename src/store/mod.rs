@@ -28,6 +28,7 @@ pub use bookings::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
 pub use changes::{CHANGES_CHANNEL, Change, Since};
 pub use connection::{NodeConn, RedisConn};
 pub use demo::{DEMO_EVENT_ID, demo_event};
+pub use holds::HoldChange;
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 pub use queue::Standing;
 pub use scripts::Scripts;
@@ -36,7 +37,7 @@ pub use seats::SeatLock;
 use crate::config::RedisSettings;
 use crate::domain::ids::{BookingId, EventId, UserId};
 use crate::domain::time::now_ms;
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, Details, ErrorCode};
 use connection::Topology;
 use keys::Scope;
 use redis::{ErrorKind, RedisError, ScriptInvocation, ServerErrorKind};
@@ -395,24 +396,9 @@ fn script_reply<T: DeserializeOwned>(
 #[serde(rename_all = "camelCase")]
 struct Refusal {
     error: String,
-    #[serde(default)]
-    requested: Option<u32>,
-    #[serde(default)]
-    remaining: Option<i64>,
-    #[serde(default)]
-    unlocked: Option<i64>,
-    /// Named as the API names it, from the script to the JSON answer.
-    #[serde(default)]
-    lock_expires_at: Option<i64>,
-    #[serde(default)]
-    limit: Option<i64>,
-    #[serde(default)]
-    current: Option<i64>,
-    #[serde(default)]
-    retry_after_ms: Option<u64>,
-    #[serde(default)]
-    seats: Vec<String>,
-    /// `INVALID_REQUEST`: what is wrong, for the client.
+    #[serde(flatten)]
+    details: Details,
+    /// `INVALID_REQUEST`, `FORBIDDEN`: what is wrong, for the client.
     #[serde(default)]
     message: Option<String>,
 }
@@ -457,23 +443,16 @@ impl From<Refusal> for AppError {
             ErrorCode::SectionNotFound => AppError::SectionNotFound,
             ErrorCode::SeatNotFound => AppError::SeatNotFound,
             ErrorCode::BookingNotFound => AppError::BookingNotFound,
-            ErrorCode::InsufficientInventory => AppError::InsufficientInventory {
-                requested: r.requested.unwrap_or(0),
-                remaining: r.remaining.unwrap_or(0),
-                unlocked: r.unlocked,
-            },
-            ErrorCode::SeatBooked => AppError::SeatBooked { seats: r.seats },
-            ErrorCode::SeatLocked => AppError::SeatLocked {
-                lock_expires_at: r.lock_expires_at.unwrap_or(0),
-                seats: r.seats,
-            },
+            ErrorCode::InsufficientInventory => {
+                AppError::InsufficientInventory(Box::new(r.details))
+            }
+            ErrorCode::SeatBooked => AppError::SeatBooked(Box::new(r.details)),
+            ErrorCode::SeatLocked => AppError::SeatLocked(Box::new(r.details)),
             ErrorCode::HoldNotFound => AppError::HoldNotFound,
             ErrorCode::AdmissionRequired => AppError::AdmissionRequired,
             ErrorCode::QueueTicketNotFound => AppError::QueueTicketNotFound,
             ErrorCode::WaitingRoomOff => AppError::WaitingRoomOff,
-            ErrorCode::NoAdjacentSeats => AppError::NoAdjacentSeats {
-                requested: r.requested.unwrap_or(0),
-            },
+            ErrorCode::NoAdjacentSeats => AppError::NoAdjacentSeats(Box::new(r.details)),
             ErrorCode::InvalidRequest => AppError::InvalidRequest(
                 r.message
                     .unwrap_or_else(|| "the request cannot be carried out".into()),
@@ -484,16 +463,13 @@ impl From<Refusal> for AppError {
             ),
             ErrorCode::HoldExpired => AppError::HoldExpired,
             ErrorCode::HoldExtensionLimit => AppError::HoldExtensionLimit,
-            ErrorCode::SeatNotLocked => AppError::SeatNotLocked,
+            ErrorCode::SeatNotLocked => AppError::SeatNotLocked(Box::new(r.details)),
             ErrorCode::LockNotOwned => AppError::LockNotOwned,
             ErrorCode::BookingAlreadyCancelled => AppError::BookingAlreadyCancelled,
             ErrorCode::IdempotencyKeyReused => AppError::IdempotencyKeyReused,
-            ErrorCode::UserLimitReached => AppError::UserLimitReached {
-                limit: r.limit.unwrap_or(0),
-                current: r.current.unwrap_or(0),
-            },
+            ErrorCode::UserLimitReached => AppError::UserLimitReached(Box::new(r.details)),
             ErrorCode::RateLimited => AppError::RateLimited {
-                retry_after_ms: r.retry_after_ms.unwrap_or(1000),
+                retry_after_ms: r.details.retry_after_ms.unwrap_or(1000),
             },
             other => AppError::Internal(format!(
                 "a script refused with {other}, which scripts do not send"
@@ -606,14 +582,7 @@ mod tests {
                 }
                 let refusal = Refusal {
                     error: code.to_owned(),
-                    requested: None,
-                    remaining: None,
-                    unlocked: None,
-                    lock_expires_at: None,
-                    limit: None,
-                    current: None,
-                    retry_after_ms: None,
-                    seats: vec![],
+                    details: Details::default(),
                     message: None,
                 };
                 let error = AppError::from(refusal);
@@ -625,5 +594,35 @@ mod tests {
             }
         }
         assert!(seen > 10, "found the refusals ({seen})");
+    }
+
+    /// Every name a script's refusal carries (`refuse('CODE', { name = ... })`) is a field of
+    /// [`Details`] (or the `message` of `INVALID_REQUEST` and `FORBIDDEN`): a script cannot
+    /// send a detail the answer would drop or rename.
+    #[test]
+    fn every_detail_a_script_sends_is_answered() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(Details::schema()).expect("schema");
+        let mut seen = 0;
+        for (name, source) in Scripts::sources() {
+            for part in source.split("refuse('").skip(1) {
+                let call = part.split('\n').next().unwrap_or("");
+                let Some(extra) = call.split_once(", {").map(|(_, extra)| extra) else {
+                    continue;
+                };
+                for field in extra.split(',') {
+                    let Some((key, _)) = field.split_once('=') else {
+                        continue;
+                    };
+                    let key = key.trim();
+                    seen += 1;
+                    assert!(
+                        key == "message" || schema["properties"].get(key).is_some(),
+                        "lua/{name}.lua refuses with a detail `{key}` that Details lacks"
+                    );
+                }
+            }
+        }
+        assert!(seen > 10, "found the details ({seen})");
     }
 }

@@ -369,6 +369,32 @@ async fn a_slow_subscriber_is_dropped_and_never_holds_up_the_others() {
     assert_consecutive(&events, last_id);
 }
 
+/// A stream ends after `STREAM_MAX_LIFETIME_MS`; the client that reconnects with its
+/// `Last-Event-ID` gets what happened while it was away, and nothing twice.
+#[tokio::test]
+async fn a_stream_ends_after_its_lifetime_and_the_reconnect_misses_nothing() {
+    let backend = Backend::single();
+    let mut settings = backend.settings();
+    settings.stream_max_lifetime_ms = 300;
+    let app = TestApp::spawn_with(settings).await;
+    let event = venue(&app, 10).await;
+    let mut stream = EventStream::open(&app.base, &stream_path(&event), None).await;
+    let ready = stream.next().await.expect("ready");
+    assert_eq!(ready.event, "ready");
+    // Nothing happens to the event: the stream ends by itself.
+    assert!(stream.next().await.is_none(), "the stream ended");
+
+    app.book(&event, "s2", 2, "bob").await.assert_status(201);
+    let mut resumed =
+        EventStream::open(&app.base, &stream_path(&event), Some(ready.version())).await;
+    let missed = resumed.next().await.expect("the change made while away");
+    assert_eq!(missed.event, "change");
+    assert_eq!(missed.version(), ready.version() + 1);
+    assert_eq!(missed.json()["remaining"], 8);
+    let (version, _) = stored(&backend, &event);
+    assert_eq!(version, missed.version());
+}
+
 /// Open streams end when the replica starts draining: they never hold up a shutdown (the
 /// grace period here is an hour, so only ending streams let it finish).
 #[tokio::test]
