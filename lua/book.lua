@@ -15,9 +15,13 @@ local qty = tonumber(A.qty)
 -- calls (this read, TIME, the hold index).
 local section = redis.call('HMGET', K.sections,
   section_id .. ':remaining', section_id .. ':price', section_id .. ':first', section_id .. ':last',
-  section_id .. ':rows', 'wr:enabled', '*:max', section_id .. ':max')
+  section_id .. ':rows', 'wr:enabled', '*:max', section_id .. ':max', '*:payment')
 if not section[1] then
   return not_found(K.event, 'SECTION_NOT_FOUND')
+end
+local direct = refuse_unless_direct_booking(K.sections, K.organizers, A.user_id, A.role, section[9])
+if direct then
+  return direct
 end
 local now = now_ms()
 local not_admitted, waiting_room = refuse_unless_admitted(K.sections, K.admissions, A.user_id,

@@ -18,18 +18,12 @@ end
 if booking.status ~= 'confirmed' then
   return refuse('BOOKING_ALREADY_CANCELLED')
 end
-
-booking.status = 'cancelled'
-booking.cancelledAt = tonumber(A.cancelled_at)
-local document = cjson.encode(booking)
-redis.call('SET', K.booking, document)
-local remaining = redis.call('HINCRBY', K.sections, booking.sectionId .. ':remaining', booking.qty)
-count_user_tickets(K.sections, K.user_tickets, booking.userId, booking.sectionId, -booking.qty)
-if booking.seats then
-  for _, seat in ipairs(booking.seats) do
-    redis.call('SETBIT', K.booked_seats, redis.call('HGET', K.seat_positions, seat), 0)
-  end
+if booking.orderId then
+  -- Paid for: cancelling it is cancelling its order, which says what is owed back.
+  return refuse('BOOKING_HAS_ORDER', { message = 'this booking was paid for by order ' ..
+    booking.orderId .. ': cancel it with DELETE /orders/' .. booking.orderId })
 end
-announce(K.version, K.changes, { section = booking.sectionId, remaining = remaining,
-  status = booking.seats and 'available', seats = booking.seats })
+
+local document, remaining = unbook(K.booking, booking, tonumber(A.cancelled_at), K.sections,
+  K.user_tickets, K.seat_positions, K.booked_seats, K.version, K.changes)
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

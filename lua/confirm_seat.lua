@@ -11,6 +11,10 @@ local section_id, position, refusal = held_seat(K.event, K.seat_sections, K.seat
 if refusal then
   return refusal
 end
+local direct = refuse_unless_direct_booking(K.sections, K.organizers, user, A.role)
+if direct then
+  return direct
+end
 
 local document = write_booking(K.booking, {
   id = A.booking_id, eventId = A.event_id, sectionId = section_id, qty = 1, seats = { seat },

@@ -18,6 +18,12 @@ end
 if event.maxPerUser and event.maxPerUser ~= cjson.null then
   redis.call('HSET', K.sections, '*:max', event.maxPerUser)
 end
+-- Payment terms (docs/orders.md), read by the booking and order scripts.
+redis.call('HSET', K.sections, '*:payment', event.payment, '*:currency', event.currency,
+  '*:fee_pct', event.cancellationFeePercent)
+if event.cancellableUntil and event.cancellableUntil ~= cjson.null then
+  redis.call('HSET', K.sections, '*:cancel_until', string.format('%d', event.cancellableUntil))
+end
 local room = event.waitingRoom
 if room and room ~= cjson.null then
   -- The same fields as lua/queue_configure.lua writes (see lib.lua, waiting rooms).

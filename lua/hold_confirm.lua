@@ -20,18 +20,15 @@ end
 local positions = {}
 if hold.seats then
   -- Its user may have released a seat through the seat API meanwhile: then nothing is booked.
-  local lost = {}
-  for _, seat in ipairs(hold.seats) do
-    local position = redis.call('HGET', K.seat_positions, seat)
-    if redis.call('GETBIT', K.booked_seats, position) == 1
-        or redis.call('GET', K.seat_lock_prefix .. seat) ~= user then
-      lost[#lost + 1] = seat
-    end
-    positions[#positions + 1] = position
-  end
+  local lost
+  positions, lost = hold_seats_lost(hold, user, K.seat_positions, K.booked_seats, K.seat_lock_prefix)
   if #lost > 0 then
     return refuse('SEAT_NOT_LOCKED', { seats = lost })
   end
+end
+local direct = refuse_unless_direct_booking(K.sections, K.organizers, user, A.role)
+if direct then
+  return direct
 end
 
 local document = write_booking(K.booking, {
@@ -43,21 +40,8 @@ local document = write_booking(K.booking, {
 if not document then
   return refuse('ID_COLLISION')
 end
-local remaining
-if hold.seats then
-  for i, seat in ipairs(hold.seats) do
-    redis.call('SETBIT', K.booked_seats, positions[i], 1)
-    drop_seat_lock(K.seat_lock_prefix .. seat, K.lock_index, K.user_locks, K.held_seats, seat,
-      positions[i])
-  end
-  remaining = redis.call('HINCRBY', K.sections, hold.sectionId .. ':remaining', -hold.qty)
-else
-  -- The quantity left `remaining` when the hold was made.
-  redis.call('ZREM', K.holds, held_member(hold.id, hold.sectionId, hold.qty, user))
-  redis.call('HINCRBY', K.user_held, user, -hold.qty)
-  redis.call('HINCRBY', K.user_held, user .. ':' .. hold.sectionId, -hold.qty)
-  remaining = tonumber(redis.call('HGET', K.sections, hold.sectionId .. ':remaining'))
-end
+local remaining = book_held(hold, user, positions, K.sections, K.booked_seats,
+  K.seat_lock_prefix, K.lock_index, K.user_locks, K.held_seats, K.holds, K.user_held)
 count_user_tickets(K.sections, K.user_tickets, user, hold.sectionId, hold.qty)
 index_booking(K.bookings, K.user_bookings, A.booking_id)
 -- A booking uses the user's admission to the waiting room, if any; the hold's checkout ends.

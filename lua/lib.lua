@@ -667,3 +667,96 @@ local function reply_standing(room, queue_key, places_key, admissions_key, user,
   standing.rate, standing.startsAt, standing.now = room.rate, room.start, now
   return reply(standing)
 end
+
+-- Payment (docs/orders.md). On an event whose `*:payment` is 'required', buyers book through an
+-- order and its payment; the direct booking routes are for whoever manages the event (box
+-- office sales). `payment`, if the caller read it already: the value of `*:payment`.
+local function refuse_unless_direct_booking(sections_key, organizers_key, user, role, payment)
+  if payment == nil then
+    payment = redis.call('HGET', sections_key, '*:payment')
+  end
+  if payment ~= 'required' or may_manage(organizers_key, user, role) then
+    return nil
+  end
+  return refuse('PAYMENT_REQUIRED')
+end
+
+-- The positions of a hold's seats, and those of them that `user` no longer holds (sold, or
+-- their lock gone or someone else's): the hold books nothing unless that list is empty.
+local function hold_seats_lost(hold, user, seat_positions_key, booked_key, lock_prefix)
+  local positions, lost = {}, {}
+  for _, seat in ipairs(hold.seats) do
+    local position = redis.call('HGET', seat_positions_key, seat)
+    if redis.call('GETBIT', booked_key, position) == 1
+        or redis.call('GET', lock_prefix .. seat) ~= user then
+      lost[#lost + 1] = seat
+    end
+    positions[#positions + 1] = position
+  end
+  return positions, lost
+end
+
+-- Books what a live hold (or the order made of it) holds: its seats become sold and their
+-- locks go (`positions` from hold_seats_lost); a quantity, which left `remaining` when the hold
+-- was made, leaves the hold index and the user's held count. Returns the section's remaining.
+local function book_held(hold, user, positions, sections_key, booked_key, lock_prefix,
+                         lock_index_key, user_locks_key, held_key, holds_key, user_held_key)
+  if hold.seats then
+    for i, seat in ipairs(hold.seats) do
+      redis.call('SETBIT', booked_key, positions[i], 1)
+      drop_seat_lock(lock_prefix .. seat, lock_index_key, user_locks_key, held_key, seat,
+        positions[i])
+    end
+    return redis.call('HINCRBY', sections_key, hold.sectionId .. ':remaining', -hold.qty)
+  end
+  redis.call('ZREM', holds_key, held_member(hold.id, hold.sectionId, hold.qty, user))
+  redis.call('HINCRBY', user_held_key, user, -hold.qty)
+  redis.call('HINCRBY', user_held_key, user .. ':' .. hold.sectionId, -hold.qty)
+  return tonumber(redis.call('HGET', sections_key, hold.sectionId .. ':remaining'))
+end
+
+-- Gives back what a live hold (or its order) holds, at once: the seats whose locks are still
+-- `user`'s, or the quantity if it is still in the hold index. Returns the change to announce.
+local function release_held(hold, user, sections_key, seat_positions_key, lock_prefix,
+                            lock_index_key, user_locks_key, held_key, holds_key, user_held_key)
+  local change = { section = hold.sectionId }
+  if hold.seats then
+    change.status, change.seats = 'available', {}
+    for _, seat in ipairs(hold.seats) do
+      if redis.call('GET', lock_prefix .. seat) == user then
+        change.seats[#change.seats + 1] = seat
+        drop_seat_lock(lock_prefix .. seat, lock_index_key, user_locks_key, held_key, seat,
+          redis.call('HGET', seat_positions_key, seat))
+      end
+    end
+  else
+    local member = held_member(hold.id, hold.sectionId, hold.qty, user)
+    if redis.call('ZREM', holds_key, member) == 1 then
+      local _, remaining = give_back_held(sections_key, user_held_key, member)
+      change.remaining = remaining
+    end
+  end
+  return change
+end
+
+-- Cancels a confirmed booking (decoded): its quantity and seats go back on sale and the user's
+-- allowance with it. Writes the booking; returns its document and the section's remaining.
+local function unbook(booking_key, booking, cancelled_at, sections_key, user_tickets_key,
+                      seat_positions_key, booked_key, version_key, changes_key)
+  booking.status = 'cancelled'
+  booking.cancelledAt = cancelled_at
+  local document = cjson.encode(booking)
+  redis.call('SET', booking_key, document)
+  local remaining = redis.call('HINCRBY', sections_key, booking.sectionId .. ':remaining',
+    booking.qty)
+  count_user_tickets(sections_key, user_tickets_key, booking.userId, booking.sectionId,
+    -booking.qty)
+  if booking.seats then
+    for _, seat in ipairs(booking.seats) do
+      redis.call('SETBIT', booked_key, redis.call('HGET', seat_positions_key, seat), 0)
+    end
+  end
+  announce(version_key, changes_key, { section = booking.sectionId, remaining = remaining,
+    status = booking.seats and 'available', seats = booking.seats })
+  return document, remaining
+end

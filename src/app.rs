@@ -275,6 +275,7 @@ impl App {
                 hold_ttl_ms: settings.hold_ttl_ms,
                 hold_max_extensions: settings.hold_max_extensions,
                 hold_max_lifetime_ms: settings.hold_max_lifetime_ms,
+                order_payment_ttl_ms: settings.order_payment_ttl_ms,
             });
         let listener = crate::server::bind(settings.bind_addr).map_err(|e| {
             io::Error::new(

@@ -330,6 +330,11 @@ impl Acting {
         self.caller.acting_named(self.named)
     }
 
+    /// The caller's role, as the scripts read it (`Caller::role_name`).
+    pub fn role(&self) -> &'static str {
+        self.caller.role_name()
+    }
+
     /// As [`Acting::user`], but in open mode nobody named is `anonymous` (the seed systems'
     /// demo routes).
     pub fn user_or_anonymous(self) -> Result<UserId, AppError> {

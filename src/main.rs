@@ -19,7 +19,25 @@ async fn main() -> ExitCode {
         Some(Command::Audit(args)) => audit::run(args).await,
         Some(Command::Healthcheck(args)) => healthcheck(&args.url).await,
         Some(Command::Token(args)) => token(&args),
+        Some(Command::StripeSign(args)) => stripe_sign(&args),
     }
+}
+
+/// `boxoffice stripe-sign`: the `Stripe-Signature` of the body on standard input.
+fn stripe_sign(args: &boxoffice::config::StripeSignArgs) -> ExitCode {
+    use std::io::Read;
+    let mut body = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut body) {
+        eprintln!("stripe-sign: reading standard input: {e}");
+        return ExitCode::from(2);
+    }
+    let now = boxoffice::domain::time::now_ms() / 1000;
+    let timestamp = args.timestamp.unwrap_or(now);
+    println!(
+        "{}",
+        boxoffice::domain::stripe::sign(&body, &args.secret, timestamp)
+    );
+    ExitCode::SUCCESS
 }
 
 /// `boxoffice token`: an HS256 token signed with AUTH_JWT_SECRET.

@@ -54,6 +54,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "docs", description = "This document"),
         (name = "page", description = "The seat-map page for people"),
         (name = "queue", description = "Waiting rooms: join, wait, be admitted"),
+        (name = "orders", description = "Orders and their payment: a hold becomes an order, a payment makes it a booking"),
     )
 )]
 pub struct ApiDoc;

@@ -218,6 +218,14 @@ pub enum Caller {
 
 impl Caller {
     /// Who acts, for the tenancy checks.
+    /// `buyer`, `organizer`, `admin`, or `open`: as the scripts' tenancy checks read it.
+    pub fn role_name(&self) -> &'static str {
+        match self {
+            Caller::User { role, .. } => role.as_str(),
+            Caller::Open => "open",
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         match self {
             Caller::User { user, role } => Actor {

@@ -37,6 +37,19 @@ pub enum Command {
     Healthcheck(HealthcheckArgs),
     /// Print a token (HS256, signed with AUTH_JWT_SECRET) for a user: for curl, race, bench.
     Token(TokenArgs),
+    /// Print the `Stripe-Signature` header Stripe would send for the body on standard input,
+    /// signed now with STRIPE_WEBHOOK_SECRET: for test webhooks (docs/orders.md).
+    StripeSign(StripeSignArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StripeSignArgs {
+    /// The webhook endpoint's signing secret (`whsec_...`).
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub secret: String,
+    /// Sign as of this Unix time instead of now.
+    #[arg(long)]
+    pub timestamp: Option<i64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -176,6 +189,22 @@ pub struct Settings {
     #[arg(long, env = "HOLD_MAX_LIFETIME_MS", default_value_t = 900_000,
           value_parser = clap::value_parser!(u64).range(1_000..=86_400_000))]
     pub hold_max_lifetime_ms: u64,
+
+    /// How long an order keeps its seats or tickets waiting for payment, in milliseconds
+    /// (docs/orders.md).
+    #[arg(long, env = "ORDER_PAYMENT_TTL_MS", default_value_t = 900_000,
+          value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
+    pub order_payment_ttl_ms: u64,
+
+    /// Verifies Stripe's payment webhooks (`Stripe-Signature`): the endpoint's signing secret
+    /// (`whsec_...`). Unset: every webhook is refused with `400 INVALID_SIGNATURE`.
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<String>,
+
+    /// The payment page's demo button (`DEMO_PAYMENTS=true`): the page signs a test webhook
+    /// for an order with STRIPE_WEBHOOK_SECRET. Never in production.
+    #[arg(long, env = "DEMO_PAYMENTS", default_value_t = false)]
+    pub demo_payments: bool,
 
     /// Signs waiting-room admission tokens (32 bytes or more); default: AUTH_JWT_SECRET. Every
     /// replica needs the same one. Without either, waiting rooms cannot be switched on.

@@ -3,6 +3,7 @@
 
 use super::ids::{EventId, RowName, SeatId, SectionId};
 use super::money::Money;
+use super::order::{PaymentPolicy, is_whole_in, valid_currency};
 use super::time::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -50,6 +51,24 @@ pub struct NewEvent {
     /// later (`PUT /events/{eventId}/waiting-room`).
     #[serde(default)]
     pub waiting_room: Option<super::queue::WaitingRoom>,
+    /// `required`: buyers book through an order and pay it (docs/orders.md); the direct
+    /// booking routes answer them `402 PAYMENT_REQUIRED`. Default `none`: a booking is final
+    /// when asked.
+    #[serde(default)]
+    pub payment: Option<PaymentPolicy>,
+    /// ISO 4217, for every price of the event. Default `EUR`.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Z]{3}$")]
+    pub currency: Option<String>,
+    /// Until when a buyer may cancel a paid order themselves (RFC 3339); organizers and
+    /// admins may always. Default: never.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cancellable_until: Option<String>,
+    /// Kept from the refund of a cancelled paid order, in percent of what was paid. Default 0.
+    #[serde(default, deserialize_with = "super::whole::deserialize_option")]
+    #[schema(minimum = 0, maximum = 100)]
+    pub cancellation_fee_percent: Option<u32>,
 }
 
 /// A section: general admission (a `capacity`, sold by quantity) or reserved seating, given
@@ -104,6 +123,18 @@ pub struct EventRecord {
     /// later changes live in Redis only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_room: Option<WaitingRoomRecord>,
+    #[serde(default)]
+    pub payment: PaymentPolicy,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellable_until: Option<i64>,
+    #[serde(default)]
+    pub cancellation_fee_percent: u32,
+}
+
+fn default_currency() -> String {
+    "EUR".to_owned()
 }
 
 /// Waiting room settings as the scripts read them.
@@ -287,6 +318,27 @@ impl NewEvent {
         if self.max_per_user == Some(0) || self.max_per_user.is_some_and(|m| m > MAX_CAPACITY) {
             return Err(format!("maxPerUser must be 1 to {MAX_CAPACITY}"));
         }
+        let currency = self.currency.unwrap_or_else(default_currency);
+        if !valid_currency(&currency) {
+            return Err("currency must be an ISO 4217 code: three capital letters".into());
+        }
+        if let Some(section) = sections.iter().find(|s| !is_whole_in(s.price, &currency)) {
+            return Err(format!(
+                "{currency} has no cents: the price of {} must be a whole number",
+                section.id
+            ));
+        }
+        let cancellable_until = self
+            .cancellable_until
+            .map(|text| {
+                super::time::parse_rfc3339_ms(&text)
+                    .ok_or_else(|| "cancellableUntil must be an RFC 3339 time".to_owned())
+            })
+            .transpose()?;
+        let cancellation_fee_percent = self.cancellation_fee_percent.unwrap_or(0);
+        if cancellation_fee_percent > 100 {
+            return Err("cancellationFeePercent must be 0 to 100".into());
+        }
         Ok(EventRecord {
             id,
             name,
@@ -298,6 +350,10 @@ impl NewEvent {
                 .map(|room| room.settings(created_at).map(WaitingRoomRecord::from))
                 .transpose()
                 .map_err(|e| format!("waitingRoom: {e}"))?,
+            payment: self.payment.unwrap_or_default(),
+            currency,
+            cancellable_until,
+            cancellation_fee_percent,
         })
     }
 }
@@ -313,6 +369,11 @@ pub struct EventView {
     /// Per-user limit on the event, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_per_user: Option<u32>,
+    pub payment: PaymentPolicy,
+    pub currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellable_until: Option<Millis>,
+    pub cancellation_fee_percent: u32,
 }
 
 /// How a section is sold.
@@ -374,6 +435,10 @@ impl EventView {
             created_at: Millis(record.created_at),
             sections,
             max_per_user: record.max_per_user,
+            payment: record.payment,
+            currency: record.currency,
+            cancellable_until: record.cancellable_until.map(Millis),
+            cancellation_fee_percent: record.cancellation_fee_percent,
         }
     }
 }

@@ -190,53 +190,77 @@ impl utoipa::PartialSchema for SeatRef {
 
 impl utoipa::ToSchema for SeatRef {}
 
-/// A booking's id: a UUIDv7 whose last 14 bits name the hash slot of its event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct BookingId(Uuid);
+/// An id that names its event's hash slot: a UUIDv7 whose last 14 bits carry the slot, so that
+/// its document can live in the event's slot and still be found by id alone (store/keys.rs).
+macro_rules! slotted_id {
+    ($(#[doc = $doc:literal])* $Name:ident, $description:literal) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $Name(Uuid);
 
-impl BookingId {
-    /// A fresh id for a booking of an event that lives in `slot` (0..16384).
-    pub fn new(slot: u16) -> Self {
-        let mut bytes = *Uuid::now_v7().as_bytes();
-        // Bytes 14..16 are random bits of rand_b (the counter that keeps ids monotonic sits
-        // above them), so overwriting 14 of them keeps a valid, time-ordered v7 UUID.
-        bytes[14] = (bytes[14] & 0xC0) | ((slot >> 8) as u8 & 0x3F);
-        bytes[15] = slot as u8;
-        Self(Uuid::from_bytes(bytes))
-    }
+        impl $Name {
+            /// A fresh id for an event that lives in `slot` (0..16384).
+            pub fn new(slot: u16) -> Self {
+                let mut bytes = *Uuid::now_v7().as_bytes();
+                // Bytes 14..16 are random bits of rand_b (the counter that keeps ids
+                // monotonic sits above them), so overwriting 14 of them keeps a valid,
+                // time-ordered v7 UUID.
+                bytes[14] = (bytes[14] & 0xC0) | ((slot >> 8) as u8 & 0x3F);
+                bytes[15] = slot as u8;
+                Self(Uuid::from_bytes(bytes))
+            }
 
-    /// Parses a client-supplied id. `None` for anything that cannot be a booking id of ours.
-    pub fn parse(value: &str) -> Option<Self> {
-        let uuid = Uuid::try_parse(value).ok()?;
-        (uuid.get_version_num() == 7).then_some(Self(uuid))
-    }
+            /// Parses a client-supplied id. `None` for anything that cannot be one of ours.
+            pub fn parse(value: &str) -> Option<Self> {
+                let uuid = Uuid::try_parse(value).ok()?;
+                (uuid.get_version_num() == 7).then_some(Self(uuid))
+            }
 
-    /// The hash slot of the booking's event.
-    pub fn slot(&self) -> u16 {
-        let bytes = self.0.as_bytes();
-        (u16::from(bytes[14] & 0x3F) << 8) | u16::from(bytes[15])
-    }
+            /// The hash slot of its event.
+            pub fn slot(&self) -> u16 {
+                let bytes = self.0.as_bytes();
+                (u16::from(bytes[14] & 0x3F) << 8) | u16::from(bytes[15])
+            }
+
+            pub fn uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl utoipa::PartialSchema for $Name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                    .description(Some($description))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $Name {}
+
+        impl fmt::Display for $Name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // Lowercase hyphenated: its byte order is its time order, which listings
+                // rely on.
+                write!(f, "{}", self.0.hyphenated())
+            }
+        }
+    };
 }
 
-impl utoipa::PartialSchema for BookingId {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
-            .description(Some("A booking: a UUIDv7 (ids sort by creation time)"))
-            .into()
-    }
-}
+slotted_id!(
+    /// A booking's id (its document: `bo:{<slot tag>}:booking:<id>`).
+    BookingId,
+    "A booking: a UUIDv7 (ids sort by creation time)"
+);
 
-impl utoipa::ToSchema for BookingId {}
-
-impl fmt::Display for BookingId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Lowercase hyphenated: its byte order is its time order, which the listing relies on.
-        write!(f, "{}", self.0.hyphenated())
-    }
-}
+slotted_id!(
+    /// An order's id (its document: `bo:{<slot tag>}:order:<id>`).
+    OrderId,
+    "An order: a UUIDv7 (ids sort by creation time)"
+);
 
 /// A checkout hold's id: a UUIDv7, kept under its event's keys (the route names the event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

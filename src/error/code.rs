@@ -83,6 +83,15 @@ error_codes! {
     SeatNotFound = "SEAT_NOT_FOUND", NOT_FOUND, Api;
     /// No such booking.
     BookingNotFound = "BOOKING_NOT_FOUND", NOT_FOUND, Api;
+    /// No such order, or one the caller may not see (another buyer's).
+    OrderNotFound = "ORDER_NOT_FOUND", NOT_FOUND, Api;
+    /// The event requires payment: buyers book through an order (`POST
+    /// /events/{eventId}/holds/{holdId}/order`) and pay it; only whoever manages the event
+    /// books directly.
+    PaymentRequired = "PAYMENT_REQUIRED", PAYMENT_REQUIRED, Api;
+    /// A payment webhook whose `Stripe-Signature` is missing, malformed, not made with
+    /// `STRIPE_WEBHOOK_SECRET`, or more than 300 s old; nothing changed.
+    InvalidSignature = "INVALID_SIGNATURE", BAD_REQUEST, Api;
     /// No such hold for this user: never made, someone else's, released, confirmed, or
     /// expired (a confirm of an expired hold is `HOLD_EXPIRED`).
     HoldNotFound = "HOLD_NOT_FOUND", NOT_FOUND, Api;
@@ -103,6 +112,12 @@ error_codes! {
     WaitingRoomOff = "WAITING_ROOM_OFF", CONFLICT, Api;
     /// A second cancel of the same booking.
     BookingAlreadyCancelled = "BOOKING_ALREADY_CANCELLED", CONFLICT, Api;
+    /// Cancel of a booking an order paid for: cancel the order (`DELETE /orders/{orderId}`),
+    /// which says what is owed back.
+    BookingHasOrder = "BOOKING_HAS_ORDER", CONFLICT, Api;
+    /// Cancel of an order that is expired, cancelled or waiting for a refund; or, by its
+    /// buyer, of a paid order after the event's `cancellableUntil` (or on an event without one).
+    OrderNotCancellable = "ORDER_NOT_CANCELLABLE", CONFLICT, Api;
     /// A hold asked for `qty` seats together, and no row has that many free side by side
     /// (fewer may be free in all: `INSUFFICIENT_INVENTORY` then); detail `requested`.
     NoAdjacentSeats = "NO_ADJACENT_SEATS", CONFLICT, Api;

@@ -40,6 +40,19 @@ pub enum AppError {
     SeatNotFound,
     #[error("booking not found")]
     BookingNotFound,
+    #[error("order not found")]
+    OrderNotFound,
+    #[error(
+        "this event requires payment: make an order of your hold \
+         (POST /events/{{eventId}}/holds/{{holdId}}/order) and pay it"
+    )]
+    PaymentRequired,
+    #[error("{0}")]
+    InvalidSignature(String),
+    #[error("{0}")]
+    BookingHasOrder(String),
+    #[error("{0}")]
+    OrderNotCancellable(String),
     /// `requested`, `remaining`; on reserved sections `unlocked`: how many of the remaining
     /// seats nobody holds a lock on.
     #[error("only {} left, {} requested", .0.remaining.unwrap_or(0), .0.requested.unwrap_or(0))]
@@ -132,6 +145,11 @@ impl AppError {
             SectionNotFound => ErrorCode::SectionNotFound,
             SeatNotFound => ErrorCode::SeatNotFound,
             BookingNotFound => ErrorCode::BookingNotFound,
+            OrderNotFound => ErrorCode::OrderNotFound,
+            PaymentRequired => ErrorCode::PaymentRequired,
+            InvalidSignature(_) => ErrorCode::InvalidSignature,
+            BookingHasOrder(_) => ErrorCode::BookingHasOrder,
+            OrderNotCancellable(_) => ErrorCode::OrderNotCancellable,
             InsufficientInventory(_) => ErrorCode::InsufficientInventory,
             SeatBooked(_) => ErrorCode::SeatBooked,
             HoldNotFound => ErrorCode::HoldNotFound,

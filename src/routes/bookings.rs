@@ -80,6 +80,7 @@ pub async fn book(
         section_id: body.section_id,
         qty: body.qty,
         user_id,
+        role: caller.role_name(),
     };
     let outcome = state.store.book(&command, key.as_ref()).await?;
     Ok(booking_reply(StatusCode::CREATED, outcome, Via::Book))

@@ -104,11 +104,11 @@ async fn lock_demo(
 async fn confirm_demo(
     state: &AppState,
     seat: SeatId,
-    user: UserId,
+    acting: (UserId, &'static str),
     key: Idempotency,
 ) -> Result<Response, AppError> {
     on_demo!(state, |event| {
-        seats::confirm_seat(state, event, seat.clone(), user.clone(), key.0.clone()).await
+        seats::confirm_seat(state, event, seat.clone(), acting.clone(), key.0.clone()).await
     })
 }
 
@@ -161,7 +161,7 @@ pub async fn confirm(
     JsonBody(body): JsonBody<SeatBody>,
 ) -> Result<Response, AppError> {
     let user = caller.acting(body.user_id)?;
-    confirm_demo(&state, body.seat_id, user, key).await
+    confirm_demo(&state, body.seat_id, (user, caller.role_name()), key).await
 }
 
 /// Books a demo seat the caller holds.
@@ -175,7 +175,8 @@ pub async fn confirm_by_path(
     Ids(seat): Ids<SeatId>,
     acting: Acting,
 ) -> Result<Response, AppError> {
-    confirm_demo(&state, seat, acting.user_or_anonymous()?, key).await
+    let role = acting.role();
+    confirm_demo(&state, seat, (acting.user_or_anonymous()?, role), key).await
 }
 
 /// Releases a demo seat the caller holds, named in the body.

@@ -116,10 +116,11 @@ pub async fn confirm(
     Ids((event, hold)): Ids<(EventId, HoldId)>,
     acting: Acting,
 ) -> Result<Response, AppError> {
+    let role = acting.role();
     let user = acting.user()?;
     let outcome = state
         .store
-        .confirm_hold(&event, &hold, &user, key.as_ref())
+        .confirm_hold(&event, &hold, &user, role, key.as_ref())
         .await?;
     Ok(booking_reply(StatusCode::CREATED, outcome, Via::Confirm))
 }

@@ -9,8 +9,10 @@ mod events;
 mod fallback;
 mod health;
 mod holds;
+mod orders;
 mod organizers;
 mod page;
+mod payments;
 mod queue;
 mod seats;
 mod stream;
@@ -43,6 +45,8 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .merge(bookings::router())
         .merge(seats::router())
         .merge(holds::router())
+        .merge(orders::router())
+        .merge(payments::router())
         .merge(stream::router())
         .merge(page::router())
         .merge(queue::router())
@@ -192,8 +196,10 @@ mod tests {
             ("events.rs", include_str!("events.rs")),
             ("health.rs", include_str!("health.rs")),
             ("holds.rs", include_str!("holds.rs")),
+            ("orders.rs", include_str!("orders.rs")),
             ("organizers.rs", include_str!("organizers.rs")),
             ("page.rs", include_str!("page.rs")),
+            ("payments.rs", include_str!("payments.rs")),
             ("queue.rs", include_str!("queue.rs")),
             ("seats.rs", include_str!("seats.rs")),
             ("stream.rs", include_str!("stream.rs")),

@@ -126,7 +126,8 @@ pub async fn confirm(
     Ids((event, seat)): Ids<(EventId, SeatId)>,
     acting: Acting,
 ) -> Result<Response, AppError> {
-    confirm_seat(&state, event, seat, acting.user()?, key).await
+    let role = acting.role();
+    confirm_seat(&state, event, seat, (acting.user()?, role), key).await
 }
 
 /// Releases a seat the caller holds.
@@ -205,12 +206,12 @@ pub(super) async fn confirm_seat(
     state: &AppState,
     event: EventId,
     seat: SeatId,
-    user: UserId,
+    (user, role): (UserId, &'static str),
     key: Option<IdempotencyKey>,
 ) -> Result<Response, AppError> {
     let outcome = state
         .store
-        .confirm_seat(&event, &seat, &user, key.as_ref())
+        .confirm_seat(&event, &seat, &user, role, key.as_ref())
         .await?;
     Ok(booking_reply(StatusCode::CREATED, outcome, Via::Confirm))
 }

@@ -23,6 +23,9 @@ pub struct BookCommand {
     pub user_id: UserId,
     /// The caller sent a valid admission to the event's waiting room (`Admission-Token`).
     pub admitted: bool,
+    /// The caller's role (`Caller::role_name`): on an event that requires payment, only
+    /// whoever manages it books directly.
+    pub role: &'static str,
 }
 
 /// What a booking script answers: the booking and the section's remaining count right after.
@@ -87,6 +90,7 @@ impl Store {
                 user_id: user.to_string(),
                 created_at: stamp.created_at,
                 admitted: if command.admitted { "1" } else { "0" }.into(),
+                role: command.role.to_owned(),
                 fingerprint: stamp.fingerprint,
                 ttl_ms: stamp.ttl_ms,
             },

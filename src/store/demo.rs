@@ -39,6 +39,10 @@ impl Store {
             }],
             max_per_user: None,
             waiting_room: None,
+            payment: Default::default(),
+            currency: "EUR".to_owned(),
+            cancellable_until: None,
+            cancellation_fee_percent: 0,
         };
         if self.create_event(&record, None).await? {
             tracing::info!(seats, "created the demo event");

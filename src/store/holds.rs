@@ -130,6 +130,7 @@ impl Store {
         event: &EventId,
         id: &HoldId,
         user: &UserId,
+        role: &'static str,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<BookingOutcome, AppError> {
         let fingerprint = format!("hold-confirm|{event}|{id}");
@@ -145,6 +146,7 @@ impl Store {
                 booking_id: stamp.booking_id,
                 event_id: stamp.event_id,
                 created_at: stamp.created_at,
+                role: role.to_owned(),
                 fingerprint: stamp.fingerprint,
                 ttl_ms: stamp.ttl_ms,
             },

@@ -43,9 +43,13 @@
 //! | `bo:{u:<U>}:events` | zset | events user `U` has (or tried to have) a booking in (score 0) |
 //! | `bo:{u:<U>}:idem:<K>` | string | fingerprint of the request first sent with `K` (24 h) |
 //! | `bo:{<slot tag>}:booking:<id>` | string | the booking document (JSON) |
+//! | `bo:{<slot tag>}:order:<id>` | string | the order document (JSON); its id carries the event's slot as a booking id does |
+//! | `bo:{<slot tag>}:order:<id>:payments` | hash | `<provider>:<reference>` -> what that payment did (each applied once) |
+//! | `bo:{E}:orders` | zset | order ids of the event (score 0: ordered by id = by time) |
+//! | `bo:{E}:user:<U>:orders` | zset | order ids of user `U` in the event |
 //! | `bo:{<slot tag>}:acks` | string | a counter written before each WAIT (REDIS_MIN_REPLICAS_ACK) |
 
-use crate::domain::ids::{BookingId, EventId, HoldId, SeatId, UserId};
+use crate::domain::ids::{BookingId, EventId, HoldId, OrderId, SeatId, UserId};
 use std::sync::OnceLock;
 
 pub const EVENTS_INDEX: &str = "bo:events";
@@ -85,6 +89,21 @@ fn slot_tag(slot: u16) -> &'static str {
 
 pub fn booking(id: &BookingId) -> String {
     format!("bo:{{{}}}:booking:{id}", slot_tag(id.slot()))
+}
+
+/// The prefix of the booking keys of the event in `slot`: for a script that learns a booking's
+/// id at run time (an order's); the key stays in the slot.
+pub fn booking_prefix(slot: u16) -> String {
+    format!("bo:{{{}}}:booking:", slot_tag(slot))
+}
+
+pub fn order(id: &OrderId) -> String {
+    format!("bo:{{{}}}:order:{id}", slot_tag(id.slot()))
+}
+
+/// The payments an order received: `<provider>:<reference>` -> what it did.
+pub fn order_payments(id: &OrderId) -> String {
+    format!("{}:payments", order(id))
 }
 
 /// The hash tag of everything kept per user: `{u:<user>}`.
@@ -129,6 +148,7 @@ pub struct Scope<'a> {
     pub seat: Option<&'a crate::domain::ids::SeatId>,
     pub hold: Option<&'a crate::domain::ids::HoldId>,
     pub booking: Option<&'a BookingId>,
+    pub order: Option<&'a OrderId>,
     pub idempotency: Option<&'a str>,
     pub ticket: Option<&'a str>,
 }
@@ -159,6 +179,11 @@ impl<'a> Scope<'a> {
 
     pub fn booking(mut self, booking: &'a BookingId) -> Self {
         self.booking = Some(booking);
+        self
+    }
+
+    pub fn order(mut self, order: &'a OrderId) -> Self {
+        self.order = Some(order);
         self
     }
 
@@ -201,6 +226,11 @@ impl<'a> Scope<'a> {
             "hold" => e.hold(self.hold?),
             "holds" => e.holds(),
             "booking" => booking(self.booking?),
+            "booking_prefix" => booking_prefix(event_slot(self.event?)),
+            "order" => order(self.order?),
+            "payments" => order_payments(self.order?),
+            "orders" => e.orders(),
+            "user_orders" => e.user_orders(self.user?),
             "idempotency" => e.idempotency(self.user?, self.idempotency?),
             "queue" => e.queue(),
             "places" => e.queue_places(),
@@ -291,6 +321,12 @@ impl EventKeys {
     }
     pub fn bookings(&self) -> String {
         self.key("bookings")
+    }
+    pub fn orders(&self) -> String {
+        self.key("orders")
+    }
+    pub fn user_orders(&self, user: &UserId) -> String {
+        self.key(&format!("user:{user}:orders"))
     }
     pub fn user_bookings(&self, user: &UserId) -> String {
         self.key(&format!("user:{user}:bookings"))

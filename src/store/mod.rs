@@ -19,6 +19,7 @@ mod events;
 mod holds;
 mod idempotency;
 pub mod keys;
+mod orders;
 mod queue;
 pub mod scripts;
 mod seats;
@@ -30,6 +31,7 @@ pub use connection::{NodeConn, RedisConn};
 pub use demo::{DEMO_EVENT_ID, demo_event};
 pub use holds::HoldChange;
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
+pub use orders::{OrderFilter, OrderPage, PaymentOutcome, PaymentReport};
 pub use queue::Standing;
 pub use scripts::Scripts;
 pub use seats::SeatLock;
@@ -65,6 +67,8 @@ pub struct Limits {
     pub hold_ttl_ms: u64,
     pub hold_max_extensions: u32,
     pub hold_max_lifetime_ms: u64,
+    /// Orders: how long they wait for payment.
+    pub order_payment_ttl_ms: u64,
 }
 
 #[derive(Clone)]
@@ -443,6 +447,12 @@ impl From<Refusal> for AppError {
             ErrorCode::SectionNotFound => AppError::SectionNotFound,
             ErrorCode::SeatNotFound => AppError::SeatNotFound,
             ErrorCode::BookingNotFound => AppError::BookingNotFound,
+            ErrorCode::OrderNotFound => AppError::OrderNotFound,
+            ErrorCode::PaymentRequired => AppError::PaymentRequired,
+            ErrorCode::BookingHasOrder => AppError::BookingHasOrder(r.message.unwrap_or_default()),
+            ErrorCode::OrderNotCancellable => {
+                AppError::OrderNotCancellable(r.message.unwrap_or_default())
+            }
             ErrorCode::InsufficientInventory => {
                 AppError::InsufficientInventory(Box::new(r.details))
             }

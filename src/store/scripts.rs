@@ -248,9 +248,9 @@ scripts! {
                       EventOrganizersArgs [actor, role, op, user] [];
     book: BookKeys [event, sections, booked_seats, seats_at, lock_index, booking, bookings,
                     user_bookings, user_tickets, user_locks, seat_sections, holds, user_held,
-                    seat_positions, held_seats, version, changes, admissions]
+                    seat_positions, held_seats, version, changes, admissions, organizers]
                    [idempotency],
-          BookArgs [booking_id, event_id, section_id, qty, user_id, created_at, admitted]
+          BookArgs [booking_id, event_id, section_id, qty, user_id, created_at, admitted, role]
                    [fingerprint, ttl_ms];
     lock_seat: LockKeys [event, seat_sections, seat_positions, booked_seats, lock_index, seat_lock,
                          sections, user_tickets, user_locks, holds, user_held, held_seats, version, changes,
@@ -258,8 +258,9 @@ scripts! {
                LockArgs [seat, user, ttl_ms, max_locks, max_held, admitted] [];
     confirm_seat: ConfirmKeys [event, seat_sections, seat_positions, booked_seats, lock_index,
                                seat_lock, sections, booking, bookings, user_bookings, user_tickets,
-                               user_locks, held_seats, version, changes, admissions] [idempotency],
-                  ConfirmArgs [seat, user, booking_id, event_id, created_at] [fingerprint, ttl_ms];
+                               user_locks, held_seats, version, changes, admissions, organizers]
+                              [idempotency],
+                  ConfirmArgs [seat, user, booking_id, event_id, created_at, role] [fingerprint, ttl_ms];
     unlock_seat: UnlockKeys [event, seat_sections, seat_positions, booked_seats, lock_index, seat_lock,
                              user_locks, held_seats, version, changes] [],
                  UnlockArgs [seat, user] [];
@@ -279,8 +280,8 @@ scripts! {
     hold_confirm: HoldConfirmKeys [hold, seat_lock_prefix, seat_positions, booked_seats, lock_index,
                                    user_locks, sections, holds, user_held, booking, bookings,
                                    user_bookings, user_tickets, held_seats, version, changes,
-                                   admissions, checkouts] [idempotency],
-                  HoldConfirmArgs [user, booking_id, event_id, created_at] [fingerprint, ttl_ms];
+                                   admissions, checkouts, organizers] [idempotency],
+                  HoldConfirmArgs [user, booking_id, event_id, created_at, role] [fingerprint, ttl_ms];
     queue_join: QueueJoinKeys [event, sections, queue, places, admissions, checkouts, seen, queue_state] [],
                 QueueJoinArgs [user, abandon_ms, seed] [];
     queue_status: QueueStatusKeys [event, sections, queue, places, admissions, checkouts, seen, queue_state,
@@ -291,6 +292,23 @@ scripts! {
     cancel_booking: CancelKeys [booking, sections, seat_positions, booked_seats, user_tickets, version, changes,
                                 organizers] [idempotency],
                     CancelArgs [cancelled_at, actor, role] [fingerprint, ttl_ms];
+    /// A live hold becomes an order waiting for payment.
+    order_create: OrderCreateKeys [hold, sections, seat_positions, booked_seats, seat_lock_prefix,
+                                   lock_index, user_locks, held_seats, holds, user_held, checkouts,
+                                   order, orders, user_orders, version, changes] [idempotency],
+                  OrderCreateArgs [user, order_id, event_id, payment_ttl_ms] [fingerprint, ttl_ms];
+    /// A payment for an order, applied once per provider reference.
+    order_pay: OrderPayKeys [order, payments, sections, seat_positions, booked_seats,
+                             seat_lock_prefix, lock_index, user_locks, held_seats, holds, user_held,
+                             user_tickets, booking, bookings, user_bookings, admissions, checkouts,
+                             version, changes] [],
+               OrderPayArgs [provider, reference, amount, currency, booking_id] [];
+    /// An open order cancelled by its user, or a paid one with its booking.
+    order_cancel: OrderCancelKeys [order, organizers, sections, seat_positions, booked_seats,
+                                   seat_lock_prefix, lock_index, user_locks, held_seats, holds,
+                                   user_held, user_tickets, checkouts, booking_prefix, version,
+                                   changes] [],
+                  OrderCancelArgs [actor, role] [];
 }
 
 impl Default for Scripts {
@@ -439,7 +457,7 @@ mod tests {
     /// event's or a user's, a rate bucket and an acknowledgement counter, excepted).
     #[test]
     fn every_declared_key_comes_from_a_scope() {
-        use crate::domain::ids::{BookingId, EventId, HoldId, SeatId, UserId};
+        use crate::domain::ids::{BookingId, EventId, HoldId, OrderId, SeatId, UserId};
         let (event, user, seat) = (
             EventId::parse("e").expect("id"),
             UserId::parse("u").expect("id"),
@@ -449,11 +467,13 @@ mod tests {
             HoldId::new(),
             BookingId::new(crate::store::keys::event_slot(&event)),
         );
+        let order = OrderId::new(crate::store::keys::event_slot(&event));
         let scope = super::Scope::event(&event)
             .user(&user)
             .seat(&seat)
             .hold(&hold)
             .booking(&booking)
+            .order(&order)
             .idempotency(Some("k"))
             .ticket("1");
         for (name, keys, _, _) in Scripts::declared() {

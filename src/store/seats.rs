@@ -83,6 +83,7 @@ impl Store {
         event: &EventId,
         seat: &SeatId,
         user: &UserId,
+        role: &'static str,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<BookingOutcome, AppError> {
         let fingerprint = format!("confirm|{event}|{seat}");
@@ -99,6 +100,7 @@ impl Store {
                 booking_id: stamp.booking_id,
                 event_id: stamp.event_id,
                 created_at: stamp.created_at,
+                role: role.to_owned(),
                 fingerprint: stamp.fingerprint,
                 ttl_ms: stamp.ttl_ms,
             },

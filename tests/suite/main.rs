@@ -19,6 +19,7 @@ mod http;
 mod idempotency;
 mod metrics;
 mod openapi;
+mod orders;
 mod page;
 mod queue;
 mod races;

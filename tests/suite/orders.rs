@@ -1,0 +1,335 @@
+//! Orders and payment (docs/orders.md): a hold becomes an order, a signed Stripe webhook pays
+//! it once, an unpaid order gives everything back on Redis's clock, a late payment revives the
+//! order or is owed back, cancellations return inventory and say what is owed; on a single
+//! Redis and on a cluster, through several real replicas.
+
+use crate::both;
+use crate::harness::{Backend, Reply, TestApp, eventually};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "whsec_boxoffice_test";
+
+/// Settings with payments: the test secret, and orders that wait `ttl_ms` for payment.
+fn payment_settings(backend: &Backend, ttl_ms: u64) -> boxoffice::config::Settings {
+    let mut settings = backend.settings();
+    settings.stripe_webhook_secret = Some(SECRET.to_owned());
+    settings.order_payment_ttl_ms = ttl_ms;
+    settings
+}
+
+/// An event that requires payment: GA `s1` (capacity, 25.50) and row A of 4 seats `s2` (40).
+async fn paid_event(app: &crate::harness::Http, capacity: u32, extra: Value) -> String {
+    let mut body = json!({
+        "name": "Paid", "payment": "required", "currency": "EUR",
+        "sections": [
+            { "name": "Floor", "price": 25.5, "capacity": capacity },
+            { "name": "Stalls", "price": 40, "rows": [{ "name": "A", "count": 4 }] },
+        ],
+    });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let reply = app.post("/events", body).await;
+    reply.assert_status(201);
+    reply.body["id"].as_str().expect("event id").to_owned()
+}
+
+async fn hold(app: &crate::harness::Http, event: &str, body: Value) -> String {
+    let reply = app.post(&format!("/events/{event}/holds"), body).await;
+    reply.assert_status(201);
+    reply.body["id"].as_str().expect("hold id").to_owned()
+}
+
+async fn order(app: &crate::harness::Http, event: &str, hold: &str, user: &str) -> Reply {
+    app.post(
+        &format!("/events/{event}/holds/{hold}/order"),
+        json!({ "userId": user }),
+    )
+    .await
+}
+
+/// A Stripe event of `kind` paying `order` `amount` (smallest unit) in `currency`.
+pub fn stripe_event(id: &str, kind: &str, order: &str, amount: i64, currency: &str) -> String {
+    let object = match kind {
+        "payment_intent.succeeded" => json!({
+            "id": format!("pi_{id}"), "object": "payment_intent", "amount_received": amount,
+            "currency": currency, "metadata": { "orderId": order },
+        }),
+        _ => json!({
+            "id": format!("cs_{id}"), "object": "checkout.session", "amount_total": amount,
+            "currency": currency, "payment_status": "paid", "payment_intent": format!("pi_{id}"),
+            "metadata": { "orderId": order },
+        }),
+    };
+    json!({ "id": format!("evt_{id}"), "object": "event", "type": kind,
+            "data": { "object": object } })
+    .to_string()
+}
+
+/// Posts `body` to the webhook with a signature made now with `secret` (shifted by
+/// `age_s` into the past).
+pub async fn deliver(base: &str, body: &str, secret: &str, age_s: i64) -> Reply {
+    let now = boxoffice::domain::time::now_ms() / 1000;
+    let signature = boxoffice::domain::stripe::sign(body.as_bytes(), secret, now - age_s);
+    let response = reqwest::Client::new()
+        .post(format!("{base}/payments/stripe/webhook"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", signature)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("webhook delivered");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+fn order_key(backend: &Backend, order: &str) -> Value {
+    let id = boxoffice::domain::ids::OrderId::parse(order).expect("an order id");
+    let key = boxoffice::store::keys::order(&id);
+    let raw: Option<String> = backend.query(&["GET", &key]);
+    serde_json::from_str(&raw.expect("the order is stored")).expect("json")
+}
+
+fn booking_key(backend: &Backend, booking: &str) -> Option<Value> {
+    let id = boxoffice::domain::ids::BookingId::parse(booking)?;
+    let raw: Option<String> = backend.query(&["GET", &boxoffice::store::keys::booking(&id)]);
+    raw.map(|raw| serde_json::from_str(&raw).expect("json"))
+}
+
+both!(
+    /// On an event that requires payment, the direct routes refuse buyers with 402 and serve
+    /// whoever manages the event (box office sales).
+    async fn buyers_book_a_paid_event_only_through_an_order(backend) {
+        let app = TestApp::spawn_with(payment_settings(backend, 60_000)).await;
+        let event = paid_event(&app, 10, json!({})).await;
+        app.book(&event, "s1", 1, "ann").await.assert_error(402, "PAYMENT_REQUIRED");
+        app.seat_action(&event, "A1", "lock", "ann").await.assert_status(200);
+        app.seat_action(&event, "A1", "confirm", "ann").await.assert_error(402, "PAYMENT_REQUIRED");
+        let held = hold(&app, &event, json!({ "userId": "ann", "sectionId": "s1", "qty": 2 })).await;
+        app.post(&format!("/events/{event}/holds/{held}/confirm"), json!({ "userId": "ann" }))
+            .await
+            .assert_error(402, "PAYMENT_REQUIRED");
+        // Nothing was sold; the organizer (the harness's default caller) books directly.
+        assert_eq!(app.remaining(&event, "s1").await, 8);
+        let direct = app.post("/book", json!({ "eventId": event, "sectionId": "s1", "qty": 1 })).await;
+        direct.assert_status(201);
+        let shown = app.get(&format!("/events/{event}")).await;
+        assert_eq!(shown.body["payment"], "required");
+        assert_eq!(shown.body["currency"], "EUR");
+    }
+);
+
+both!(
+    /// A hold becomes an order with its amount computed from the prices; a signed webhook pays
+    /// it and makes its booking; the same payment again (replayed, or told by the other event
+    /// type) changes nothing; a bad or old signature changes nothing.
+    async fn a_signed_webhook_pays_an_order_once(backend) {
+        let app = TestApp::spawn_with(payment_settings(backend, 60_000)).await;
+        let event = paid_event(&app, 10, json!({})).await;
+        let held = hold(&app, &event, json!({ "userId": "ann", "sectionId": "s1", "qty": 2 })).await;
+        let made = order(&app, &event, &held, "ann").await;
+        made.assert_status(201);
+        let order_id = made.body["id"].as_str().expect("order id").to_owned();
+        assert_eq!(made.body["status"], "pending_payment");
+        assert_eq!(made.body["amount"].as_f64(), Some(51.0));
+        assert_eq!(made.body["currency"], "EUR");
+        assert_eq!(made.body["items"][0]["sectionId"], "s1");
+        assert_eq!(made.body["items"][0]["qty"], 2);
+        assert_eq!(made.body["items"][0]["unitPrice"].as_f64(), Some(25.5));
+        assert_eq!(made.header("location"), Some(format!("/orders/{order_id}").as_str()));
+        // The hold is the order's now: it can no longer be confirmed or released.
+        app.post(&format!("/events/{event}/holds/{held}/confirm"), json!({ "userId": "ann" }))
+            .await
+            .assert_error(404, "HOLD_NOT_FOUND");
+        assert_eq!(app.remaining(&event, "s1").await, 8);
+
+        let body = stripe_event("1", "checkout.session.completed", &order_id, 5100, "eur");
+        deliver(&app.base, &body, "whsec_wrong", 0).await.assert_error(400, "INVALID_SIGNATURE");
+        deliver(&app.base, &body, SECRET, 301).await.assert_error(400, "INVALID_SIGNATURE");
+        assert_eq!(order_key(backend, &order_id)["status"], "pending_payment");
+
+        let paid = deliver(&app.base, &body, SECRET, 0).await;
+        paid.assert_status(200);
+        assert_eq!(paid.body["result"], "paid");
+        assert_eq!(paid.body["status"], "paid");
+        assert_eq!(paid.body["replayed"], false);
+        let stored = order_key(backend, &order_id);
+        let booking_id = stored["bookingId"].as_str().expect("a booking").to_owned();
+        let booking = booking_key(backend, &booking_id).expect("the booking is stored");
+        assert_eq!(booking["orderId"], order_id.as_str());
+        assert_eq!(booking["qty"], 2);
+        assert_eq!(booking["status"], "confirmed");
+
+        // Again, and as the payment intent's own event: the same payment, applied once.
+        let again = deliver(&app.base, &body, SECRET, 0).await;
+        again.assert_status(200);
+        assert_eq!(again.body["replayed"], true);
+        let intent = stripe_event("1", "payment_intent.succeeded", &order_id, 5100, "eur");
+        let told_twice = deliver(&app.base, &intent, SECRET, 0).await;
+        assert_eq!(told_twice.body["replayed"], true);
+        let stored = order_key(backend, &order_id);
+        assert_eq!(stored["payments"].as_array().map(Vec::len), Some(1));
+        assert!(stored.get("refund").is_none());
+        assert_eq!(app.remaining(&event, "s1").await, 8);
+        let bookings: Vec<String> =
+            backend.query(&["ZRANGE", &format!("bo:{{{event}}}:bookings"), "0", "-1"]);
+        assert_eq!(bookings, vec![booking_id.clone()]);
+
+        // The buyer sees the order, another buyer does not.
+        let shown = app.get(&format!("/orders/{order_id}?user=ann")).await;
+        assert_eq!(shown.body["status"], "paid");
+        let other = app
+            .send(Method::GET, &format!("/orders/{order_id}"), None,
+                  &[("authorization", &crate::harness::bearer("bob"))])
+            .await;
+        other.assert_error(404, "ORDER_NOT_FOUND");
+        // An event that is not a payment, or for no order of ours: acknowledged, ignored.
+        let other_kind = json!({ "id": "evt_x", "type": "customer.created",
+                                 "data": { "object": {} } }).to_string();
+        let ignored = deliver(&app.base, &other_kind, SECRET, 0).await;
+        ignored.assert_status(200);
+        assert_eq!(ignored.body["result"], "ignored");
+        backend.assert_audit_clean();
+    }
+);
+
+both!(
+    /// A payment with another amount or currency pays nothing: the order is flagged and keeps
+    /// its inventory; the right payment then pays it.
+    async fn a_wrong_amount_pays_nothing_and_is_kept_for_a_person(backend) {
+        let app = TestApp::spawn_with(payment_settings(backend, 60_000)).await;
+        let event = paid_event(&app, 10, json!({})).await;
+        let held = hold(&app, &event, json!({ "userId": "ann", "seats": ["A1", "A2"] })).await;
+        let made = order(&app, &event, &held, "ann").await;
+        let order_id = made.body["id"].as_str().expect("order id").to_owned();
+        assert_eq!(made.body["amount"].as_f64(), Some(80.0));
+
+        let short = stripe_event("2", "payment_intent.succeeded", &order_id, 7900, "eur");
+        let flagged = deliver(&app.base, &short, SECRET, 0).await;
+        assert_eq!(flagged.body["result"], "mismatch");
+        assert_eq!(flagged.body["status"], "payment_mismatch");
+        let dollars = stripe_event("3", "payment_intent.succeeded", &order_id, 8000, "usd");
+        assert_eq!(deliver(&app.base, &dollars, SECRET, 0).await.body["result"], "mismatch");
+        assert_eq!(app.seat_status(&event, "A1").await["status"], "locked");
+        assert!(order_key(backend, &order_id).get("bookingId").is_none());
+
+        let right = stripe_event("4", "payment_intent.succeeded", &order_id, 8000, "eur");
+        let paid = deliver(&app.base, &right, SECRET, 0).await;
+        assert_eq!(paid.body["result"], "paid");
+        assert_eq!(app.seat_status(&event, "A1").await["status"], "booked");
+        assert_eq!(app.seat_status(&event, "A2").await["status"], "booked");
+        let stored = order_key(backend, &order_id);
+        assert_eq!(stored["payments"].as_array().map(Vec::len), Some(3));
+        backend.assert_audit_clean();
+    }
+);
+
+both!(
+    /// Unpaid past its deadline, an order gives everything back on Redis's clock; paid late,
+    /// it is revived when everything is still free, and owed back when something was sold.
+    async fn an_unpaid_order_expires_and_a_late_payment_revives_it_or_is_owed_back(backend) {
+        let app = TestApp::spawn_with(payment_settings(backend, 1_000)).await;
+        let event = paid_event(&app, 3, json!({})).await;
+        let first = hold(&app, &event, json!({ "userId": "ann", "sectionId": "s1", "qty": 2 })).await;
+        let first = order(&app, &event, &first, "ann").await.body["id"].as_str().expect("id").to_owned();
+        let seats = hold(&app, &event, json!({ "userId": "bob", "seats": ["A1"] })).await;
+        let second = order(&app, &event, &seats, "bob").await.body["id"].as_str().expect("id").to_owned();
+        assert_eq!(app.remaining(&event, "s1").await, 1);
+
+        eventually("both orders expired", || async {
+            let a = app.get(&format!("/orders/{first}?user=ann")).await;
+            let b = app.get(&format!("/orders/{second}?user=bob")).await;
+            a.body["status"] == "expired" && b.body["status"] == "expired"
+        })
+        .await;
+        // Everything is back, as reads see it at once.
+        assert_eq!(app.remaining(&event, "s1").await, 3);
+        assert_eq!(app.seat_status(&event, "A1").await["status"], "available");
+        // Cancelling an expired order is refused.
+        app.send(Method::DELETE, &format!("/orders/{first}"), None,
+                 &[("authorization", &crate::harness::bearer("ann"))])
+            .await
+            .assert_error(409, "ORDER_NOT_CANCELLABLE");
+
+        // Someone else takes the seat A1 meanwhile (the organizer sells it at the box office).
+        for action in ["lock", "confirm"] {
+            let path = format!("/events/{event}/seats/A1/{action}");
+            let reply = app.send(Method::POST, &path, None, &[]).await;
+            assert!(reply.status == 200 || reply.status == 201, "{action}: {}", reply.text);
+        }
+
+        let late = stripe_event("5", "checkout.session.completed", &first, 5100, "eur");
+        let revived = deliver(&app.base, &late, SECRET, 0).await;
+        assert_eq!(revived.body["result"], "revived");
+        assert_eq!(revived.body["status"], "paid");
+        assert_eq!(app.remaining(&event, "s1").await, 1);
+        let stored = order_key(backend, &first);
+        let booking = booking_key(backend, stored["bookingId"].as_str().expect("a booking"));
+        assert_eq!(booking.expect("booked")["qty"], 2);
+
+        let too_late = stripe_event("6", "checkout.session.completed", &second, 4000, "eur");
+        let owed = deliver(&app.base, &too_late, SECRET, 0).await;
+        assert_eq!(owed.body["result"], "refund_required");
+        let stored = order_key(backend, &second);
+        assert_eq!(stored["status"], "refund_required");
+        assert_eq!(stored["refund"], json!({ "amount": 4000, "status": "owed" }));
+        assert!(stored.get("bookingId").is_none());
+        backend.assert_audit_clean();
+    }
+);
+
+both!(
+    /// Its user cancels an open order: everything back at once. A paid order: its buyer only
+    /// until `cancellableUntil`, an organizer always; the booking is cancelled and the refund
+    /// is the amount minus the fee.
+    async fn cancelling_an_order_returns_its_inventory_and_says_what_is_owed(backend) {
+        let app = TestApp::spawn_with(payment_settings(backend, 60_000)).await;
+        let terms = json!({ "cancellableUntil": "2020-01-01T00:00:00Z", "cancellationFeePercent": 10 });
+        let event = paid_event(&app, 10, terms).await;
+        let ann = crate::harness::bearer("ann");
+        let held = hold(&app, &event, json!({ "userId": "ann", "seats": ["A1", "A2"] })).await;
+        let open = order(&app, &event, &held, "ann").await.body["id"].as_str().expect("id").to_owned();
+        let cancelled = app
+            .send(Method::DELETE, &format!("/orders/{open}"), None, &[("authorization", &ann)])
+            .await;
+        cancelled.assert_status(200);
+        assert_eq!(cancelled.body["status"], "cancelled");
+        assert_eq!(app.seat_status(&event, "A1").await["status"], "available");
+
+        let held = hold(&app, &event, json!({ "userId": "ann", "sectionId": "s1", "qty": 4 })).await;
+        let paid = order(&app, &event, &held, "ann").await.body["id"].as_str().expect("id").to_owned();
+        let body = stripe_event("7", "payment_intent.succeeded", &paid, 10_200, "eur");
+        assert_eq!(deliver(&app.base, &body, SECRET, 0).await.body["result"], "paid");
+        assert_eq!(app.remaining(&event, "s1").await, 6);
+        // The buyer's window closed in 2020.
+        app.send(Method::DELETE, &format!("/orders/{paid}"), None, &[("authorization", &ann)])
+            .await
+            .assert_error(409, "ORDER_NOT_CANCELLABLE");
+        // Its booking cannot be cancelled around the order.
+        let booking_id = order_key(backend, &paid)["bookingId"].as_str().expect("booking").to_owned();
+        app.delete(&format!("/bookings/{booking_id}")).await.assert_error(409, "BOOKING_HAS_ORDER");
+        let by_organizer = app.delete(&format!("/orders/{paid}")).await;
+        by_organizer.assert_status(200);
+        assert_eq!(by_organizer.body["status"], "cancelled");
+        assert_eq!(by_organizer.body["refund"]["amount"].as_f64(), Some(91.8));
+        assert_eq!(by_organizer.body["refund"]["status"], "owed");
+        assert_eq!(app.remaining(&event, "s1").await, 10);
+        assert_eq!(booking_key(backend, &booking_id).expect("booking")["status"], "cancelled");
+        app.delete(&format!("/orders/{paid}")).await.assert_error(409, "ORDER_NOT_CANCELLABLE");
+
+        // The buyer lists their orders; the organizer lists the event's.
+        let mine = app.get("/orders?user=ann").await;
+        assert_eq!(mine.body["orders"].as_array().map(Vec::len), Some(2));
+        let all = app.get(&format!("/orders?eventId={event}&status=cancelled")).await;
+        assert_eq!(all.body["orders"].as_array().map(Vec::len), Some(2));
+        backend.assert_audit_clean();
+    }
+);
