@@ -7,11 +7,10 @@ if replay then
   return replay
 end
 
-local stored = redis.call('GET', K.booking)
-if not stored then
-  return refuse('BOOKING_NOT_FOUND')
+local booking, missing = stored_document(K.booking, 'BOOKING_NOT_FOUND')
+if missing then
+  return missing
 end
-local booking = cjson.decode(stored)
 if booking.userId ~= A.actor and not may_manage(K.organizers, A.actor, A.role) then
   return refuse('BOOKING_NOT_FOUND')
 end

@@ -8,12 +8,9 @@ end
 local seat, user = A.seat, A.user
 local section_id, position, refusal = held_seat(K.event, K.seat_sections, K.seat_positions,
   K.booked_seats, K.seat_lock, seat, user)
+refusal = refusal or refuse_unless_direct_booking(K.sections, K.organizers, user, A.role)
 if refusal then
   return refusal
-end
-local direct = refuse_unless_direct_booking(K.sections, K.organizers, user, A.role)
-if direct then
-  return direct
 end
 
 local document = write_booking(K.booking, {

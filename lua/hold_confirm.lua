@@ -7,28 +7,20 @@ if replay then
 end
 
 local user = A.user
-local now = now_ms()
-local hold = live_hold(K.hold, user)
-if not hold then
-  return refuse('HOLD_NOT_FOUND')
+local hold, gone = unexpired_hold(K.hold, user, now_ms(), K.holds, K.sections, K.user_held,
+  K.version, K.changes)
+if gone then
+  return gone
 end
-if hold.expiresAt <= now then
-  reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
-  return refuse('HOLD_EXPIRED')
-end
-
-local positions = {}
+local positions, lost = {}, {}
 if hold.seats then
   -- Its user may have released a seat through the seat API meanwhile: then nothing is booked.
-  local lost
   positions, lost = hold_seats_lost(hold, user, K.seat_positions, K.booked_seats, K.seat_lock_prefix)
-  if #lost > 0 then
-    return refuse('SEAT_NOT_LOCKED', { seats = lost })
-  end
 end
-local direct = refuse_unless_direct_booking(K.sections, K.organizers, user, A.role)
-if direct then
-  return direct
+local refusal = (#lost > 0 and refuse('SEAT_NOT_LOCKED', { seats = lost }))
+  or refuse_unless_direct_booking(K.sections, K.organizers, user, A.role)
+if refusal then
+  return refusal
 end
 
 local document = write_booking(K.booking, {

@@ -46,6 +46,15 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The JSON document at `key`, decoded; or nil and the refusal `missing` when there is none.
+local function stored_document(key, missing)
+  local raw = redis.call('GET', key)
+  if not raw then
+    return nil, refuse(missing)
+  end
+  return cjson.decode(raw), nil
+end
+
 -- When a lookup inside an event misses, tell "no such event" from "no such section/seat".
 local function not_found(event_key, code)
   if redis.call('EXISTS', event_key) == 0 then
@@ -666,6 +675,21 @@ local function reply_standing(room, queue_key, places_key, admissions_key, user,
   local standing = queue_standing(queue_key, places_key, admissions_key, user, now)
   standing.rate, standing.startsAt, standing.now = room.rate, room.start, now
   return reply(standing)
+end
+
+-- The user's live hold, if it has not expired; else nil and the refusal: HOLD_NOT_FOUND, or
+-- HOLD_EXPIRED having given back what expired holds held.
+local function unexpired_hold(hold_key, user, now, holds_key, sections_key, user_held_key,
+                              version_key, changes_key)
+  local hold = live_hold(hold_key, user)
+  if not hold then
+    return nil, refuse('HOLD_NOT_FOUND')
+  end
+  if hold.expiresAt <= now then
+    reclaim_expired_holds(holds_key, sections_key, user_held_key, version_key, changes_key, now)
+    return nil, refuse('HOLD_EXPIRED')
+  end
+  return hold, nil
 end
 
 -- Payment (docs/orders.md). On an event whose `*:payment` is 'required', buyers book through an

@@ -5,11 +5,10 @@
 -- `*:fee_pct` percent. Anything else: ORDER_NOT_CANCELLABLE. To anyone who may not see the
 -- order it does not exist.
 
-local raw = redis.call('GET', K.order)
-if not raw then
-  return refuse('ORDER_NOT_FOUND')
+local order, missing = stored_document(K.order, 'ORDER_NOT_FOUND')
+if missing then
+  return missing
 end
-local order = cjson.decode(raw)
 local manager = may_manage(K.organizers, A.actor, A.role)
 if order.userId ~= A.actor and not manager then
   return refuse('ORDER_NOT_FOUND')

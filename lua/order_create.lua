@@ -12,13 +12,10 @@ end
 
 local user = A.user
 local now = now_ms()
-local hold = live_hold(K.hold, user)
-if not hold then
-  return refuse('HOLD_NOT_FOUND')
-end
-if hold.expiresAt <= now then
-  reclaim_expired_holds(K.holds, K.sections, K.user_held, K.version, K.changes, now)
-  return refuse('HOLD_EXPIRED')
+local hold, gone = unexpired_hold(K.hold, user, now, K.holds, K.sections, K.user_held, K.version,
+  K.changes)
+if gone then
+  return gone
 end
 local deadline = now + tonumber(A.payment_ttl_ms)
 

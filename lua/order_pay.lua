@@ -17,11 +17,10 @@ if done then
   outcome.replayed = true
   return reply(outcome)
 end
-local raw = redis.call('GET', K.order)
-if not raw then
-  return refuse('ORDER_NOT_FOUND')
+local order, missing = stored_document(K.order, 'ORDER_NOT_FOUND')
+if missing then
+  return missing
 end
-local order = cjson.decode(raw)
 local now = now_ms()
 local amount = tonumber(A.amount)
 local item = order.items[1]

@@ -64,6 +64,36 @@ pub struct BookingPage {
     pub next_cursor: Option<String>,
 }
 
+/// `EVENT_NOT_FOUND` unless the event exists.
+pub(super) async fn require_event(conn: &mut RedisConn, event: &EventId) -> Result<(), AppError> {
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(EventKeys::new(event).event())
+        .query_async(conn)
+        .await?;
+    if exists {
+        Ok(())
+    } else {
+        Err(AppError::EventNotFound)
+    }
+}
+
+/// The events an index lists (all events, or a user's).
+pub(super) async fn event_index(
+    conn: &mut RedisConn,
+    index: String,
+) -> Result<Vec<EventId>, AppError> {
+    let ids: Vec<String> = redis::cmd("ZRANGE")
+        .arg(index)
+        .arg(0)
+        .arg(-1)
+        .query_async(conn)
+        .await?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|id| EventId::parse(id).ok())
+        .collect())
+}
+
 impl Store {
     pub async fn book(
         &self,
@@ -179,26 +209,14 @@ impl Store {
                     let index = user
                         .as_ref()
                         .map_or_else(|| EVENTS_INDEX.to_owned(), keys::user_events);
-                    let ids: Vec<String> = redis::cmd("ZRANGE")
-                        .arg(index)
-                        .arg(0)
-                        .arg(-1)
-                        .query_async(&mut conn)
-                        .await?;
+                    let ids = event_index(&mut conn, index).await?;
                     ids.into_iter()
-                        .filter_map(|id| EventId::parse(id).ok())
                         .filter(|id| filter.event_id.as_ref().is_none_or(|e| e == id))
                         .collect()
                 }
             };
             if let Some(event) = &filter.event_id {
-                let exists: bool = redis::cmd("EXISTS")
-                    .arg(EventKeys::new(event).event())
-                    .query_async(&mut conn)
-                    .await?;
-                if !exists {
-                    return Err(AppError::EventNotFound);
-                }
+                require_event(&mut conn, event).await?;
             }
             events.dedup();
             if let Some(organizer) = &filter.managed_by {

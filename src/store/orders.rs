@@ -2,6 +2,7 @@
 //! listed. Every change is one script (`lua/order_*.lua`); reads here only learn an order's
 //! event (which never changes) to name the script's keys, and the script checks again.
 
+use super::bookings::{event_index, require_event};
 use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 use super::keys::{self, EventKeys, Scope};
 use super::scripts::{OrderCancelArgs, OrderCreateArgs, OrderPayArgs};
@@ -205,26 +206,10 @@ impl Store {
             let mut conn = self.conn().await?;
             let events: Vec<EventId> = match (&filter.event_id, &filter.user_id) {
                 (Some(event), _) => {
-                    let exists: bool = redis::cmd("EXISTS")
-                        .arg(EventKeys::new(event).event())
-                        .query_async(&mut conn)
-                        .await?;
-                    if !exists {
-                        return Err(AppError::EventNotFound);
-                    }
+                    require_event(&mut conn, event).await?;
                     vec![event.clone()]
                 }
-                (None, Some(user)) => {
-                    let ids: Vec<String> = redis::cmd("ZRANGE")
-                        .arg(keys::user_events(user))
-                        .arg(0)
-                        .arg(-1)
-                        .query_async(&mut conn)
-                        .await?;
-                    ids.into_iter()
-                        .filter_map(|id| EventId::parse(id).ok())
-                        .collect()
-                }
+                (None, Some(user)) => event_index(&mut conn, keys::user_events(user)).await?,
                 (None, None) => {
                     return Err(AppError::InvalidRequest(
                         "name an eventId to list anyone's orders".into(),
