@@ -4,9 +4,11 @@
 //! Redis and on a cluster, through several real replicas.
 
 use crate::both;
-use crate::harness::{Backend, Reply, TestApp, eventually};
+use crate::harness::{Backend, Reply, ServerProcess, TestApp, eventually};
+use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 pub const SECRET: &str = "whsec_boxoffice_test";
 
@@ -331,5 +333,304 @@ both!(
         let all = app.get(&format!("/orders?eventId={event}&status=cancelled")).await;
         assert_eq!(all.body["orders"].as_array().map(Vec::len), Some(2));
         backend.assert_audit_clean();
+    }
+);
+
+/// A small deterministic generator: the run's choices are the same every time.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
+/// What the run does with one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    PaidInTime,
+    NeverPaid,
+    PaidLate,
+    Cancelled,
+    /// Cancelled by its buyer, then paid all the same.
+    CancelledThenPaid,
+    /// First a payment of the wrong amount, then the right one in time.
+    WrongThenRight,
+}
+
+struct Placed {
+    id: String,
+    event: String,
+    /// In cents, as the provider would send it.
+    amount: i64,
+    fate: Fate,
+}
+
+/// One webhook delivery: the body, the replica, and whether its signature is wrong.
+struct Delivery {
+    body: String,
+    target: usize,
+    forged: bool,
+}
+
+both!(
+    /// 2000 orders through three replicas, each with a random fate; every payment told twice
+    /// (as both of Stripe's event types), all deliveries shuffled, some forged, some with a
+    /// wrong amount; box-office sales take inventory that expired orders gave back. Then the
+    /// store holds: the audit passes; every paid order has its confirmed booking and every
+    /// booking made by an order belongs to a paid one; no seat is sold twice; an order never
+    /// paid is expired with nothing booked; a payment counted `paid` arrived before the
+    /// deadline, a late one revived the order or is owed back.
+    async fn two_thousand_orders_with_random_fates_keep_every_rule(backend) {
+        const ORDERS: usize = 2000;
+        let env = [
+            ("STRIPE_WEBHOOK_SECRET", SECRET),
+            ("ORDER_PAYMENT_TTL_MS", "8000"),
+            ("MAX_TICKETS_HELD_PER_USER", "0"),
+            ("MAX_LOCKS_PER_USER", "0"),
+        ];
+        let replicas: Vec<ServerProcess> = (0..3)
+            .map(|i| ServerProcess::on(backend, &format!("api-{i}"), &env))
+            .collect();
+        let bases: Vec<String> = replicas.iter().map(|r| r.http.base.clone()).collect();
+        let app = &replicas[0].http;
+        // Two general admission events and two of rows: fewer tickets than the orders want.
+        let mut events = Vec::new();
+        for i in 0..4 {
+            let section = if i % 2 == 0 {
+                json!({ "name": "Floor", "price": 12.5, "capacity": 900 })
+            } else {
+                json!({ "name": "Stalls", "price": 30, "rows": (b'A'..=b'O').map(|r| json!({ "name": (r as char).to_string(), "count": 40 })).collect::<Vec<_>>() })
+            };
+            let reply = app
+                .post("/events", json!({ "name": format!("Sale {i}"), "payment": "required",
+                                         "sections": [section] }))
+                .await;
+            reply.assert_status(201);
+            events.push(reply.body["id"].as_str().expect("id").to_owned());
+        }
+        let mut dice = Dice(0x5EED_0F_0DE5);
+        let plans: Vec<(usize, String, u32, Fate)> = (0..ORDERS)
+            .map(|i| {
+                let fate = match dice.below(100) {
+                    0..35 => Fate::PaidInTime,
+                    35..55 => Fate::NeverPaid,
+                    55..75 => Fate::PaidLate,
+                    75..85 => Fate::Cancelled,
+                    85..90 => Fate::CancelledThenPaid,
+                    _ => Fate::WrongThenRight,
+                };
+                let event = dice.below(events.len() as u64) as usize;
+                (event, format!("buyer-{i}"), 1 + dice.below(3) as u32, fate)
+            })
+            .collect();
+
+        // Phase 1: holds and orders, concurrently over the replicas.
+        let placed: Vec<Option<Placed>> = futures_util::stream::iter(plans.iter().enumerate())
+            .map(|(i, (event, user, qty, fate))| {
+                let base = bases[i % bases.len()].clone();
+                let event = events[*event].clone();
+                async move {
+                    let http = crate::harness::Http::new(base);
+                    let held = http
+                        .post(&format!("/events/{event}/holds"),
+                              json!({ "userId": user, "sectionId": "s1", "qty": qty }))
+                        .await;
+                    if held.status != 201 {
+                        assert_eq!(held.status, 409, "{}", held.text);
+                        return None;
+                    }
+                    let hold_id = held.body["id"].as_str().expect("hold id");
+                    let made = order(&http, &event, hold_id, user).await;
+                    made.assert_status(201);
+                    let amount = (made.body["amount"].as_f64().expect("amount") * 100.0).round() as i64;
+                    Some(Placed { id: made.body["id"].as_str().expect("id").to_owned(), event, amount, fate: *fate })
+                }
+            })
+            .buffer_unordered(48)
+            .collect()
+            .await;
+        let placed: Vec<Placed> = placed.into_iter().flatten().collect();
+        assert!(placed.len() > ORDERS / 2, "most orders were placed ({})", placed.len());
+
+        // Cancellations by their buyers.
+        for order in placed.iter().filter(|o| matches!(o.fate, Fate::Cancelled | Fate::CancelledThenPaid)) {
+            let user = order_key(backend, &order.id)["userId"].as_str().expect("user").to_owned();
+            let reply = crate::harness::Http::new(bases[1].clone())
+                .send(Method::DELETE, &format!("/orders/{}", order.id), None,
+                      &[("authorization", &crate::harness::bearer(&user))])
+                .await;
+            reply.assert_status(200);
+        }
+
+        // Each payment as both event types, to two replicas; a forged copy now and then.
+        let payments = |orders: &mut dyn Iterator<Item = &Placed>, dice: &mut Dice, tag: &str| {
+            let mut deliveries = Vec::new();
+            for order in orders {
+                let mut amounts = vec![order.amount];
+                if order.fate == Fate::WrongThenRight {
+                    amounts.insert(0, order.amount + 1);
+                }
+                for (n, amount) in amounts.into_iter().enumerate() {
+                    let reference = format!("{tag}{n}_{}", order.id);
+                    for kind in ["checkout.session.completed", "payment_intent.succeeded"] {
+                        let body = stripe_event(&reference, kind, &order.id, amount, "eur");
+                        let target = dice.below(3) as usize;
+                        if dice.below(20) == 0 {
+                            deliveries.push(Delivery { body: body.clone(), target, forged: true });
+                        }
+                        deliveries.push(Delivery { body, target, forged: false });
+                    }
+                }
+            }
+            dice.shuffle(&mut deliveries);
+            deliveries
+        };
+        let deliver_all = |deliveries: Vec<Delivery>| {
+            let bases = bases.clone();
+            async move {
+                futures_util::stream::iter(deliveries)
+                    .map(|d| {
+                        let base = bases[d.target].clone();
+                        async move {
+                            let secret = if d.forged { "whsec_forged" } else { SECRET };
+                            let reply = deliver(&base, &d.body, secret, 0).await;
+                            if d.forged {
+                                reply.assert_error(400, "INVALID_SIGNATURE");
+                            } else {
+                                reply.assert_status(200);
+                            }
+                        }
+                    })
+                    .buffer_unordered(32)
+                    .collect::<Vec<()>>()
+                    .await;
+            }
+        };
+        // Phase 2: the payments in time (and the wrong amounts before the right ones).
+        let in_time: Vec<&Placed> = placed
+            .iter()
+            .filter(|o| matches!(o.fate, Fate::PaidInTime | Fate::WrongThenRight))
+            .collect();
+        let wrong_first: Vec<Delivery> = payments(
+            &mut in_time.iter().copied().filter(|o| o.fate == Fate::WrongThenRight), &mut dice, "w")
+            .into_iter()
+            .filter(|d| d.body.contains(&format!("w0_")))
+            .collect();
+        deliver_all(wrong_first).await;
+        deliver_all(payments(&mut in_time.iter().copied(), &mut dice, "p")).await;
+
+        // Phase 3: every deadline passes; the box office sells some of what came back.
+        let last = placed.iter().map(|o| order_key(backend, &o.id)["paymentDeadline"].as_i64().expect("deadline")).max().expect("orders");
+        eventually("every deadline passed", || async { backend.now_ms() > last }).await;
+        // On the first two events the box office sells everything that came back; on the
+        // other two, nothing: late payments there find their tickets free.
+        for event in &events[..2] {
+            for qty in [10, 1] {
+                loop {
+                    let reply = app.post("/book", json!({ "eventId": event, "sectionId": "s1", "qty": qty })).await;
+                    if reply.status == 409 {
+                        break;
+                    }
+                    reply.assert_status(201);
+                }
+            }
+        }
+        // Phase 4: the late payments, and those of cancelled orders.
+        let late: Vec<&Placed> = placed
+            .iter()
+            .filter(|o| matches!(o.fate, Fate::PaidLate | Fate::CancelledThenPaid))
+            .collect();
+        deliver_all(payments(&mut late.iter().copied(), &mut dice, "l")).await;
+
+        // What the store holds.
+        backend.assert_audit_clean();
+        let mut sold_seats: HashMap<String, String> = HashMap::new();
+        let mut paid_orders = std::collections::HashSet::new();
+        for order in &placed {
+            let stored = order_key(backend, &order.id);
+            let status = stored["status"].as_str().expect("status");
+            let deadline = stored["paymentDeadline"].as_i64().expect("deadline");
+            let results: Vec<(&str, i64)> = stored["payments"]
+                .as_array()
+                .map(|p| p.iter().map(|p| (p["result"].as_str().unwrap_or(""), p["receivedAt"].as_i64().unwrap_or(0))).collect())
+                .unwrap_or_default();
+            for (result, at) in &results {
+                match *result {
+                    "paid" => assert!(*at < deadline, "{}: paid after its deadline", order.id),
+                    "revived" | "refund_required" => assert!(*at >= deadline || order.fate == Fate::CancelledThenPaid, "{}: {result} in time", order.id),
+                    _ => {}
+                }
+            }
+            match order.fate {
+                Fate::NeverPaid | Fate::Cancelled => {
+                    assert!(stored.get("bookingId").is_none(), "{}: {stored}", order.id);
+                    assert!(results.is_empty());
+                    assert_eq!(status, if order.fate == Fate::Cancelled { "cancelled" } else { "pending_payment" });
+                    assert!(backend.now_ms() > deadline || order.fate == Fate::Cancelled);
+                }
+                Fate::PaidLate | Fate::CancelledThenPaid => {
+                    assert!(status == "paid" || status == "refund_required", "{}: {status}", order.id);
+                }
+                Fate::PaidInTime | Fate::WrongThenRight => {
+                    // In time unless this machine was slower than the deadline: then late.
+                    assert!(status == "paid" || status == "refund_required", "{}: {status}", order.id);
+                }
+            }
+            if status == "refund_required" {
+                assert!(stored.get("bookingId").is_none());
+                assert!(stored["refund"]["amount"].as_i64().unwrap_or(0) >= order.amount);
+            }
+            if status == "paid" {
+                let booking = booking_key(backend, stored["bookingId"].as_str().expect("booking"))
+                    .expect("a paid order's booking is stored");
+                assert_eq!(booking["orderId"], order.id.as_str());
+                assert_eq!(booking["status"], "confirmed");
+                assert_eq!(booking["qty"], stored["items"][0]["qty"]);
+                for seat in booking["seats"].as_array().into_iter().flatten() {
+                    let seat = format!("{}:{}", order.event, seat.as_str().unwrap_or(""));
+                    let first = sold_seats.insert(seat.clone(), order.id.clone());
+                    assert!(first.is_none(), "{seat} sold twice");
+                }
+                paid_orders.insert(order.id.clone());
+            }
+        }
+        // Every booking an order made belongs to a paid order.
+        for event in &events {
+            let ids: Vec<String> = backend.query(&["ZRANGE", &format!("bo:{{{event}}}:bookings"), "0", "-1"]);
+            for id in ids {
+                let booking = booking_key(backend, &id).expect("indexed booking is stored");
+                if let Some(order) = booking["orderId"].as_str() {
+                    assert!(paid_orders.contains(order), "booking {id} of unpaid order {order}");
+                }
+            }
+        }
+        let outcomes = placed.iter().fold(HashMap::<String, usize>::new(), |mut counts, o| {
+            let stored = order_key(backend, &o.id);
+            *counts.entry(stored["status"].as_str().unwrap_or("").to_owned()).or_default() += 1;
+            counts
+        });
+        eprintln!("{} orders placed: {outcomes:?}", placed.len());
+        assert!(outcomes.get("refund_required").copied().unwrap_or(0) > 0, "some late payments found their tickets sold");
+        let revived = placed.iter().filter(|o| {
+            order_key(backend, &o.id)["payments"].as_array().into_iter().flatten().any(|p| p["result"] == "revived")
+        }).count();
+        assert!(revived > 0, "some late payments found their tickets free");
+        assert!(outcomes.get("paid").copied().unwrap_or(0) > ORDERS / 4);
     }
 );
