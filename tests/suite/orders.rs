@@ -424,7 +424,7 @@ both!(
             reply.assert_status(201);
             events.push(reply.body["id"].as_str().expect("id").to_owned());
         }
-        let mut dice = Dice(0x5EED_0F_0DE5);
+        let mut dice = Dice(0x005E_ED0F_0DE5);
         let plans: Vec<(usize, String, u32, Fate)> = (0..ORDERS)
             .map(|i| {
                 let fate = match dice.below(100) {
@@ -530,7 +530,7 @@ both!(
         let wrong_first: Vec<Delivery> = payments(
             &mut in_time.iter().copied().filter(|o| o.fate == Fate::WrongThenRight), &mut dice, "w")
             .into_iter()
-            .filter(|d| d.body.contains(&format!("w0_")))
+            .filter(|d| d.body.contains("w0_"))
             .collect();
         deliver_all(wrong_first).await;
         deliver_all(payments(&mut in_time.iter().copied(), &mut dice, "p")).await;
