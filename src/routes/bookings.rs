@@ -162,8 +162,17 @@ pub async fn list(
     caller: Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<ListReply>, AppError> {
+    // Every parameter is checked before who may see what: a malformed request is a 400.
     let named = query.user_id.map(UserId::parse).transpose()?;
     let event_id = query.event_id.map(EventId::parse).transpose()?;
+    let limit = page_limit(query.limit)?;
+    let after = query
+        .cursor
+        .map(|c| {
+            Uuid::try_parse(&c)
+                .map_err(|_| AppError::InvalidRequest("cursor must be a booking id".into()))
+        })
+        .transpose()?;
     let actor = caller.actor();
     let (user_id, managed_by) = match (actor.role, &event_id) {
         ("admin" | "open", _) => (named, None),
@@ -175,14 +184,8 @@ pub async fn list(
         managed_by,
         event_id,
         user_id,
-        after: query
-            .cursor
-            .map(|c| {
-                Uuid::try_parse(&c)
-                    .map_err(|_| AppError::InvalidRequest("cursor must be a booking id".into()))
-            })
-            .transpose()?,
-        limit: page_limit(query.limit)?,
+        after,
+        limit,
     };
     let BookingPage {
         bookings,

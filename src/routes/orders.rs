@@ -171,8 +171,18 @@ pub async fn list(
     caller: Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<OrderList>, AppError> {
+    // Every parameter is checked before who may see what: a malformed request is a 400.
     let named = UserQuery { user: query.user }.user()?;
     let event_id = query.event_id.map(EventId::parse).transpose()?;
+    let limit = super::page_limit(query.limit)?;
+    let after = query
+        .cursor
+        .map(|c| {
+            uuid::Uuid::try_parse(&c)
+                .map(|id| id.hyphenated().to_string())
+                .map_err(|_| AppError::InvalidRequest("cursor must be an order id".into()))
+        })
+        .transpose()?;
     let manages = match &event_id {
         Some(event) => state.store.manages(event, &caller.actor()).await?,
         None => false,
@@ -182,13 +192,6 @@ pub async fn list(
     } else {
         Some(caller.acting_in_query(named)?)
     };
-    let after = query
-        .cursor
-        .map(|c| {
-            OrderId::parse(&c)
-                .ok_or_else(|| AppError::InvalidRequest("cursor must be an order id".into()))
-        })
-        .transpose()?;
     let OrderPage {
         orders,
         next_cursor,
@@ -199,7 +202,7 @@ pub async fn list(
             user_id,
             status: query.status,
             after,
-            limit: super::page_limit(query.limit)?,
+            limit,
         })
         .await?;
     Ok(Json(OrderList {

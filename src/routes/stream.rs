@@ -108,11 +108,8 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, AppError> {
     let Some(value) = headers.get("last-event-id") else {
         return Ok(None);
     };
+    // Browsers send none before they have seen an id (an empty one is no id either: 400).
     let value = value.to_str().unwrap_or("").trim();
-    if value.is_empty() {
-        // What a browser sends before it has seen an id.
-        return Ok(None);
-    }
     // A version is a Redis counter: at most i64::MAX, as the document says.
     let version = value
         .parse::<u64>()

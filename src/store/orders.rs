@@ -44,8 +44,9 @@ pub struct OrderFilter {
     /// Only this user's (none: anyone's, for whoever manages `event_id`).
     pub user_id: Option<UserId>,
     pub status: Option<OrderStatus>,
-    /// Only orders with an id greater than this (the previous page's `nextCursor`).
-    pub after: Option<OrderId>,
+    /// Only orders with an id greater than this (the previous page's `nextCursor`: a UUID,
+    /// lower case, hyphenated).
+    pub after: Option<String>,
     pub limit: usize,
 }
 
@@ -218,6 +219,7 @@ impl Store {
             };
             let from = filter
                 .after
+                .as_ref()
                 .map_or_else(|| "-".to_owned(), |after| format!("({after}"));
             let mut ids: Vec<OrderId> = Vec::new();
             // The smallest last id of an index page that was full: past it, that index may
