@@ -201,11 +201,6 @@ pub struct Settings {
     #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
     pub stripe_webhook_secret: Option<String>,
 
-    /// The payment page's demo button (`DEMO_PAYMENTS=true`): the page signs a test webhook
-    /// for an order with STRIPE_WEBHOOK_SECRET. Never in production.
-    #[arg(long, env = "DEMO_PAYMENTS", default_value_t = false)]
-    pub demo_payments: bool,
-
     /// Signs waiting-room admission tokens (32 bytes or more); default: AUTH_JWT_SECRET. Every
     /// replica needs the same one. Without either, waiting rooms cannot be switched on.
     #[arg(long, env = "ADMISSION_SECRET", hide_env_values = true)]

@@ -332,6 +332,47 @@ both!(
         assert_eq!(mine.body["orders"].as_array().map(Vec::len), Some(2));
         let all = app.get(&format!("/orders?eventId={event}&status=cancelled")).await;
         assert_eq!(all.body["orders"].as_array().map(Vec::len), Some(2));
+        let hers = app.get(&format!("/orders?eventId={event}&user=ann&status=paid")).await;
+        assert_eq!(hers.body["orders"].as_array().map(Vec::len), Some(0));
+        let first = app.get(&format!("/orders?eventId={event}&limit=1")).await;
+        assert_eq!(first.body["orders"][0]["id"], open.as_str());
+        let cursor = first.body["nextCursor"].as_str().expect("a next page");
+        let next = app.get(&format!("/orders?eventId={event}&limit=1&cursor={cursor}")).await;
+        assert_eq!(next.body["orders"][0]["id"], paid.as_str());
+        backend.assert_audit_clean();
+    }
+);
+
+both!(
+    /// An admin records a payment received by other means, once per provider reference; an
+    /// open order counts against the buyer's maxPerUser; a currency without cents takes whole
+    /// prices only.
+    async fn an_admin_records_a_payment_once_and_open_orders_count_as_held(backend) {
+        let app = TestApp::spawn_with(payment_settings(backend, 60_000)).await;
+        let event = paid_event(&app, 10, json!({ "maxPerUser": 3 })).await;
+        let held = hold(&app, &event, json!({ "userId": "ann", "sectionId": "s1", "qty": 2 })).await;
+        let id = order(&app, &event, &held, "ann").await.body["id"].as_str().expect("id").to_owned();
+        let over = app.post(&format!("/events/{event}/holds"),
+                            json!({ "userId": "ann", "sectionId": "s1", "qty": 2 })).await;
+        over.assert_error(409, "USER_LIMIT_REACHED");
+
+        let admin = format!("Bearer {}", crate::harness::token("root", boxoffice::domain::role::Role::Admin));
+        let payment = json!({ "provider": "bank-transfer", "reference": "TX-1", "amount": 51.00, "currency": "EUR" });
+        let path = format!("/orders/{id}/payments");
+        // Organizers may not; an admin may.
+        app.post(&path, payment.clone()).await.assert_error(403, "FORBIDDEN");
+        let paid = app.send(Method::POST, &path, Some(payment.clone()), &[("authorization", &admin)]).await;
+        paid.assert_status(200);
+        assert_eq!(paid.body["result"], "paid");
+        assert_eq!(paid.body["order"]["status"], "paid");
+        let again = app.send(Method::POST, &path, Some(payment), &[("authorization", &admin)]).await;
+        assert_eq!(again.body["replayed"], true);
+        assert_eq!(order_key(backend, &id)["payments"].as_array().map(Vec::len), Some(1));
+        assert_eq!(app.remaining(&event, "s1").await, 8);
+
+        let yen = app.post("/events", json!({ "name": "Yen", "currency": "JPY",
+            "sections": [{ "name": "Floor", "price": 20.5, "capacity": 5 }] })).await;
+        yen.assert_error(400, "INVALID_REQUEST");
         backend.assert_audit_clean();
     }
 );
