@@ -17,7 +17,7 @@
 use crate::config::{AuditArgs, RedisSettings};
 use crate::domain::booking::{BookingRecord, BookingStatus};
 use crate::domain::event::EventRecord;
-use crate::domain::ids::{BookingId, EventId};
+use crate::domain::ids::{BookingId, EventId, OrderId};
 use crate::domain::seats::bit_is_set;
 use crate::error::AppError;
 use crate::store::keys::{self, EVENTS_INDEX, EventKeys};
@@ -181,6 +181,8 @@ struct Snapshot {
     /// The held-seats bitmap, and the seats of the lock index (live or expired, not cleared).
     held: Vec<u8>,
     indexed_locks: Vec<String>,
+    /// The event's orders: (id, document).
+    orders: Vec<(String, Option<String>)>,
     /// The version, and the id of the change stream's last entry (if any).
     version: u64,
     last_change: Option<String>,
@@ -201,6 +203,7 @@ async fn snapshot(
             .arg(keys.holds())
             .arg(keys.held_seats())
             .arg(keys.version())
+            .arg(keys.orders())
             .exec_async(conn)
             .await?;
         let (
@@ -251,6 +254,21 @@ async fn snapshot(
             };
         }
         let bookings: Vec<Option<String>> = query_each(&pipe, conn).await?;
+        let order_ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg(keys.orders())
+            .arg(0)
+            .arg(-1)
+            .query_async(conn)
+            .await?;
+        let mut pipe = redis::pipe();
+        for id in &order_ids {
+            match OrderId::parse(id) {
+                Some(id) => pipe.get(keys::order(&id)),
+                None => pipe.cmd("ECHO").arg(""),
+            };
+        }
+        let order_docs: Vec<Option<String>> = query_each(&pipe, conn).await?;
+        let orders = order_ids.into_iter().zip(order_docs).collect();
 
         let booked_seats: Vec<&str> = event
             .sections
@@ -302,6 +320,7 @@ async fn snapshot(
                 holds,
                 held,
                 indexed_locks,
+                orders,
                 version: version.unwrap_or(0),
                 last_change: last_change.into_iter().next().map(|(id, _)| id),
             }));
@@ -526,6 +545,78 @@ async fn audit_event(
     for seat in &snap.locked_booked_seats {
         flag(format!("booked seat {seat} is locked"));
     }
+    audit_orders(&snap, &mut flag);
     report.violations.extend(violations);
     Ok(())
+}
+
+/// Orders and bookings agree (docs/orders.md): every paid order has its confirmed booking,
+/// made for it; every booking an order made belongs to that order, which is paid (or was
+/// cancelled with it).
+fn audit_orders(snap: &Snapshot, flag: &mut impl FnMut(String)) {
+    let bookings: HashMap<&str, serde_json::Value> = snap
+        .booking_ids
+        .iter()
+        .zip(&snap.bookings)
+        .filter_map(|(id, raw)| {
+            let raw = raw.as_deref()?;
+            Some((id.as_str(), serde_json::from_str(raw).ok()?))
+        })
+        .collect();
+    let mut orders: HashMap<&str, serde_json::Value> = HashMap::new();
+    for (id, raw) in &snap.orders {
+        let Some(order) = raw
+            .as_deref()
+            .and_then(|raw| serde_json::from_str(raw).ok())
+        else {
+            flag(format!("order {id} is indexed but not stored"));
+            continue;
+        };
+        orders.insert(id.as_str(), order);
+    }
+    for (id, order) in &orders {
+        let booking_id = order["bookingId"].as_str();
+        match (order["status"].as_str(), booking_id) {
+            (Some("paid"), None) => flag(format!("order {id} is paid but has no booking")),
+            (Some("paid"), Some(booking_id)) => match bookings.get(booking_id) {
+                None => flag(format!(
+                    "order {id} is paid, its booking {booking_id} is missing"
+                )),
+                Some(booking) if booking["status"] != "confirmed" => flag(format!(
+                    "order {id} is paid, its booking {booking_id} is not confirmed"
+                )),
+                Some(booking) if booking["orderId"].as_str() != Some(id) => flag(format!(
+                    "order {id} is paid with booking {booking_id}, made for another order"
+                )),
+                Some(_) => {}
+            },
+            (_, Some(booking_id))
+                if bookings
+                    .get(booking_id)
+                    .is_some_and(|b| b["status"] == "confirmed") =>
+            {
+                flag(format!(
+                    "order {id} is not paid, but its booking {booking_id} is confirmed"
+                ))
+            }
+            _ => {}
+        }
+    }
+    for (booking_id, booking) in &bookings {
+        let Some(order_id) = booking["orderId"].as_str() else {
+            continue;
+        };
+        match orders.get(order_id) {
+            None => flag(format!(
+                "booking {booking_id} was made by order {order_id}, which is not stored"
+            )),
+            Some(order) if order["bookingId"].as_str() != Some(booking_id) => flag(format!(
+                "booking {booking_id} was made by order {order_id}, whose booking is another"
+            )),
+            Some(order) if booking["status"] == "confirmed" && order["status"] != "paid" => flag(
+                format!("booking {booking_id} is confirmed, but its order {order_id} is not paid"),
+            ),
+            Some(_) => {}
+        }
+    }
 }

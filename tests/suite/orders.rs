@@ -675,3 +675,75 @@ both!(
         assert!(outcomes.get("paid").copied().unwrap_or(0) > ORDERS / 4);
     }
 );
+
+/// `boxoffice audit` reports an order and a booking that disagree: a paid order whose booking
+/// was made for another, a confirmed booking whose order is not paid.
+#[tokio::test]
+async fn the_audit_reports_orders_and_bookings_that_disagree() {
+    let cases = [
+        (
+            "order {o} is paid with booking {b}, made for another order",
+            "booking",
+            "orderId",
+            "\"01a20000-0000-7000-8000-000000000000\"",
+        ),
+        (
+            "booking {b} is confirmed, but its order {o} is not paid",
+            "order",
+            "status",
+            "\"pending_payment\"",
+        ),
+        (
+            "order {o} is paid but has no booking",
+            "order",
+            "bookingId",
+            "null",
+        ),
+    ];
+    for (expected, which, field, value) in cases {
+        let backend = Backend::single();
+        let app = TestApp::spawn_with(payment_settings(&backend, 60_000)).await;
+        let event = paid_event(&app, 10, json!({})).await;
+        let held = hold(
+            &app,
+            &event,
+            json!({ "userId": "ann", "sectionId": "s1", "qty": 1 }),
+        )
+        .await;
+        let order_id = order(&app, &event, &held, "ann").await.body["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let body = stripe_event("9", "payment_intent.succeeded", &order_id, 2550, "eur");
+        assert_eq!(
+            deliver(&app.base, &body, SECRET, 0).await.body["result"],
+            "paid"
+        );
+        backend.assert_audit_clean();
+        let booking_id = order_key(&backend, &order_id)["bookingId"]
+            .as_str()
+            .expect("booking")
+            .to_owned();
+        let key = if which == "order" {
+            boxoffice::store::keys::order(
+                &boxoffice::domain::ids::OrderId::parse(&order_id).expect("id"),
+            )
+        } else {
+            boxoffice::store::keys::booking(
+                &boxoffice::domain::ids::BookingId::parse(&booking_id).expect("id"),
+            )
+        };
+        let script = format!(
+            "local d = cjson.decode(redis.call('GET', KEYS[1])) d.{field} = cjson.decode('{value}') \
+             if d.{field} == cjson.null then d.{field} = nil end \
+             return redis.call('SET', KEYS[1], cjson.encode(d))"
+        );
+        let _: String = backend.query(&["EVAL", &script, "1", &key]);
+        let (code, out) = backend.audit();
+        let expected = expected
+            .replace("{o}", &order_id)
+            .replace("{b}", &booking_id);
+        assert_eq!(code, 1, "{expected}: {out}");
+        assert!(out.contains(&expected), "expected {expected:?} in:\n{out}");
+    }
+}
