@@ -21,6 +21,17 @@ def call(base, method, path, body=None):
         return e.code, json.load(e)
 
 
+def call_raw(base, method, path, data, headers):
+    """(status, JSON body) of one request with this exact body and these headers."""
+    request = urllib.request.Request(base + path, data=data, method=method,
+                                     headers={"content-type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
 def evalsha_stats(port):
     """The EVALSHA fields of INFO commandstats (calls, usec, usec_per_call, failed_calls, ...),
     as strings; empty if no EVALSHA ran since the last reset."""

@@ -12,7 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SCENARIOS = ["HotSection", "Spread", "SoldOut", "SeatStorm", "ReadSeats", "ReadSeatsCached", "Mixed", "Checkout"]
+SCENARIOS = ["HotSection", "Spread", "SoldOut", "SeatStorm", "ReadSeats", "ReadSeatsCached", "Mixed", "Checkout",
+             "Order"]
 SLUG = {s: "".join("-" + c.lower() if c.isupper() else c for c in s).lstrip("-") for s in SCENARIOS}
 SETUPS = ["1 replica", "3 replicas + nginx"]
 
@@ -290,6 +291,18 @@ def main():
             "available on a 5000-seat section of 50 rows), confirms the hold, and cancels the "
             f"booking. {checkout['rps']:,.0f} requests/s in all (holds, confirms and cancels; "
             f"status mix: {mix(checkout)}).",
+        ]
+    order = api.get(("1 replica", "Order", 64))
+    if order:
+        lines += [
+            "",
+            "## Orders and payment",
+            "",
+            "order, 1 replica, 64 connections: each step holds 1 or 2 tickets of a section that "
+            "requires payment, makes the order, and pays it with a signed Stripe webhook "
+            f"(docs/orders.md). {order['rps']:,.0f} requests/s in all (holds, orders and "
+            f"webhooks; status mix: {mix(order)}). The Redis time of each step is in the script "
+            "table below (`order_create`, `order_pay`).",
         ]
     busy = optional_file(7)
     if busy:

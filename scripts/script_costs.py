@@ -23,8 +23,12 @@ with the booking's keys and arguments.
 
     scripts/script_costs.py http://127.0.0.1:PORT REDIS_PORT
 """
+import hashlib
+import hmac
 import json
+import os
 import statistics
+import time
 import subprocess
 import sys
 
@@ -167,6 +171,41 @@ measure("queue_join", "joined", f"bo:{{{room}}}", [
     ("POST", f"/events/{room}/queue", {"userId": f"q{i}"}) for i in range(N)], 200)
 measure("queue_status", "waiting", f"bo:{{{room}}}", [
     ("GET", f"/events/{room}/queue/{i + 1}?user=q{i}", None) for i in range(50, N)], 200)
+
+# Orders (docs/orders.md): a hold of 2 becomes an order; a signed Stripe webhook pays it; the
+# same payment again is a replay. The replica runs with STRIPE_WEBHOOK_SECRET (scripts/bench).
+secret = os.environ.get("STRIPE_WEBHOOK_SECRET")
+if secret:
+    paid = event([{"name": "GA", "price": 10, "capacity": 1000000}], payment="required")
+    orders = []
+    for i in range(N):
+        status, hold = call("POST", f"/events/{paid}/holds", {"userId": f"o{i}", "sectionId": "s1", "qty": 2})
+        assert status == 201, hold
+        orders.append((i, hold["id"]))
+    redis("slowlog", "reset")
+    made = []
+    for i, hold in orders:
+        status, order = call("POST", f"/events/{paid}/holds/{hold}/order", {"userId": f"o{i}"})
+        assert status == 201, order
+        made.append(order["id"])
+    rows.append(("order_create", "ordered (2 tickets)", slow_calls(f"bo:{{{paid}}}"), None))
+
+    def webhook(order, n):
+        body = json.dumps({"id": f"evt_{n}", "type": "payment_intent.succeeded", "data": {"object": {
+            "id": f"pi_{n}", "amount_received": 2000, "currency": "eur", "metadata": {"orderId": order}}}})
+        t = str(int(time.time()))
+        signature = hmac.new(secret.encode(), f"{t}.{body}".encode(), hashlib.sha256).hexdigest()
+        return bench_api.call_raw(base, "POST", "/payments/stripe/webhook", body.encode(),
+                                  {"Stripe-Signature": f"t={t},v1={signature}"})
+
+    for outcome in ("paid (booking made)", "replayed (the same payment again)"):
+        redis("slowlog", "reset")
+        for n, order in enumerate(made):
+            status, reply = webhook(order, n)
+            assert status == 200, reply
+        # The order's slot is the event's; its keys carry a slot tag, not the event id.
+        entries = [(d, a) for d, a in slow_entries("bo:{") if any("order:" in x for x in a[3:5])]
+        rows.append(("order_pay", outcome, [d for d, _ in entries], None))
 
 reference, warm_reference = statistics.median(rows[0][2]), rows[0][3]
 print("| script | outcome | calls | idle median µs | idle mean µs | idle / reference | "

@@ -65,7 +65,7 @@ impl Connection {
             .await
     }
 
-    async fn send_with(
+    pub async fn send_with(
         &mut self,
         method: Method,
         path: &str,

@@ -94,35 +94,26 @@ struct Args {
 /// The booking script's call, from the service's own scripts and key layout.
 fn print_book_call(event: &str) -> Result<(), String> {
     use boxoffice::domain::ids::{BookingId, EventId};
-    use boxoffice::store::scripts::{BookArgs, BookKeys};
+    use boxoffice::store::scripts::{BookArgs, BookKeys, FromScope};
     use boxoffice::store::{Scripts, keys};
     let event = EventId::parse(event).map_err(|e| e.to_string())?;
-    let k = keys::EventKeys::new(&event);
     let sample = BookingId::new(keys::event_slot(&event));
     let booking_key = keys::booking(&sample).replace(&sample.to_string(), "__rand_int__");
     let user = boxoffice::domain::ids::UserId::parse("u__rand_int__").map_err(|e| e.to_string())?;
-    let keys = BookKeys {
-        event: k.event(),
-        sections: k.sections(),
-        booked_seats: k.booked_seats(),
-        seats_at: k.seats_at(),
-        lock_index: k.lock_index(),
-        booking: booking_key,
-        bookings: k.bookings(),
-        user_bookings: k.user_bookings(&user),
-        user_tickets: k.user_tickets(),
-        user_locks: k.user_locks(&user),
-        seat_sections: k.seat_sections(),
-        holds: k.holds(),
-        user_held: k.user_held(),
-        seat_positions: k.seat_positions(),
-        held_seats: k.held_seats(),
-        admissions: k.admissions(),
-        version: k.version(),
-        changes: k.changes(),
-        idempotency: None,
-    }
-    .values();
+    // The keys as the service makes them, from the scope; the booking's id varies per call.
+    let scope = keys::Scope::event(&event).user(&user).booking(&sample);
+    let keys: Vec<String> = BookKeys::from_scope(&scope)
+        .map_err(|e| e.to_string())?
+        .values()
+        .into_iter()
+        .map(|key| {
+            if key == keys::booking(&sample) {
+                booking_key.clone()
+            } else {
+                key
+            }
+        })
+        .collect();
     let args = BookArgs {
         booking_id: "__rand_int__".into(),
         event_id: event.to_string(),
@@ -131,6 +122,7 @@ fn print_book_call(event: &str) -> Result<(), String> {
         user_id: user.to_string(),
         created_at: "1790000000000".into(),
         admitted: "0".into(),
+        role: "buyer".into(),
         fingerprint: None,
         ttl_ms: None,
     }

@@ -32,6 +32,9 @@ pub enum Name {
     /// Asking where one stands: 10 000 users in one waiting room (`maxActive` 100), each step
     /// one of them asks.
     QueuePoll,
+    /// A sale that completes, on an event that requires payment: hold 1 or 2 tickets, make
+    /// the order, pay it with a Stripe webhook signed with STRIPE_WEBHOOK_SECRET (docs/orders.md).
+    Order,
 }
 
 pub enum Scenario {
@@ -70,6 +73,11 @@ pub enum Scenario {
     QueuePoll {
         event: String,
         tickets: Vec<String>,
+    },
+    Order {
+        event: String,
+        secret: String,
+        payments: std::sync::atomic::AtomicU64,
     },
 }
 
@@ -306,6 +314,16 @@ impl Scenario {
                 }
                 Scenario::QueuePoll { event, tickets }
             }
+            Name::Order => {
+                let secret = std::env::var("STRIPE_WEBHOOK_SECRET")
+                    .map_err(|_| "the order scenario signs with STRIPE_WEBHOOK_SECRET: set it")?;
+                let sections = json!({ "sections": ga(1_000_000), "payment": "required" });
+                Scenario::Order {
+                    event: create_event(&http, base, sections).await?,
+                    secret,
+                    payments: std::sync::atomic::AtomicU64::new(0),
+                }
+            }
             Name::Mixed => {
                 let seats = seat_names(500);
                 let seated = create_event(&http, base, seated(&seats)).await?;
@@ -406,6 +424,50 @@ impl Scenario {
                         .await?;
                     cancel_if_booked(conn, rec, &confirm, auth).await?;
                 }
+            }
+            Scenario::Order {
+                event,
+                secret,
+                payments,
+            } => {
+                let user = rng.u32(..USERS);
+                let auth = user_auth(user);
+                let qty = rng.u32(1..=2);
+                let body = format!(r#"{{"sectionId":"s1","qty":{qty},"userId":"u{user}"}}"#);
+                let path = format!("/events/{event}/holds");
+                let hold = rec
+                    .timed(conn.send(Method::POST, &path, Some(Bytes::from(body)), auth))
+                    .await?;
+                if hold.status != 201 {
+                    return Ok(());
+                }
+                let hold = booking_id(&hold)?;
+                let path = format!("/events/{event}/holds/{hold}/order");
+                let order = rec
+                    .timed(conn.send(Method::POST, &path, Some(user_body(user)), auth))
+                    .await?;
+                if order.status != 201 {
+                    return Ok(());
+                }
+                let order = booking_id(&order)?;
+                let n = payments.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let cents = 4950 * i64::from(qty);
+                let payment = json!({ "id": format!("evt_{n}"), "type": "payment_intent.succeeded",
+                    "data": { "object": { "id": format!("pi_{n}"), "amount_received": cents,
+                        "currency": "eur", "metadata": { "orderId": order } } } })
+                .to_string();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let signature = boxoffice::domain::stripe::sign(payment.as_bytes(), secret, now);
+                rec.timed(conn.send_with(
+                    Method::POST,
+                    "/payments/stripe/webhook",
+                    Some(Bytes::from(payment)),
+                    None,
+                    Some(("stripe-signature", &signature)),
+                ))
+                .await?;
             }
             Scenario::ReadSeats { event } => {
                 rec.timed(conn.send(Method::GET, &format!("/events/{event}/seats"), None, None))
