@@ -747,3 +747,23 @@ async fn the_audit_reports_orders_and_bookings_that_disagree() {
         assert!(out.contains(&expected), "expected {expected:?} in:\n{out}");
     }
 }
+
+/// Without a secret (unset, or empty as docker-compose passes an unset one) every payment
+/// webhook is refused, even one signed with the empty key.
+#[tokio::test]
+async fn without_a_secret_every_webhook_is_refused() {
+    let backend = Backend::single();
+    for secret in [None, Some(String::new())] {
+        let mut settings = backend.settings();
+        settings.stripe_webhook_secret = secret;
+        let app = TestApp::spawn_with(settings).await;
+        let body = stripe_event("0", "payment_intent.succeeded", "x", 1, "eur");
+        let refused = deliver(&app.base, &body, "", 0).await;
+        refused.assert_error(400, "INVALID_SIGNATURE");
+        assert!(
+            refused.text.contains("STRIPE_WEBHOOK_SECRET"),
+            "{}",
+            refused.text
+        );
+    }
+}
