@@ -175,8 +175,11 @@ measure("queue_status", "waiting", f"bo:{{{room}}}", [
 # Orders (docs/orders.md): a hold of 2 becomes an order; a signed Stripe webhook pays it; the
 # same payment again is a replay. The replica runs with STRIPE_WEBHOOK_SECRET (scripts/bench).
 secret = os.environ.get("STRIPE_WEBHOOK_SECRET")
-if secret:
-    paid = event([{"name": "GA", "price": 10, "capacity": 1000000}], payment="required")
+# (A build from before orders makes an event without payment: then there are no order rows.)
+status, paid = call("POST", "/events", {"name": "costs", "payment": "required",
+                                        "sections": [{"name": "GA", "price": 10, "capacity": 1000000}]})
+if secret and status == 201 and paid.get("payment") == "required":
+    paid = paid["id"]
     orders = []
     for i in range(N):
         status, hold = call("POST", f"/events/{paid}/holds", {"userId": f"o{i}", "sectionId": "s1", "qty": 2})
