@@ -12,8 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SCENARIOS = ["HotSection", "Spread", "SoldOut", "SeatStorm", "ReadSeats", "ReadSeatsCached", "Mixed", "Checkout",
-             "Order"]
+SCENARIOS = ["HotSection", "Spread", "SoldOut", "SeatStorm", "ReadSeats", "ReadSeatsCached", "DemoSeats",
+             "Mixed", "Checkout", "Order"]
 SLUG = {s: "".join("-" + c.lower() if c.isupper() else c for c in s).lstrip("-") for s in SCENARIOS}
 SETUPS = ["1 replica", "3 replicas + nginx"]
 
@@ -116,6 +116,33 @@ def main():
         "Replica CPU: user + system time of the replica processes (`/proc/<pid>/stat`) over "
         "the measured window, divided by the requests answered; nginx's and Redis's are not in it.",
     ]
+
+    floor = api.get(("floor", "FloorSeats", 64))
+    if floor and floor.get("replicaCpu"):
+        base = floor["replicaCpu"]["usPerRequest"]
+        lines += [
+            "",
+            "## Against the floor",
+            "",
+            "`target/release/floor` (bench/src/floor.rs): a minimal axum server with the replica's "
+            "axum, tokio and allocator and nothing else, on the same Redis, measured the same way "
+            "in the same run. Each 1-replica row's CPU per request as a multiple of the floor's "
+            "`GET /seats` (a 10-seat map after one Redis `GET`).",
+            "",
+            "| what | requests/s | CPU µs/request | / floor |",
+            "|---|---:|---:|---:|",
+        ]
+        memory = api.get(("floor", "FloorMemory", 64))
+        for label, r in [("floor: `GET /memory` (10 seats from memory)", memory),
+                         ("floor: `GET /seats` (10 seats after one Redis GET)", floor)]:
+            if r and r.get("replicaCpu"):
+                per = r["replicaCpu"]["usPerRequest"]
+                lines.append(f"| {label} | {r['rps']:,.0f} | {per:.1f} | {per / base:.1f}x |")
+        for scenario in SCENARIOS:
+            r = api.get(("1 replica", scenario, 64))
+            if r and r.get("replicaCpu"):
+                per = r["replicaCpu"]["usPerRequest"]
+                lines.append(f"| {SLUG[scenario]} | {r['rps']:,.0f} | {per:.1f} | {per / base:.1f}x |")
 
     lines += [
         "",

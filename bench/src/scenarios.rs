@@ -35,6 +35,13 @@ pub enum Name {
     /// A sale that completes, on an event that requires payment: hold 1 or 2 tickets, make
     /// the order, pay it with a Stripe webhook signed with STRIPE_WEBHOOK_SECRET (docs/orders.md).
     Order,
+    /// `GET /seats`: the demo event's 10-seat map (a replica started with DEMO_SEATS=10), the
+    /// read the floor's `/seats` mirrors.
+    DemoSeats,
+    /// Against `floor` (bench/src/floor.rs): `GET /memory`, a 10-seat map from memory.
+    FloorMemory,
+    /// Against `floor`: `GET /seats`, the same map after one Redis `GET`.
+    FloorSeats,
 }
 
 pub enum Scenario {
@@ -78,6 +85,10 @@ pub enum Scenario {
         event: String,
         secret: String,
         payments: std::sync::atomic::AtomicU64,
+    },
+    /// One `GET` of a fixed path.
+    Get {
+        path: &'static str,
     },
 }
 
@@ -324,6 +335,9 @@ impl Scenario {
                     payments: std::sync::atomic::AtomicU64::new(0),
                 }
             }
+            Name::DemoSeats => Scenario::Get { path: "/seats" },
+            Name::FloorMemory => Scenario::Get { path: "/memory" },
+            Name::FloorSeats => Scenario::Get { path: "/seats" },
             Name::Mixed => {
                 let seats = seat_names(500);
                 let seated = create_event(&http, base, seated(&seats)).await?;
@@ -468,6 +482,9 @@ impl Scenario {
                     Some(("stripe-signature", &signature)),
                 ))
                 .await?;
+            }
+            Scenario::Get { path } => {
+                rec.timed(conn.send(Method::GET, path, None, None)).await?;
             }
             Scenario::ReadSeats { event } => {
                 rec.timed(conn.send(Method::GET, &format!("/events/{event}/seats"), None, None))

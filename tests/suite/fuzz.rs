@@ -83,6 +83,12 @@ pub const ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/events/{}/organizers"),
     (Method::PUT, "/events/{}/organizers/{}"),
     (Method::DELETE, "/events/{}/organizers/{}"),
+    (Method::POST, "/events/{}/holds/{}/order"),
+    (Method::GET, "/orders"),
+    (Method::GET, "/orders/{}"),
+    (Method::DELETE, "/orders/{}"),
+    (Method::POST, "/orders/{}/payments"),
+    (Method::POST, "/payments/stripe/webhook"),
 ];
 
 /// Paths that are no route, to send random requests to as well.

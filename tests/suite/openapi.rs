@@ -39,7 +39,8 @@ async fn the_document_is_openapi_3_1_and_every_operation_it_lists_exists() {
             .replace("{eventId}", event)
             .replace("{seatId}", "1")
             .replace("{bookingId}", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab")
-            .replace("{holdId}", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab");
+            .replace("{holdId}", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab")
+            .replace("{orderId}", "0195f0a2-7c1b-7d3e-9a4b-1234567890ab");
         let answer = app.send(method.clone(), &path, None, &[]).await;
         let code = answer.body["error"]["code"].as_str().unwrap_or("");
         assert!(
