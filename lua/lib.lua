@@ -784,3 +784,32 @@ local function unbook(booking_key, booking, cancelled_at, sections_key, user_tic
     status = booking.seats and 'available', seats = booking.seats })
   return document, remaining
 end
+
+-- Conditional reads (GET /events/{eventId}, its seat map). The ETag is the event's version
+-- (bumped by every script that changes what they show) and how many lock and general admission
+-- hold entries have expired on Redis's clock without a script clearing them yet (an expiry
+-- changes what the reads show without any write). Returns the tag and Redis's clock, or nil
+-- when there is no such event. Reads only.
+local function event_tag(event_key, version_key, lock_index_key, holds_key)
+  if redis.call('EXISTS', event_key) == 0 then
+    return nil
+  end
+  local now = now_ms()
+  local version = redis.call('GET', version_key) or '0'
+  local locks = redis.call('ZCOUNT', lock_index_key, '-inf', now)
+  local holds = redis.call('ZCOUNT', holds_key, '-inf', now)
+  return '"' .. version .. '-' .. locks .. '-' .. holds .. '"', now
+end
+
+-- Whether an If-None-Match value names `tag` or is `*` (RFC 9110: weak comparison, W/ ignored).
+local function names_tag(if_none_match, tag)
+  for candidate in string.gmatch(if_none_match, '[^,]+') do
+    candidate = string.match(candidate, '^%s*(.-)%s*$')
+    candidate = string.gsub(candidate, '^W/', '')
+    if candidate == tag or candidate == '*' then
+      return true
+    end
+  end
+  return false
+end
+

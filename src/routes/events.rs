@@ -8,6 +8,7 @@ use crate::domain::time::now_ms;
 use crate::error::AppError;
 use crate::extract::{Ids, JsonBody, QueryParams};
 use crate::state::AppState;
+use crate::store::Conditional;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -128,27 +129,24 @@ pub async fn show(
     headers: HeaderMap,
     Ids(event_id): Ids<EventId>,
 ) -> Result<Response, AppError> {
-    let tag = state.store.event_tag(&event_id).await?;
-    if current(&headers, &tag) {
-        return Ok(not_modified(&tag));
-    }
-    let view = state
+    match state
         .store
-        .event(&event_id)
+        .read_event(&event_id, &if_none_match(&headers))
         .await?
-        .ok_or(AppError::EventNotFound)?;
-    Ok(([(header::ETAG, tag)], Json(view)).into_response())
+    {
+        Conditional::NotModified(tag) => Ok(not_modified(&tag)),
+        Conditional::Fresh { tag, data } => Ok(([(header::ETAG, tag)], Json(data)).into_response()),
+    }
 }
 
-/// Whether `If-None-Match` names `tag` (or `*`): the client's copy is current.
-pub(super) fn current(headers: &HeaderMap, tag: &str) -> bool {
-    headers
+/// Every `If-None-Match` the request carries, as one list (the read scripts match it).
+pub(super) fn if_none_match(headers: &HeaderMap) -> String {
+    let values: Vec<&str> = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == tag || t == "*")
+        .collect();
+    values.join(",")
 }
 
 /// `304 Not Modified` with the current tag.

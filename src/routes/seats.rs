@@ -15,7 +15,7 @@ use crate::extract::{
     UserQuery,
 };
 use crate::state::AppState;
-use crate::store::IdempotencyKey;
+use crate::store::{Conditional, IdempotencyKey};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -151,15 +151,14 @@ pub(super) async fn seat_map(
     event: EventId,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
-    let tag = state.store.event_tag(&event).await?;
-    if super::events::current(headers, &tag) {
-        return Ok(super::events::not_modified(&tag));
-    }
-    let seats = state
+    let (tag, seats) = match state
         .store
-        .seat_map(&event)
+        .read_seats(&event, &super::events::if_none_match(headers))
         .await?
-        .ok_or(AppError::EventNotFound)?;
+    {
+        Conditional::NotModified(tag) => return Ok(super::events::not_modified(&tag)),
+        Conditional::Fresh { tag, data } => (tag, data),
+    };
     let mut body = Vec::with_capacity(64 + 64 * seats.len());
     let reply = SeatMapReply {
         event_id: event,

@@ -59,24 +59,6 @@ impl Store {
         .await
     }
 
-    /// The event with its live `remaining` counters.
-    pub async fn event(&self, id: &EventId) -> Result<Option<EventView>, AppError> {
-        self.bounded(async {
-            let keys = EventKeys::new(id);
-            let (raw, counters, holds, now): EventRead = redis::pipe()
-                .atomic()
-                .get(keys.event())
-                .hgetall(keys.sections())
-                .zrange_withscores(keys.holds(), 0, -1)
-                .cmd("TIME")
-                .query_async(&mut self.conn().await?)
-                .await?;
-            raw.map(|raw| event_view(&raw, &counters, &holds, redis_millis(now)))
-                .transpose()
-        })
-        .await
-    }
-
     /// Adds (`op` "add") or removes ("remove") an organizer of the event, or only reads them
     /// ("list"), if `actor` manages it. Returns the organizers after.
     pub async fn event_organizers(
@@ -215,7 +197,7 @@ type EventRead = (
 /// The event with its sections' `remaining`, counting the quantity of general admission holds
 /// that have expired (on Redis's clock) but that no script has given back yet as remaining:
 /// the next script that touches the event will (see `lua/lib.lua`).
-fn event_view(
+pub(super) fn event_view(
     raw: &str,
     counters: &HashMap<String, String>,
     holds: &[(String, i64)],

@@ -35,6 +35,7 @@ pub use orders::{OrderFilter, OrderPage, PaymentOutcome, PaymentReport};
 pub use queue::Standing;
 pub use scripts::Scripts;
 pub use seats::SeatLock;
+pub use version::Conditional;
 
 use crate::config::RedisSettings;
 use crate::domain::ids::{BookingId, EventId, UserId};

@@ -239,8 +239,12 @@ scripts! {
     rate_limit: RateLimitKeys [bucket] [],
                 RateLimitArgs [rate, burst] [];
     /// Read only: the ETag of an event's reads.
-    event_tag: EventTagKeys [event, version, lock_index, holds] [],
-               EventTagArgs [] [];
+    /// GET /events/{eventId}: its ETag and, unless If-None-Match names it, its data.
+    read_event: ReadEventKeys [event, version, lock_index, holds, sections] [],
+                ReadEventArgs [if_none_match] [];
+    /// GET /events/{eventId}/seats: its ETag and, unless If-None-Match names it, its data.
+    read_seats: ReadSeatsKeys [event, version, lock_index, holds, booked_seats] [],
+                ReadSeatsArgs [if_none_match] [];
     create_event: CreateEventKeys [event, summary, organizers, sections, seat_sections, seat_positions,
                                    seats_at, booked_seats] [],
                   CreateEventArgs [document, summary, creator] [];

@@ -1,15 +1,12 @@
 //! Reserved seats: the seat map, locks, confirmation, release.
 
 use super::idempotency::IdempotencyKey;
-use super::keys::{EventKeys, Scope};
+use super::keys::Scope;
 use super::scripts::{ConfirmArgs, LockArgs, UnlockArgs};
-use super::{BookingOutcome, RedisTime, Store, parse_document, redis_millis};
-use crate::domain::event::EventRecord;
+use super::{BookingOutcome, Store};
 use crate::domain::ids::{EventId, SeatId, SectionId, UserId};
-use crate::domain::seats::{SeatMap, seat_map};
 use crate::error::AppError;
 use serde::Deserialize;
-use std::collections::HashMap;
 
 /// A lock as `lua/lock_seat.lua` answers it.
 #[derive(Debug, Deserialize)]
@@ -22,7 +19,6 @@ pub struct SeatLock {
 }
 
 /// Event document, booked-seats bitmap, lock expiry by seat, Redis's clock.
-type SeatMapRead = (Option<String>, Vec<u8>, HashMap<String, i64>, RedisTime);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -31,28 +27,6 @@ struct Released {
 }
 
 impl Store {
-    /// Every seat of the event with its status, from one consistent snapshot.
-    pub async fn seat_map(&self, event: &EventId) -> Result<Option<SeatMap>, AppError> {
-        self.bounded(async {
-            let keys = EventKeys::new(event);
-            let (raw, booked, locks, now): SeatMapRead = redis::pipe()
-                .atomic()
-                .get(keys.event())
-                .get(keys.booked_seats())
-                .zrange_withscores(keys.lock_index(), 0, -1)
-                .cmd("TIME")
-                .query_async(&mut self.conn().await?)
-                .await?;
-            let Some(raw) = raw else {
-                return Ok(None);
-            };
-            let record: EventRecord = parse_document("event", &raw)?;
-            // Redis's clock decides which locks still live, as it does for the lock keys.
-            Ok(Some(seat_map(record, booked, locks, redis_millis(now))))
-        })
-        .await
-    }
-
     pub async fn lock_seat(
         &self,
         event: &EventId,

@@ -1,0 +1,14 @@
+-- GET /events/{eventId}/seats in one call, reading only: the ETag (event_tag in lib.lua) and,
+-- unless A.if_none_match names it, what the map is made of, all as of one instant: the event
+-- document, the booked-seats bitmap, the lock index (seat, expiry) and Redis's clock.
+-- Replies {'not_modified', tag} or {'ok', tag, event, booked, locks, now}.
+
+local tag, now = event_tag(K.event, K.version, K.lock_index, K.holds)
+if not tag then
+  return refuse('EVENT_NOT_FOUND')
+end
+if A.if_none_match ~= '' and names_tag(A.if_none_match, tag) then
+  return { 'not_modified', tag }
+end
+return { 'ok', tag, redis.call('GET', K.event), redis.call('GET', K.booked_seats) or '',
+  redis.call('ZRANGE', K.lock_index, 0, -1, 'WITHSCORES'), now }
