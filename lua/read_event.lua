@@ -1,7 +1,8 @@
 -- GET /events/{eventId} in one call, reading only: the ETag (event_tag in lib.lua) and, unless
 -- A.if_none_match names it, what the view is made of, all as of one instant: the event
--- document, the sections hash (counters), the general admission hold index (member, expiry)
--- and Redis's clock. Replies {'not_modified', tag} or {'ok', tag, event, sections, holds, now}.
+-- document (empty when A.with_document is '0': the replica has it, it never changes), the
+-- sections hash (counters), the general admission hold index (member, expiry) and Redis's
+-- clock. Replies {'not_modified', tag} or {'ok', tag, event, sections, holds, now}.
 
 local tag, now = event_tag(K.event, K.version, K.lock_index, K.holds)
 if not tag then
@@ -10,5 +11,6 @@ end
 if A.if_none_match ~= '' and names_tag(A.if_none_match, tag) then
   return { 'not_modified', tag }
 end
-return { 'ok', tag, redis.call('GET', K.event), redis.call('HGETALL', K.sections),
+local document = A.with_document == '1' and redis.call('GET', K.event) or ''
+return { 'ok', tag, document, redis.call('HGETALL', K.sections),
   redis.call('ZRANGE', K.holds, 0, -1, 'WITHSCORES'), now }

@@ -1,6 +1,7 @@
 -- GET /events/{eventId}/seats in one call, reading only: the ETag (event_tag in lib.lua) and,
 -- unless A.if_none_match names it, what the map is made of, all as of one instant: the event
--- document, the booked-seats bitmap, the lock index (seat, expiry) and Redis's clock.
+-- document (empty when A.with_document is '0': the replica has it, it never changes), the
+-- booked-seats bitmap, the lock index (seat, expiry) and Redis's clock.
 -- Replies {'not_modified', tag} or {'ok', tag, event, booked, locks, now}.
 
 local tag, now = event_tag(K.event, K.version, K.lock_index, K.holds)
@@ -10,5 +11,6 @@ end
 if A.if_none_match ~= '' and names_tag(A.if_none_match, tag) then
   return { 'not_modified', tag }
 end
-return { 'ok', tag, redis.call('GET', K.event), redis.call('GET', K.booked_seats) or '',
+local document = A.with_document == '1' and redis.call('GET', K.event) or ''
+return { 'ok', tag, document, redis.call('GET', K.booked_seats) or '',
   redis.call('ZRANGE', K.lock_index, 0, -1, 'WITHSCORES'), now }

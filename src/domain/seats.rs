@@ -47,7 +47,7 @@ pub fn bit_is_set(bitmap: &[u8], position: usize) -> bool {
 
 #[derive(Debug)]
 pub struct SeatMap {
-    event: EventRecord,
+    event: std::sync::Arc<EventRecord>,
     booked: Vec<u8>,
     lock_expiry: HashMap<String, i64>,
     now_ms: i64,
@@ -56,7 +56,7 @@ pub struct SeatMap {
 /// `booked` is the event's booked-seats bitmap, `lock_expiry` the lock index (seat -> expiry
 /// in ms), `now_ms` Redis's clock: the same clock that expires the lock keys.
 pub fn seat_map(
-    event: EventRecord,
+    event: std::sync::Arc<EventRecord>,
     booked: Vec<u8>,
     lock_expiry: HashMap<String, i64>,
     now_ms: i64,

@@ -198,14 +198,13 @@ type EventRead = (
 /// that have expired (on Redis's clock) but that no script has given back yet as remaining:
 /// the next script that touches the event will (see `lua/lib.lua`).
 pub(super) fn event_view(
-    raw: &str,
+    record: &EventRecord,
     counters: &HashMap<String, String>,
     holds: &[(String, i64)],
     now_ms: i64,
 ) -> Result<EventView, AppError> {
-    let record: EventRecord = parse_document("event", raw)?;
     Ok(EventView::new(
-        record,
+        record.clone(),
         &live_remaining(counters, holds, now_ms)?,
     ))
 }

@@ -86,6 +86,8 @@ pub struct Store {
     limits: Limits,
     /// Where the state lives, password masked: named in every "unavailable" log line.
     target: Arc<str>,
+    /// Event documents this replica has read (they never change): see [`version::Documents`].
+    documents: Arc<version::Documents>,
 }
 
 impl Store {
@@ -115,6 +117,7 @@ impl Store {
             ack_pool,
             limits: Limits::default(),
             target: settings.target().into(),
+            documents: Arc::default(),
         })
     }
 

@@ -241,10 +241,10 @@ scripts! {
     /// Read only: the ETag of an event's reads.
     /// GET /events/{eventId}: its ETag and, unless If-None-Match names it, its data.
     read_event: ReadEventKeys [event, version, lock_index, holds, sections] [],
-                ReadEventArgs [if_none_match] [];
+                ReadEventArgs [if_none_match, with_document] [];
     /// GET /events/{eventId}/seats: its ETag and, unless If-None-Match names it, its data.
     read_seats: ReadSeatsKeys [event, version, lock_index, holds, booked_seats] [],
-                ReadSeatsArgs [if_none_match] [];
+                ReadSeatsArgs [if_none_match, with_document] [];
     create_event: CreateEventKeys [event, summary, organizers, sections, seat_sections, seat_positions,
                                    seats_at, booked_seats] [],
                   CreateEventArgs [document, summary, creator] [];

@@ -7,13 +7,63 @@
 use super::keys::Scope;
 use super::scripts::{Lua, ReadEventArgs, ReadSeatsArgs};
 use super::{Store, script_reply};
+use crate::domain::event::EventRecord;
 use crate::domain::event::EventView;
 use crate::domain::ids::EventId;
 use crate::domain::seats::SeatMap;
 use crate::error::AppError;
 use redis::{FromRedisValue, Value};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// Event documents never change once created (lua/create_event.lua), and a 5000-seat one is
+/// about 100 KB of JSON: a replica keeps the ones it has read, parsed, so that a read fetches
+/// and parses only what changes (counters, bitmaps, lock and hold indexes). This is no state:
+/// every read still asks Redis whether the event exists (the read scripts refuse
+/// EVENT_NOT_FOUND otherwise) and takes everything that changes from Redis. At most
+/// `MAX_DOCUMENTS` are kept; past that the set starts again empty.
+#[derive(Default)]
+pub(super) struct Documents {
+    map: Mutex<HashMap<EventId, Arc<EventRecord>>>,
+}
+
+const MAX_DOCUMENTS: usize = 1024;
+
+impl Documents {
+    fn get(&self, event: &EventId) -> Option<Arc<EventRecord>> {
+        self.map.lock().ok()?.get(event).cloned()
+    }
+
+    fn keep(&self, event: &EventId, record: Arc<EventRecord>) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= MAX_DOCUMENTS {
+                map.clear();
+            }
+            map.insert(event.clone(), record);
+        }
+    }
+
+    /// The document the script sent, or `kept` (what this replica had when it asked) when it
+    /// sent none.
+    fn resolve(
+        &self,
+        event: &EventId,
+        sent: &Value,
+        kept: Option<Arc<EventRecord>>,
+    ) -> Result<Arc<EventRecord>, AppError> {
+        let raw: Vec<u8> = parse(sent)?;
+        if raw.is_empty() {
+            return kept.ok_or_else(|| AppError::Internal("a read without its document".into()));
+        }
+        let record: Arc<EventRecord> = Arc::new(
+            serde_json::from_slice(&raw)
+                .map_err(|e| AppError::Internal(format!("corrupt event: {e}")))?,
+        );
+        self.keep(event, record.clone());
+        Ok(record)
+    }
+}
 
 /// A conditional read's answer: the current ETag (quoted, as the header carries it), and the
 /// data unless the client has it.
@@ -29,17 +79,19 @@ impl Store {
         event: &EventId,
         if_none_match: &str,
     ) -> Result<Conditional<EventView>, AppError> {
+        let kept = self.documents.get(event);
         let args = ReadEventArgs {
             if_none_match: if_none_match.to_owned(),
+            with_document: with_document(&kept),
         };
         self.conditional(&self.scripts.read_event, event, args, |fields| {
             let [raw, counters, holds, now] = fields else {
                 return Err(malformed("read_event"));
             };
-            let raw: String = parse(raw)?;
+            let record = self.documents.resolve(event, raw, kept)?;
             let counters: HashMap<String, String> = parse(counters)?;
             let holds = scored(holds)?;
-            super::events::event_view(&raw, &counters, &holds, parse(now)?)
+            super::events::event_view(&record, &counters, &holds, parse(now)?)
         })
         .await
     }
@@ -50,14 +102,16 @@ impl Store {
         event: &EventId,
         if_none_match: &str,
     ) -> Result<Conditional<SeatMap>, AppError> {
+        let kept = self.documents.get(event);
         let args = ReadSeatsArgs {
             if_none_match: if_none_match.to_owned(),
+            with_document: with_document(&kept),
         };
         self.conditional(&self.scripts.read_seats, event, args, |fields| {
             let [raw, booked, locks, now] = fields else {
                 return Err(malformed("read_seats"));
             };
-            let record = super::parse_document("event", &parse::<String>(raw)?)?;
+            let record = self.documents.resolve(event, raw, kept)?;
             let locks: HashMap<String, i64> = scored(locks)?.into_iter().collect();
             Ok(crate::domain::seats::seat_map(
                 record,
@@ -110,6 +164,11 @@ impl Store {
         })
         .await
     }
+}
+
+/// `'1'` unless this replica has the event's document.
+fn with_document(kept: &Option<Arc<EventRecord>>) -> String {
+    if kept.is_some() { "0" } else { "1" }.to_owned()
 }
 
 fn parse<T: FromRedisValue>(value: &Value) -> Result<T, AppError> {
