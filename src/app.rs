@@ -30,7 +30,7 @@ use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
 use tower_http::trace::TraceLayer;
 
 pub use crate::extract::MAX_BODY_BYTES;
-pub use crate::state::AppState;
+pub use crate::state::{AppState, Shared};
 
 pub static X_INSTANCE_ID: HeaderName = HeaderName::from_static("x-instance-id");
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -330,13 +330,13 @@ impl App {
             ));
         }
         let admissions = admission_secret.map(|secret| Arc::new(Admissions::new(&secret)));
-        let state = AppState {
+        let state = AppState::new(Shared {
             store,
             settings: Arc::new(settings),
             auth: Arc::new(auth),
             live,
             admissions,
-        };
+        });
         let listener = ClosableListener::new(
             listener,
             draining.clone(),
