@@ -813,3 +813,15 @@ local function names_tag(if_none_match, tag)
   return false
 end
 
+-- A conditional read's start: the tag and Redis's clock; or, as a third value, the reply that
+-- ends the read: EVENT_NOT_FOUND, or {'not_modified', tag} when `if_none_match` names the tag.
+local function read_tag(event_key, version_key, lock_index_key, holds_key, if_none_match)
+  local tag, now = event_tag(event_key, version_key, lock_index_key, holds_key)
+  if not tag then
+    return nil, nil, refuse('EVENT_NOT_FOUND')
+  end
+  if if_none_match ~= '' and names_tag(if_none_match, tag) then
+    return nil, nil, { 'not_modified', tag }
+  end
+  return tag, now, nil
+end

@@ -4,12 +4,9 @@
 -- booked-seats bitmap, the lock index (seat, expiry) and Redis's clock.
 -- Replies {'not_modified', tag} or {'ok', tag, event, booked, locks, now}.
 
-local tag, now = event_tag(K.event, K.version, K.lock_index, K.holds)
-if not tag then
-  return refuse('EVENT_NOT_FOUND')
-end
-if A.if_none_match ~= '' and names_tag(A.if_none_match, tag) then
-  return { 'not_modified', tag }
+local tag, now, done = read_tag(K.event, K.version, K.lock_index, K.holds, A.if_none_match)
+if done then
+  return done
 end
 local document = A.with_document == '1' and redis.call('GET', K.event) or ''
 return { 'ok', tag, document, redis.call('GET', K.booked_seats) or '',
