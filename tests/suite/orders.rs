@@ -767,3 +767,34 @@ async fn without_a_secret_every_webhook_is_refused() {
         );
     }
 }
+
+both!(
+    /// The live stream tells every change of availability an order makes: its seats stay
+    /// `locked` until the payment deadline, then `booked` when paid; a cancelled order's seats
+    /// are `available` again.
+    async fn the_live_stream_tells_what_orders_do_to_availability(backend) {
+        use crate::harness::sse::EventStream;
+        let app = TestApp::spawn_with(payment_settings(backend, 60_000)).await;
+        let event = paid_event(&app, 10, json!({})).await;
+        let mut stream = EventStream::open(&app.base, &format!("/events/{event}/stream"), None).await;
+        assert_eq!(stream.next().await.expect("ready").event, "ready");
+        let held = hold(&app, &event, json!({ "userId": "ann", "seats": ["A1"] })).await;
+        let made = order(&app, &event, &held, "ann").await;
+        let order_id = made.body["id"].as_str().expect("id").to_owned();
+        let body = stripe_event("s", "payment_intent.succeeded", &order_id, 4000, "eur");
+        assert_eq!(deliver(&app.base, &body, SECRET, 0).await.body["result"], "paid");
+        let other = hold(&app, &event, json!({ "userId": "bob", "seats": ["A2"] })).await;
+        let cancelled = order(&app, &event, &other, "bob").await.body["id"].as_str().expect("id").to_owned();
+        app.delete(&format!("/orders/{cancelled}")).await.assert_status(200);
+
+        let changes: Vec<Value> = stream.take(6).await.iter().map(|e| e.json()).collect();
+        let seen: Vec<(String, String)> = changes
+            .iter()
+            .map(|c| (c["seats"][0].as_str().unwrap_or("").to_owned(), c["status"].as_str().unwrap_or("").to_owned()))
+            .collect();
+        let expected = [("A1", "locked"), ("A1", "locked"), ("A1", "booked"), ("A2", "locked"), ("A2", "locked"), ("A2", "available")];
+        assert_eq!(seen, expected.map(|(s, t)| (s.to_owned(), t.to_owned())).to_vec());
+        // The order's lock runs to the payment deadline.
+        assert_eq!(changes[1]["expiresAt"], made.body["paymentDeadline"]);
+    }
+);
