@@ -112,9 +112,6 @@ else
 end
 
 order.payments = order.payments or {}
-if next(order.payments) == nil then
-  order.payments = {}
-end
 order.payments[#order.payments + 1] = payment
 local document = cjson.encode(order)
 redis.call('SET', K.order, document)

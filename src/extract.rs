@@ -2,7 +2,7 @@
 //! JSON error body as everything else.
 
 use crate::config::Settings;
-use crate::domain::ids::{EventId, HoldId, SeatId, UserId};
+use crate::domain::ids::{EventId, HoldId, OrderId, SeatId, UserId};
 use crate::domain::object::Object;
 use crate::error::AppError;
 use crate::server::Peer;
@@ -115,6 +115,13 @@ impl PathSegment for SeatId {
 impl PathSegment for UserId {
     fn from_segment(segment: String) -> Result<Self, AppError> {
         Ok(Self::parse(segment)?)
+    }
+}
+
+impl PathSegment for OrderId {
+    /// Not an order id of ours: no such order.
+    fn from_segment(segment: String) -> Result<Self, AppError> {
+        Self::parse(&segment).ok_or(AppError::OrderNotFound)
     }
 }
 

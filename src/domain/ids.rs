@@ -222,10 +222,6 @@ macro_rules! slotted_id {
                 let bytes = self.0.as_bytes();
                 (u16::from(bytes[14] & 0x3F) << 8) | u16::from(bytes[15])
             }
-
-            pub fn uuid(&self) -> Uuid {
-                self.0
-            }
         }
 
         impl utoipa::PartialSchema for $Name {

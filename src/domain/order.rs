@@ -53,10 +53,6 @@ impl OrderStatus {
         }
     }
 
-    pub fn parse(value: &str) -> Option<Self> {
-        serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
-    }
-
     /// Still waiting for money: its deadline decides whether it has expired.
     pub const fn is_open(self) -> bool {
         matches!(

@@ -10,8 +10,7 @@ use crate::domain::order::{Order, OrderStatus, valid_currency};
 use crate::domain::role::Role;
 use crate::error::AppError;
 use crate::extract::{
-    Acting, Idempotency, IdempotencyHeader, Ids, JsonBody, PathSegment, QueryParams, UserBody,
-    UserQuery,
+    Acting, Idempotency, IdempotencyHeader, Ids, JsonBody, QueryParams, UserBody, UserQuery,
 };
 use crate::state::AppState;
 use crate::store::{OrderFilter, OrderPage, PaymentOutcome, PaymentReport};
@@ -42,13 +41,6 @@ crate::error_responses!(CancelErrors: InvalidRequest, Unauthenticated, OrderNotF
     OrderNotCancellable, RateLimited, StoreUnavailable);
 crate::error_responses!(PaymentErrors: InvalidRequest, Unauthenticated, Forbidden, OrderNotFound,
     PayloadTooLarge, UnsupportedMediaType, StoreUnavailable, NotReplicated);
-
-impl PathSegment for OrderId {
-    /// Not an order id of ours: no such order.
-    fn from_segment(segment: String) -> Result<Self, AppError> {
-        Self::parse(&segment).ok_or(AppError::OrderNotFound)
-    }
-}
 
 /// Turns the caller's live hold into an order waiting for payment: its seats or tickets stay
 /// taken until `paymentDeadline` (now + `ORDER_PAYMENT_TTL_MS`), whatever the hold's own

@@ -247,16 +247,16 @@ impl Store {
         slot: u16,
         invocation_for: impl Fn(&BookingId) -> Result<ScriptInvocation<'s>, AppError>,
     ) -> Result<BookingOutcome, AppError> {
-        const ATTEMPTS: usize = 3;
-        for _ in 0..ATTEMPTS {
-            let invocation = invocation_for(&BookingId::new(slot))?;
-            match self.run_acked_script(name, &invocation).await? {
-                Ok(outcome) => return Ok(outcome),
-                Err(refusal) if refusal.is(Signal::IdCollision) => continue,
-                Err(refusal) => return Err(refusal.into()),
-            }
-        }
-        Err(AppError::Internal("booking id collided repeatedly".into()))
+        let invocation_for = &invocation_for;
+        with_fresh_id(
+            "booking",
+            || BookingId::new(slot),
+            |id| async move {
+                let invocation = invocation_for(&id)?;
+                self.run_acked_script(name, &invocation).await
+            },
+        )
+        .await
     }
 
     /// Runs a script that writes a booking (or replays one). With `REDIS_MIN_REPLICAS_ACK` =
@@ -361,16 +361,47 @@ impl Store {
         name: &'static str,
         invocation: &ScriptInvocation<'_>,
     ) -> Result<Result<T, Refusal>, AppError> {
-        let started = Instant::now();
-        let mut conn = self.conn().await?;
-        let reply: Result<(String, String), RedisError> = invocation.invoke_async(&mut conn).await;
-        metrics::histogram!("boxoffice_redis_script_duration_seconds", "script" => name)
-            .record(started.elapsed().as_secs_f64());
-        let (status, json) = reply.inspect_err(|_| {
-            metrics::counter!("boxoffice_redis_script_errors_total", "script" => name).increment(1);
-        })?;
+        let (status, json): (String, String) = self.invoke(name, invocation).await?;
         script_reply(&status, &json)
     }
+
+    /// One EVALSHA on the shared connection, timed and its errors counted per script.
+    async fn invoke<R: redis::FromRedisValue>(
+        &self,
+        name: &'static str,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<R, AppError> {
+        let started = Instant::now();
+        let mut conn = self.conn().await?;
+        let reply: Result<R, RedisError> = invocation.invoke_async(&mut conn).await;
+        metrics::histogram!("boxoffice_redis_script_duration_seconds", "script" => name)
+            .record(started.elapsed().as_secs_f64());
+        Ok(reply.inspect_err(|_| {
+            metrics::counter!("boxoffice_redis_script_errors_total", "script" => name).increment(1);
+        })?)
+    }
+}
+
+/// Runs `attempt` with a fresh id from `fresh` until its script does not refuse with
+/// `ID_COLLISION` (a new UUIDv7 taking an existing id would take astronomic bad luck; the
+/// scripts refuse to overwrite), at most three times. Any other refusal is the answer.
+async fn with_fresh_id<Id, T, Fut>(
+    what: &str,
+    fresh: impl Fn() -> Id,
+    mut attempt: impl FnMut(Id) -> Fut,
+) -> Result<T, AppError>
+where
+    Fut: Future<Output = Result<Result<T, Refusal>, AppError>>,
+{
+    const ATTEMPTS: usize = 3;
+    for _ in 0..ATTEMPTS {
+        match attempt(fresh()).await? {
+            Ok(done) => return Ok(done),
+            Err(refusal) if refusal.is(Signal::IdCollision) => continue,
+            Err(refusal) => return Err(refusal.into()),
+        }
+    }
+    Err(AppError::Internal(format!("{what} id collided repeatedly")))
 }
 
 /// The arguments every booking script takes, for one attempt: the new booking's id, its

@@ -6,7 +6,7 @@ use super::bookings::{event_index, require_event};
 use super::idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 use super::keys::{self, EventKeys, Scope};
 use super::scripts::{OrderCancelArgs, OrderCreateArgs, OrderPayArgs};
-use super::{RedisTime, Signal, Store, parse_document, redis_millis};
+use super::{RedisTime, Store, parse_document, redis_millis, with_fresh_id};
 use crate::domain::ids::{BookingId, EventId, HoldId, OrderId, UserId};
 use crate::domain::order::{Order, OrderStatus};
 use crate::domain::role::Actor;
@@ -56,9 +56,6 @@ pub struct OrderPage {
     pub next_cursor: Option<String>,
 }
 
-/// New ids are tried this many times (a collision takes astronomic bad luck).
-const ATTEMPTS: usize = 3;
-
 impl Store {
     /// The user's live hold becomes an order waiting for payment until now +
     /// `payment_ttl_ms`; exactly once per Idempotency-Key.
@@ -74,31 +71,30 @@ impl Store {
         self.bounded(async {
             let claim = idempotency.map(|key| (key, fingerprint.as_str()));
             self.register_booking(user, event, claim).await?;
-            for _ in 0..ATTEMPTS {
-                let id = OrderId::new(keys::event_slot(event));
-                let scope = Scope::event(event)
-                    .user(user)
-                    .hold(hold)
-                    .order(&id)
-                    .idempotency(idempotency.map(IdempotencyKey::as_str));
-                let invocation = script.call_in(
-                    &scope,
-                    OrderCreateArgs {
-                        user: user.to_string(),
-                        order_id: id.to_string(),
-                        event_id: event.to_string(),
-                        payment_ttl_ms: self.limits.order_payment_ttl_ms.to_string(),
-                        fingerprint: idempotency.map(|_| fingerprint.clone()),
-                        ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
-                    },
-                )?;
-                match self.run_script::<Order>(script.name, &invocation).await? {
-                    Ok(order) => return Ok(order),
-                    Err(refusal) if refusal.is(Signal::IdCollision) => continue,
-                    Err(refusal) => return Err(refusal.into()),
+            let fresh = || OrderId::new(keys::event_slot(event));
+            with_fresh_id("order", fresh, |id| {
+                let fingerprint = &fingerprint;
+                async move {
+                    let scope = Scope::event(event)
+                        .user(user)
+                        .hold(hold)
+                        .order(&id)
+                        .idempotency(idempotency.map(IdempotencyKey::as_str));
+                    let invocation = script.call_in(
+                        &scope,
+                        OrderCreateArgs {
+                            user: user.to_string(),
+                            order_id: id.to_string(),
+                            event_id: event.to_string(),
+                            payment_ttl_ms: self.limits.order_payment_ttl_ms.to_string(),
+                            fingerprint: idempotency.map(|_| fingerprint.clone()),
+                            ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
+                        },
+                    )?;
+                    self.run_script::<Order>(script.name, &invocation).await
                 }
-            }
-            Err(AppError::Internal("order id collided repeatedly".into()))
+            })
+            .await
         })
         .await
     }
@@ -130,37 +126,34 @@ impl Store {
         let script = &self.scripts.order_pay;
         self.bounded(async {
             let order = self.order_record(id).await?;
-            for _ in 0..ATTEMPTS {
-                let booking = BookingId::new(id.slot());
-                let scope = Scope::event(&order.event_id)
-                    .user(&order.user_id)
-                    .order(id)
-                    .booking(&booking);
-                let invocation = script.call_in(
-                    &scope,
-                    OrderPayArgs {
-                        provider: report.provider.clone(),
-                        reference: report.reference.clone(),
-                        amount: report.amount_cents.to_string(),
-                        currency: report.currency.clone(),
-                        booking_id: booking.to_string(),
-                    },
-                )?;
-                match self
-                    .run_script::<PaymentOutcome>(script.name, &invocation)
-                    .await?
-                {
-                    Ok(outcome) => {
-                        if let Some(made) = outcome.order.booking_id {
-                            self.acknowledge(&made).await?;
-                        }
-                        return Ok(outcome);
-                    }
-                    Err(refusal) if refusal.is(Signal::IdCollision) => continue,
-                    Err(refusal) => return Err(refusal.into()),
-                }
+            let order = &order;
+            let outcome = with_fresh_id(
+                "booking",
+                || BookingId::new(id.slot()),
+                |booking| async move {
+                    let scope = Scope::event(&order.event_id)
+                        .user(&order.user_id)
+                        .order(id)
+                        .booking(&booking);
+                    let invocation = script.call_in(
+                        &scope,
+                        OrderPayArgs {
+                            provider: report.provider.clone(),
+                            reference: report.reference.clone(),
+                            amount: report.amount_cents.to_string(),
+                            currency: report.currency.clone(),
+                            booking_id: booking.to_string(),
+                        },
+                    )?;
+                    self.run_script::<PaymentOutcome>(script.name, &invocation)
+                        .await
+                },
+            )
+            .await?;
+            if let Some(made) = outcome.order.booking_id {
+                self.acknowledge(&made).await?;
             }
-            Err(AppError::Internal("booking id collided repeatedly".into()))
+            Ok(outcome)
         })
         .await
     }

@@ -15,7 +15,6 @@ use crate::error::AppError;
 use redis::{FromRedisValue, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// Event documents never change once created (lua/create_event.lua), and a 5000-seat one is
 /// about 100 KB of JSON: a replica keeps the ones it has read, parsed, so that a read fetches
@@ -138,12 +137,7 @@ impl Store {
     {
         let invocation = script.call_in(&Scope::event(event), args)?;
         self.bounded(async {
-            let started = Instant::now();
-            let mut conn = self.conn().await?;
-            let reply: Result<Vec<Value>, _> = invocation.invoke_async(&mut conn).await;
-            metrics::histogram!("boxoffice_redis_script_duration_seconds", "script" => script.name)
-                .record(started.elapsed().as_secs_f64());
-            let reply = reply?;
+            let reply: Vec<Value> = self.invoke(script.name, &invocation).await?;
             let (status, rest) = reply.split_first().ok_or_else(|| malformed(script.name))?;
             let status: String = parse(status)?;
             match (status.as_str(), rest) {
