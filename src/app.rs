@@ -8,7 +8,7 @@ use crate::routes;
 use crate::server::{ClosableListener, ConnectionLimits, Peer};
 use crate::store::{Limits, Store};
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -24,10 +24,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{Any as AnyOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
-use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 
 pub use crate::extract::MAX_BODY_BYTES;
 pub use crate::state::{AppState, Shared};
@@ -40,43 +38,30 @@ pub fn router(state: AppState, draining: Draining) -> Router {
         .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
     let limit_addresses = middleware::from_fn_with_state(state.clone(), limit_addresses);
     let body_timeout = Duration::from_millis(state.settings.http_body_timeout_ms);
+    let front = Front { draining, instance };
     routes::router(&state.settings)
         .layer(limit_addresses)
         .with_state(state.clone())
         .layer(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn_with_state(draining, close_when_draining))
-            .layer(middleware::from_fn(screen))
-            .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let request_id = req
-                    .headers()
-                    .get(&X_REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
-            }))
-            .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-            .layer(middleware::from_fn(crate::metrics::track_http))
-            .layer(SetResponseHeaderLayer::overriding(
-                X_INSTANCE_ID.clone(),
-                instance,
-            ))
-            .layer(cors(&state.settings))
-            .layer(CatchPanicLayer::custom(panic_response))
-            // Seat maps and event documents are large and repetitive; streams stay as they are.
-            .layer(CompressionLayer::new().compress_when(
-                SizeAbove::new(1024)
-                    .and(NotForContentType::SSE)
-                    .and(NotForContentType::IMAGES),
-            ))
-            .layer(middleware::from_fn(refuse_large_bodies))
-            .layer(RequestBodyTimeoutLayer::new(body_timeout))
-            .map_request(|req: axum::http::Request<TimeoutBody<axum::body::Body>>| {
-                req.map(axum::body::Body::new)
-            })
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
-    )
+            ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(front, front_door))
+                .layer(cors(&state.settings))
+                .layer(CatchPanicLayer::custom(panic_response))
+                // Seat maps and event documents are large and repetitive; streams stay as they are.
+                .layer(
+                    CompressionLayer::new().compress_when(
+                        SizeAbove::new(1024)
+                            .and(NotForContentType::SSE)
+                            .and(NotForContentType::IMAGES),
+                    ),
+                )
+                .layer(middleware::from_fn(refuse_large_bodies))
+                .layer(RequestBodyTimeoutLayer::new(body_timeout))
+                .map_request(|req: axum::http::Request<TimeoutBody<axum::body::Body>>| {
+                    req.map(axum::body::Body::new)
+                })
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
 }
 
 /// Request headers larger than this in all get a JSON `431` before anything reads them.
@@ -86,55 +71,102 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// and plain (`[A-Za-z0-9._:-]`); any other is replaced by a new one.
 const MAX_REQUEST_ID: usize = 64;
 
-/// What every request passes first: headers over [`MAX_HEADER_BYTES`] refused, a request id
-/// that is not short and plain dropped (a new one is made); and on the way out, an error
-/// answer without a body (a static file's 404, say) gets the JSON body every error has.
-async fn screen(mut req: Request, next: Next) -> Response {
+/// What [`front_door`] needs: whether the replica drains, and its `X-Instance-Id`.
+#[derive(Clone)]
+struct Front {
+    draining: Draining,
+    instance: HeaderValue,
+}
+
+/// What every request passes first, in one middleware (each layer of a stack costs its
+/// clone and its boxed future on every request; this was six):
+/// - request headers over [`MAX_HEADER_BYTES`] are refused before anything reads them;
+/// - the request id: a client's `X-Request-Id` kept when short and plain, else a new one; it
+///   names the request's log span and goes back on the response;
+/// - the request is counted and timed by route template ([`crate::metrics::record_http`]);
+/// - an error answer without a body (a static file's 404, say) gets the JSON body every
+///   error has;
+/// - `X-Instance-Id` on every response; while draining, `Connection: close` on every
+///   response, so a load balancer drops its pooled connections to this replica one by one,
+///   each after a complete exchange, instead of finding them closed under a request it
+///   already sent (which it may not replay: a POST).
+async fn front_door(State(front): State<Front>, mut req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let size: usize = req
         .headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
-    if size > MAX_HEADER_BYTES {
-        return AppError::HeadersTooLarge {
+    let request_id = match req.headers().get(&X_REQUEST_ID) {
+        Some(id) if plain_request_id(id) => id.clone(),
+        _ => {
+            let id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+            req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+            id
+        }
+    };
+    let mut response = if size > MAX_HEADER_BYTES {
+        AppError::HeadersTooLarge {
             size,
             limit: MAX_HEADER_BYTES,
         }
-        .into_response();
-    }
-    let plain = |id: &HeaderValue| {
-        let id = id.as_bytes();
-        !id.is_empty()
-            && id.len() <= MAX_REQUEST_ID
-            && id
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(b))
-    };
-    if req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .is_some_and(|id| !plain(id))
-    {
-        req.headers_mut().remove(&X_REQUEST_ID);
-    }
-    let response = next.run(req).await;
-    let status = response.status();
-    let empty = axum::body::HttpBody::size_hint(response.body()).exact() == Some(0);
-    if (status.is_client_error() || status.is_server_error())
-        && empty
-        && !response.headers().contains_key(header::CONTENT_TYPE)
-    {
-        let (mut parts, _) = response.into_parts();
-        let json = AppError::Status(status).into_response();
-        parts.headers.extend(
-            json.headers()
-                .iter()
-                .map(|(name, value)| (name.clone(), value.clone())),
+        .into_response()
+    } else {
+        let method = req.method().clone();
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let span = tracing::info_span!(
+            "request",
+            method = %method,
+            path = %req.uri().path(),
+            request_id = request_id.to_str().unwrap_or(""),
         );
-        parts.headers.remove(header::CONTENT_LENGTH);
-        return Response::from_parts(parts, json.into_body());
+        let response = next.run(req).instrument(span.clone()).await;
+        let status = response.status();
+        if status.is_server_error() {
+            span.in_scope(|| tracing::error!(status = status.as_u16(), "server error"));
+        }
+        crate::metrics::record_http(&method, route.as_ref(), status, started.elapsed());
+        with_json_error_body(response)
+    };
+    let headers = response.headers_mut();
+    headers.insert(X_REQUEST_ID.clone(), request_id);
+    headers.insert(X_INSTANCE_ID.clone(), front.instance);
+    if front.draining.is_cancelled() {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+/// A request id worth keeping: at most [`MAX_REQUEST_ID`] bytes of `[A-Za-z0-9._:-]`.
+fn plain_request_id(id: &HeaderValue) -> bool {
+    let id = id.as_bytes();
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(b))
+}
+
+/// An error status with no body and no content type gets the JSON body of [`AppError::Status`].
+fn with_json_error_body(response: Response) -> Response {
+    let status = response.status();
+    let empty = axum::body::HttpBody::size_hint(response.body()).exact() == Some(0);
+    if !((status.is_client_error() || status.is_server_error())
+        && empty
+        && !response.headers().contains_key(header::CONTENT_TYPE))
+    {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let json = AppError::Status(status).into_response();
+    parts.headers.extend(
+        json.headers()
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, json.into_body())
 }
 
 /// CORS: the origins of CORS_ALLOWED_ORIGINS (`*` for any); none by default in jwt mode (a
@@ -188,23 +220,6 @@ async fn limit_addresses(
 }
 
 pub use crate::server::Draining;
-
-/// While draining, every response closes its connection, so a load balancer drops its pooled
-/// connections to this replica one by one, each after a complete exchange, instead of finding
-/// them closed under a request it already sent (which it may not replay: a POST).
-async fn close_when_draining(
-    State(draining): State<Draining>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(req).await;
-    if draining.is_cancelled() {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
-}
 
 /// Refuses a declared oversized body before reading any of it, with a JSON 413. (Chunked
 /// bodies without a length are cut at the same size by `DefaultBodyLimit`.)

@@ -199,10 +199,43 @@ impl<'a> Scope<'a> {
 
     /// The key a script names `name`, if this scope has what it is made of.
     pub fn key(&self, name: &str) -> Option<String> {
-        if let Some(key) = self.user_key(name) {
+        self.keys().key(name)
+    }
+
+    /// The scope with its event's key prefix made once, for naming several keys.
+    pub fn keys(&self) -> ScopeKeys<'a> {
+        ScopeKeys {
+            scope: *self,
+            event: self.event.map(EventKeys::new),
+        }
+    }
+
+    /// Keys in the user's slot.
+    fn user_key(&self, name: &str) -> Option<String> {
+        let user = self.user?;
+        match name {
+            "user_events" => Some(user_events(user)),
+            "user_rate" => Some(user_rate(user)),
+            "claim" => Some(idempotency_claim(user, self.idempotency?)),
+            _ => None,
+        }
+    }
+}
+
+/// A [`Scope`] with its event's key prefix made once ([`Scope::keys`]).
+pub struct ScopeKeys<'a> {
+    scope: Scope<'a>,
+    event: Option<EventKeys>,
+}
+
+impl ScopeKeys<'_> {
+    /// The key a script names `name`, if the scope has what it is made of.
+    pub fn key(&self, name: &str) -> Option<String> {
+        let scope = &self.scope;
+        if let Some(key) = scope.user_key(name) {
             return Some(key);
         }
-        let e = EventKeys::new(self.event?);
+        let e = self.event.as_ref()?;
         Some(match name {
             "event" => e.event(),
             "summary" => e.summary(),
@@ -216,42 +249,31 @@ impl<'a> Scope<'a> {
             "version" => e.version(),
             "changes" => e.changes(),
             "lock_index" => e.lock_index(),
-            "seat_lock" => e.seat_lock(self.seat?),
+            "seat_lock" => e.seat_lock(scope.seat?),
             "seat_lock_prefix" => e.seat_lock_prefix(),
             "bookings" => e.bookings(),
-            "user_bookings" => e.user_bookings(self.user?),
+            "user_bookings" => e.user_bookings(scope.user?),
             "user_tickets" => e.user_tickets(),
-            "user_locks" => e.user_locks(self.user?),
+            "user_locks" => e.user_locks(scope.user?),
             "user_held" => e.user_held(),
-            "hold" => e.hold(self.hold?),
+            "hold" => e.hold(scope.hold?),
             "holds" => e.holds(),
-            "booking" => booking(self.booking?),
-            "booking_prefix" => booking_prefix(event_slot(self.event?)),
-            "order" => order(self.order?),
-            "payments" => order_payments(self.order?),
+            "booking" => booking(scope.booking?),
+            "booking_prefix" => booking_prefix(event_slot(scope.event?)),
+            "order" => order(scope.order?),
+            "payments" => order_payments(scope.order?),
             "orders" => e.orders(),
-            "user_orders" => e.user_orders(self.user?),
-            "idempotency" => e.idempotency(self.user?, self.idempotency?),
+            "user_orders" => e.user_orders(scope.user?),
+            "idempotency" => e.idempotency(scope.user?, scope.idempotency?),
             "queue" => e.queue(),
             "places" => e.queue_places(),
             "admissions" => e.admissions(),
             "checkouts" => e.checkouts(),
             "seen" => e.queue_seen(),
             "queue_state" => e.queue_state(),
-            "poll_rate" => e.queue_poll_rate(self.ticket?),
+            "poll_rate" => e.queue_poll_rate(scope.ticket?),
             _ => return None,
         })
-    }
-
-    /// Keys in the user's slot.
-    fn user_key(&self, name: &str) -> Option<String> {
-        let user = self.user?;
-        match name {
-            "user_events" => Some(user_events(user)),
-            "user_rate" => Some(user_rate(user)),
-            "claim" => Some(idempotency_claim(user, self.idempotency?)),
-            _ => None,
-        }
     }
 
     /// [`Self::key`], for a key the script cannot go without.

@@ -184,6 +184,7 @@ macro_rules! scripts {
            fields!($Args, arg, [$($arg),*], [$($oarg),*]);
            impl FromScope for $Keys {
                fn from_scope(scope: &Scope<'_>) -> Result<Self, AppError> {
+                   let scope = scope.keys();
                    Ok(Self {
                        $($key: scope.required(stringify!($key))?,)*
                        $($okey: scope.key(stringify!($okey)),)*
