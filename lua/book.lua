@@ -75,4 +75,6 @@ if waiting_room then
   redis.call('ZREM', K.admissions, A.user_id)
 end
 announce(K.version, K.changes, { section = section_id, remaining = remaining, status = seats and 'booked', seats = seats })
+emit(K.outbox, 'booking.created', document)
+emit_if_sold_out(K.outbox, A.event_id, section_id, remaining)
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

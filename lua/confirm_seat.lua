@@ -29,4 +29,6 @@ index_booking(K.bookings, K.user_bookings, A.booking_id)
 -- A booking uses the user's admission to the waiting room, if any.
 redis.call('ZREM', K.admissions, user)
 announce(K.version, K.changes, { section = section_id, remaining = remaining, status = 'booked', seats = seat })
+emit(K.outbox, 'booking.created', document)
+emit_if_sold_out(K.outbox, A.event_id, section_id, remaining)
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

@@ -46,4 +46,6 @@ hold.bookingId = A.booking_id
 redis.call('SET', K.hold, cjson.encode(hold), 'KEEPTTL')
 announce(K.version, K.changes, { section = hold.sectionId, remaining = remaining,
   status = hold.seats and 'booked', seats = hold.seats })
+emit(K.outbox, 'booking.created', document)
+emit_if_sold_out(K.outbox, A.event_id, hold.sectionId, remaining)
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

@@ -126,6 +126,7 @@ else
     held_member(A.hold_id, section_id, qty, user))
   hold.sectionId, hold.qty = section_id, qty
   announce(K.version, K.changes, { section = section_id, remaining = left })
+  emit_if_sold_out(K.outbox, A.event_id, section_id, left)
 end
 
 if in_room then

@@ -101,6 +101,27 @@ local function announce(version_key, changes_key, change)
   redis.pcall('PUBLISH', CHANGES_CHANNEL, string.match(version_key, '{(.-)}') .. ' ' .. version)
 end
 
+-- Outbox (webhooks, src/webhooks.rs). A business change appends its message to the event's
+-- outbox in the step that makes it, so a change and its message never disagree and no crash
+-- can fall between them: stream `bo:{E}:outbox`, id on Redis's clock, fields `type` (e.g.
+-- `booking.created`) and `data` (the document as stored). Replicas fan each entry out to the
+-- endpoints that want it and trim what every endpoint has. Not under pcall: a change whose
+-- message cannot be written must not happen (XADD * fails only on a wrong type or OOM).
+local OUTBOX_CHANNEL = 'bo:outbox'
+
+local function emit(outbox_key, type, data)
+  redis.call('XADD', outbox_key, '*', 'type', type, 'data', data)
+  -- A hint for the replicas' fan-out (they also sweep every outbox now and then).
+  redis.pcall('PUBLISH', OUTBOX_CHANNEL, string.match(outbox_key, '{(.-)}'))
+end
+
+-- `event.sold_out` when a change took a section's remaining to 0.
+local function emit_if_sold_out(outbox_key, event_id, section_id, remaining)
+  if tonumber(remaining) == 0 then
+    emit(outbox_key, 'event.sold_out', cjson.encode({ eventId = event_id, sectionId = section_id }))
+  end
+end
+
 -- Tenancy. An event is managed by admins and by the organizers in its organizers set (its
 -- creator, and whom they add); `role` is the caller's (`buyer`, `organizer`, `admin`, or `open`
 -- in AUTH_MODE=open, where everyone may do everything).
@@ -109,6 +130,11 @@ local function may_manage(organizers_key, actor, role)
     return true
   end
   return role == 'organizer' and redis.call('SISMEMBER', organizers_key, actor) == 1
+end
+
+-- A webhook endpoint is managed by its creator and by admins (everyone in AUTH_MODE=open).
+local function may_manage_endpoint(endpoint, actor, role)
+  return role == 'admin' or role == 'open' or endpoint.createdBy == actor
 end
 
 -- Idempotency. A request carrying an Idempotency-Key passes the record key and a fingerprint

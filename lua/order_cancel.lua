@@ -49,8 +49,9 @@ elseif order.status == 'paid' then
   local booking_key = K.booking_prefix .. order.bookingId
   local booking = cjson.decode(redis.call('GET', booking_key))
   if booking.status == 'confirmed' then
-    unbook(booking_key, booking, now, K.sections, K.user_tickets, K.seat_positions,
-      K.booked_seats, K.version, K.changes)
+    local cancelled = unbook(booking_key, booking, now, K.sections, K.user_tickets,
+      K.seat_positions, K.booked_seats, K.version, K.changes)
+    emit(K.outbox, 'booking.cancelled', cancelled)
   end
   local fee = math.floor(order.amount * (tonumber(terms[2]) or 0) / 100)
   local owed = order.refund and order.refund.amount or 0
@@ -68,4 +69,8 @@ order.status = 'cancelled'
 order.cancelledAt = now
 local document = cjson.encode(order)
 redis.call('SET', K.order, document)
+emit(K.outbox, 'order.cancelled', document)
+if order.refund and order.refund.amount > 0 then
+  emit(K.outbox, 'order.refund_required', document)
+end
 return reply_json(document)

@@ -58,4 +58,5 @@ hold.status = 'ordered'
 hold.orderId = A.order_id
 hold.expiresAt = deadline
 redis.call('SET', K.hold, cjson.encode(hold), 'KEEPTTL')
+emit(K.outbox, 'order.created', document)
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, document)

@@ -49,6 +49,8 @@ local function book(remaining)
   redis.call('ZREM', K.checkouts, order.userId)
   announce(K.version, K.changes, { section = item.sectionId, remaining = remaining,
     status = item.seats and 'booked', seats = item.seats })
+  emit(K.outbox, 'booking.created', document)
+  emit_if_sold_out(K.outbox, order.eventId, item.sectionId, remaining)
   order.status, order.paidAt, order.bookingId = 'paid', now, A.booking_id
   return document
 end
@@ -116,4 +118,9 @@ order.payments[#order.payments + 1] = payment
 local document = cjson.encode(order)
 redis.call('SET', K.order, document)
 redis.call('HSET', K.payments, reference, cjson.encode({ result = payment.result }))
+if payment.result == 'paid' or payment.result == 'revived' then
+  emit(K.outbox, 'order.paid', document)
+elseif payment.result == 'refund_required' or payment.result == 'duplicate' then
+  emit(K.outbox, 'order.refund_required', document)
+end
 return reply_json('{"order":' .. document .. ',"result":"' .. payment.result .. '"}')

@@ -352,6 +352,81 @@ pub struct Settings {
 
     #[command(flatten)]
     pub redis: RedisSettings,
+
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
+}
+
+/// Outgoing webhooks (docs/webhooks.md).
+#[derive(Debug, Clone, Args)]
+pub struct WebhookSettings {
+    /// Delays before each attempt of a message, in ms, comma-separated: the first is the
+    /// first attempt's. Default: Standard Webhooks' schedule (now, 5 s, 5 min, 30 min, 2 h,
+    /// 5 h, 10 h, 10 h).
+    #[arg(
+        long = "webhook-retry-schedule-ms",
+        env = "WEBHOOK_RETRY_SCHEDULE_MS",
+        value_delimiter = ',',
+        default_value = "0,5000,300000,1800000,7200000,18000000,36000000,36000000"
+    )]
+    pub retry_schedule_ms: Vec<u64>,
+
+    /// After a secret is rotated, how long the old one still signs beside the new (seconds).
+    #[arg(
+        long = "webhook-secret-overlap-s",
+        env = "WEBHOOK_SECRET_OVERLAP_S",
+        default_value_t = 86_400
+    )]
+    pub secret_overlap_s: u64,
+
+    /// An endpoint that has failed every attempt for this long is disabled (seconds).
+    #[arg(
+        long = "webhook-disable-after-s",
+        env = "WEBHOOK_DISABLE_AFTER_S",
+        default_value_t = 432_000
+    )]
+    pub disable_after_s: u64,
+
+    /// A message taken for delivery by a replica that then says nothing (it died) is taken
+    /// by another after this long (ms; above WEBHOOK_TIMEOUT_MS).
+    #[arg(
+        long = "webhook-claim-idle-ms",
+        env = "WEBHOOK_CLAIM_IDLE_MS",
+        default_value_t = 60_000
+    )]
+    pub claim_idle_ms: u64,
+
+    /// How long a message is kept after its last attempt (seconds).
+    #[arg(
+        long = "webhook-retention-s",
+        env = "WEBHOOK_RETENTION_S",
+        default_value_t = 604_800
+    )]
+    pub retention_s: u64,
+
+    /// Let endpoints have private, loopback and link-local addresses (tests, compose).
+    #[arg(long = "webhook-allow-private", env = "WEBHOOK_ALLOW_PRIVATE", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub allow_private: bool,
+
+    /// Bound on one delivery attempt (ms).
+    #[arg(
+        long = "webhook-timeout-ms",
+        env = "WEBHOOK_TIMEOUT_MS",
+        default_value_t = 15_000
+    )]
+    pub timeout_ms: u64,
+
+    /// How often each replica looks at every event's outbox and every endpoint's due messages
+    /// (ms).
+    #[arg(long = "webhook-poll-ms", env = "WEBHOOK_POLL_MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub poll_ms: u64,
+
+    /// Delivery attempts one replica makes at once.
+    #[arg(long = "webhook-concurrency", env = "WEBHOOK_CONCURRENCY", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub concurrency: u64,
 }
 
 #[derive(Clone, Args)]

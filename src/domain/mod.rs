@@ -13,4 +13,5 @@ pub mod role;
 pub mod seats;
 pub mod stripe;
 pub mod time;
+pub mod webhook;
 pub mod whole;

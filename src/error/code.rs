@@ -85,6 +85,11 @@ error_codes! {
     BookingNotFound = "BOOKING_NOT_FOUND", NOT_FOUND, Api;
     /// No such order, or one the caller may not see (another buyer's).
     OrderNotFound = "ORDER_NOT_FOUND", NOT_FOUND, Api;
+    /// No such webhook endpoint, or one the caller may not manage (another organizer's).
+    WebhookNotFound = "WEBHOOK_NOT_FOUND", NOT_FOUND, Api;
+    /// No such message kept for this webhook endpoint (never sent to it, or past
+    /// WEBHOOK_RETENTION_S).
+    MessageNotFound = "MESSAGE_NOT_FOUND", NOT_FOUND, Api;
     /// The event requires payment: buyers book through an order (`POST
     /// /events/{eventId}/holds/{holdId}/order`) and pay it; only whoever manages the event
     /// books directly.

@@ -42,6 +42,10 @@ pub enum AppError {
     BookingNotFound,
     #[error("order not found")]
     OrderNotFound,
+    #[error("webhook endpoint not found")]
+    WebhookNotFound,
+    #[error("no such message for this webhook endpoint")]
+    MessageNotFound,
     #[error(
         "this event requires payment: make an order of your hold \
          (POST /events/{{eventId}}/holds/{{holdId}}/order) and pay it"
@@ -146,6 +150,8 @@ impl AppError {
             SeatNotFound => ErrorCode::SeatNotFound,
             BookingNotFound => ErrorCode::BookingNotFound,
             OrderNotFound => ErrorCode::OrderNotFound,
+            WebhookNotFound => ErrorCode::WebhookNotFound,
+            MessageNotFound => ErrorCode::MessageNotFound,
             PaymentRequired => ErrorCode::PaymentRequired,
             InvalidSignature(_) => ErrorCode::InvalidSignature,
             BookingHasOrder(_) => ErrorCode::BookingHasOrder,

@@ -16,6 +16,7 @@ mod payments;
 mod queue;
 mod seats;
 mod stream;
+mod webhooks;
 
 use crate::config::Settings;
 use crate::openapi::{self, ApiDoc};
@@ -47,6 +48,7 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .merge(holds::router())
         .merge(orders::router())
         .merge(payments::router())
+        .merge(webhooks::router())
         .merge(stream::router())
         .merge(page::router())
         .merge(queue::router())
@@ -203,6 +205,7 @@ mod tests {
             ("queue.rs", include_str!("queue.rs")),
             ("seats.rs", include_str!("seats.rs")),
             ("stream.rs", include_str!("stream.rs")),
+            ("webhooks.rs", include_str!("webhooks.rs")),
         ];
         let plain_route = concat!(".", "route(");
         for (file, source) in sources {

@@ -21,6 +21,7 @@
 //! | `bo:{E}:seat-at` | hash | position -> seat |
 //! | `bo:{E}:booked-seats` | bitmap | bit `position` is 1 while that seat is sold |
 //! | `bo:{E}:version` | string | a counter bumped by every change its reads show (their ETag) |
+//! | `bo:{E}:outbox` | stream | one entry per business change (`type`, `data`), id on Redis's clock; trimmed once fanned out to webhook endpoints |
 //! | `bo:{E}:changes` | stream | one entry per change of availability, id `<version>-0` (about the last 10000) |
 //! | `bo:{E}:held-seats` | bitmap | bit `position` is 1 while that seat is held (cleared lazily after expiry) |
 //! | `bo:{E}:lock:<seat>` | string | lock holder's user id, expiring by itself (`PX`) |
@@ -47,12 +48,19 @@
 //! | `bo:{<slot tag>}:order:<id>:payments` | hash | `<provider>:<reference>` -> what that payment did (each applied once) |
 //! | `bo:{E}:orders` | zset | order ids of the event (score 0: ordered by id = by time) |
 //! | `bo:{E}:user:<U>:orders` | zset | order ids of user `U` in the event |
+//! | `bo:webhooks` | zset | every webhook endpoint id (score 0) |
+//! | `bo:{wh:<W>}:endpoint` | string | webhook endpoint `W` (JSON: url, types, secrets, state) |
+//! | `bo:{wh:<W>}:messages` | hash | message id -> the message for `W` (JSON: body, status, attempts) |
+//! | `bo:{wh:<W>}:due` | zset | pending message id -> when its next attempt is due (ms; leased ahead while attempted) |
+//! | `bo:{wh:<W>}:done` | zset | delivered or failed message id -> its last attempt (ms), for retention |
 //! | `bo:{<slot tag>}:acks` | string | a counter written before each WAIT (REDIS_MIN_REPLICAS_ACK) |
 
 use crate::domain::ids::{BookingId, EventId, HoldId, OrderId, SeatId, UserId};
 use std::sync::OnceLock;
 
 pub const EVENTS_INDEX: &str = "bo:events";
+/// Every webhook endpoint id (score 0); each endpoint's keys are in its own slot.
+pub const WEBHOOKS_INDEX: &str = "bo:webhooks";
 const SLOTS: usize = 16384;
 
 /// The Redis Cluster slot of a hash tag (CRC16/XMODEM modulo 16384, as the cluster spec says).
@@ -151,6 +159,7 @@ pub struct Scope<'a> {
     pub order: Option<&'a OrderId>,
     pub idempotency: Option<&'a str>,
     pub ticket: Option<&'a str>,
+    pub webhook: Option<&'a str>,
 }
 
 impl<'a> Scope<'a> {
@@ -197,6 +206,14 @@ impl<'a> Scope<'a> {
         self
     }
 
+    /// The scope of a webhook endpoint (its keys have a slot of their own).
+    pub fn webhook(webhook: &'a str) -> Self {
+        Self {
+            webhook: Some(webhook),
+            ..Self::default()
+        }
+    }
+
     /// The key a script names `name`, if this scope has what it is made of.
     pub fn key(&self, name: &str) -> Option<String> {
         self.keys().key(name)
@@ -208,6 +225,19 @@ impl<'a> Scope<'a> {
             scope: *self,
             event: self.event.map(EventKeys::new),
         }
+    }
+
+    /// Keys in a webhook endpoint's slot.
+    fn webhook_key(&self, name: &str) -> Option<String> {
+        let id = self.webhook?;
+        let suffix = match name {
+            "endpoint" => "endpoint",
+            "messages" => "messages",
+            "due" => "due",
+            "done" => "done",
+            _ => return None,
+        };
+        Some(format!("bo:{{wh:{id}}}:{suffix}"))
     }
 
     /// Keys in the user's slot.
@@ -232,7 +262,7 @@ impl ScopeKeys<'_> {
     /// The key a script names `name`, if the scope has what it is made of.
     pub fn key(&self, name: &str) -> Option<String> {
         let scope = &self.scope;
-        if let Some(key) = scope.user_key(name) {
+        if let Some(key) = scope.user_key(name).or_else(|| scope.webhook_key(name)) {
             return Some(key);
         }
         let e = self.event.as_ref()?;
@@ -248,6 +278,7 @@ impl ScopeKeys<'_> {
             "held_seats" => e.held_seats(),
             "version" => e.version(),
             "changes" => e.changes(),
+            "outbox" => e.outbox(),
             "lock_index" => e.lock_index(),
             "seat_lock" => e.seat_lock(scope.seat?),
             "seat_lock_prefix" => e.seat_lock_prefix(),
@@ -326,6 +357,10 @@ impl EventKeys {
     /// The event's version: bumped by every script that changes what its reads show.
     pub fn version(&self) -> String {
         self.key("version")
+    }
+    /// The event's outbox: one entry per business change, for webhooks (`emit` in lua/lib.lua).
+    pub fn outbox(&self) -> String {
+        self.key("outbox")
     }
     /// The event's change stream: one entry per version (see `announce` in lua/lib.lua).
     pub fn changes(&self) -> String {

@@ -24,6 +24,7 @@ mod queue;
 pub mod scripts;
 mod seats;
 mod version;
+pub mod webhooks;
 
 pub use bookings::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
 pub use changes::{CHANGES_CHANNEL, Change, Since};
@@ -483,6 +484,8 @@ impl From<Refusal> for AppError {
             ErrorCode::SeatNotFound => AppError::SeatNotFound,
             ErrorCode::BookingNotFound => AppError::BookingNotFound,
             ErrorCode::OrderNotFound => AppError::OrderNotFound,
+            ErrorCode::WebhookNotFound => AppError::WebhookNotFound,
+            ErrorCode::MessageNotFound => AppError::MessageNotFound,
             ErrorCode::PaymentRequired => AppError::PaymentRequired,
             ErrorCode::BookingHasOrder => AppError::BookingHasOrder(r.message.unwrap_or_default()),
             ErrorCode::OrderNotCancellable => {

@@ -253,7 +253,7 @@ scripts! {
                       EventOrganizersArgs [actor, role, op, user] [];
     book: BookKeys [event, sections, booked_seats, seats_at, lock_index, booking, bookings,
                     user_bookings, user_tickets, user_locks, seat_sections, holds, user_held,
-                    seat_positions, held_seats, version, changes, admissions, organizers]
+                    seat_positions, held_seats, version, changes, admissions, organizers, outbox]
                    [idempotency],
           BookArgs [booking_id, event_id, section_id, qty, user_id, created_at, admitted, role]
                    [fingerprint, ttl_ms];
@@ -263,7 +263,8 @@ scripts! {
                LockArgs [seat, user, ttl_ms, max_locks, max_held, admitted] [];
     confirm_seat: ConfirmKeys [event, seat_sections, seat_positions, booked_seats, lock_index,
                                seat_lock, sections, booking, bookings, user_bookings, user_tickets,
-                               user_locks, held_seats, version, changes, admissions, organizers]
+                               user_locks, held_seats, version, changes, admissions, organizers,
+                               outbox]
                               [idempotency],
                   ConfirmArgs [seat, user, booking_id, event_id, created_at, role] [fingerprint, ttl_ms];
     unlock_seat: UnlockKeys [event, seat_sections, seat_positions, booked_seats, lock_index, seat_lock,
@@ -272,7 +273,7 @@ scripts! {
     hold_create: HoldCreateKeys [event, sections, seat_sections, seat_positions, booked_seats,
                                  lock_index, seat_lock_prefix, user_tickets, user_locks, user_held,
                                  holds, hold, seats_at, held_seats, version, changes, admissions,
-                                 checkouts] [],
+                                 checkouts, outbox] [],
                  HoldCreateArgs [hold_id, event_id, user, ttl_ms, max_extensions, max_lifetime_ms,
                                  max_locks, max_held, section_id, qty, seats, together, admitted] [];
     hold_extend: HoldExtendKeys [hold, seat_lock_prefix, lock_index, user_locks, holds, version, changes,
@@ -285,7 +286,7 @@ scripts! {
     hold_confirm: HoldConfirmKeys [hold, seat_lock_prefix, seat_positions, booked_seats, lock_index,
                                    user_locks, sections, holds, user_held, booking, bookings,
                                    user_bookings, user_tickets, held_seats, version, changes,
-                                   admissions, checkouts, organizers] [idempotency],
+                                   admissions, checkouts, organizers, outbox] [idempotency],
                   HoldConfirmArgs [user, booking_id, event_id, created_at, role] [fingerprint, ttl_ms];
     queue_join: QueueJoinKeys [event, sections, queue, places, admissions, checkouts, seen, queue_state] [],
                 QueueJoinArgs [user, abandon_ms, seed] [];
@@ -295,25 +296,50 @@ scripts! {
     queue_configure: QueueConfigureKeys [event, sections, organizers] [],
                      QueueConfigureArgs [enabled, rate, max, ttl_ms, order, start_ms, actor, role] [];
     cancel_booking: CancelKeys [booking, sections, seat_positions, booked_seats, user_tickets, version, changes,
-                                organizers] [idempotency],
+                                organizers, outbox] [idempotency],
                     CancelArgs [cancelled_at, actor, role] [fingerprint, ttl_ms];
     /// A live hold becomes an order waiting for payment.
     order_create: OrderCreateKeys [hold, sections, seat_positions, booked_seats, seat_lock_prefix,
                                    lock_index, user_locks, held_seats, holds, user_held, checkouts,
-                                   order, orders, user_orders, version, changes] [idempotency],
+                                   order, orders, user_orders, version, changes, outbox] [idempotency],
                   OrderCreateArgs [user, order_id, event_id, payment_ttl_ms] [fingerprint, ttl_ms];
     /// A payment for an order, applied once per provider reference.
     order_pay: OrderPayKeys [order, payments, sections, seat_positions, booked_seats,
                              seat_lock_prefix, lock_index, user_locks, held_seats, holds, user_held,
                              user_tickets, booking, bookings, user_bookings, admissions, checkouts,
-                             version, changes] [],
+                             version, changes, outbox] [],
                OrderPayArgs [provider, reference, amount, currency, booking_id] [];
     /// An open order cancelled by its user, or a paid one with its booking.
     order_cancel: OrderCancelKeys [order, organizers, sections, seat_positions, booked_seats,
                                    seat_lock_prefix, lock_index, user_locks, held_seats, holds,
                                    user_held, user_tickets, checkouts, booking_prefix, version,
-                                   changes] [],
+                                   changes, outbox] [],
                   OrderCancelArgs [actor, role] [];
+    /// POST /webhooks: a new endpoint.
+    webhook_create: WebhookCreateKeys [endpoint] [],
+                    WebhookCreateArgs [document] [];
+    webhook_delete: WebhookDeleteKeys [endpoint, messages, due, done] [],
+                    WebhookDeleteArgs [actor, role] [];
+    webhook_rotate: WebhookRotateKeys [endpoint] [],
+                    WebhookRotateArgs [actor, role, secret, overlap_ms] [];
+    /// Fan-out: one outbox message for one endpoint, once.
+    webhook_enqueue: WebhookEnqueueKeys [endpoint, messages, due] [],
+                     WebhookEnqueueArgs [message_id, record, created_at] [];
+    /// Delivery: the due messages of one endpoint, leased to the caller.
+    webhook_take: WebhookTakeKeys [endpoint, messages, due, done] [],
+                  WebhookTakeArgs [max, lease_ms, retention_ms] [];
+    /// Delivery: what one attempt got.
+    webhook_settle: WebhookSettleKeys [endpoint, messages, due, done] [],
+                    WebhookSettleArgs [message_id, outcome, response_status, error, retry_after_ms,
+                                       schedule, disable_after_ms] [];
+    webhook_retry: WebhookRetryKeys [endpoint, messages, due, done] [],
+                   WebhookRetryArgs [message_id, actor, role] [];
+    /// Fan-out: an event's outbox entries not fanned out yet (or abandoned by a dead replica).
+    outbox_read: OutboxReadKeys [outbox] [],
+                 OutboxReadArgs [consumer, count, claim_idle_ms] [];
+    /// Fan-out: entries done, and the outbox trimmed behind them.
+    outbox_ack: OutboxAckKeys [outbox] [],
+                OutboxAckArgs [ids] [];
 }
 
 impl Default for Scripts {
@@ -481,6 +507,10 @@ mod tests {
             .order(&order)
             .idempotency(Some("k"))
             .ticket("1");
+        let scope = super::Scope {
+            webhook: Some("0193a0a0-0000-7000-8000-000000000000"),
+            ..scope
+        };
         for (name, keys, _, _) in Scripts::declared() {
             if ["rate_limit", "acknowledge"].contains(&name) {
                 continue;

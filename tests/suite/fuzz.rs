@@ -89,6 +89,13 @@ pub const ROUTES: &[(Method, &str)] = &[
     (Method::DELETE, "/orders/{}"),
     (Method::POST, "/orders/{}/payments"),
     (Method::POST, "/payments/stripe/webhook"),
+    (Method::POST, "/webhooks"),
+    (Method::GET, "/webhooks"),
+    (Method::GET, "/webhooks/{}"),
+    (Method::DELETE, "/webhooks/{}"),
+    (Method::POST, "/webhooks/{}/rotate-secret"),
+    (Method::GET, "/webhooks/{}/messages"),
+    (Method::POST, "/webhooks/{}/messages/{}/retry"),
 ];
 
 /// Paths that are no route, to send random requests to as well.
@@ -165,6 +172,8 @@ fn plausible_body() -> impl Strategy<Value = Value> {
         "price",
         "capacity",
         "seats",
+        "url",
+        "types",
     ];
     let section = prop::collection::btree_map(
         prop::sample::select(vec!["name", "price", "capacity", "seats"]),
@@ -321,19 +330,44 @@ fn case() -> impl Strategy<Value = Case> {
 
 /// Digest of every inventory key: events, sections, seats, locks, bookings. Per-user
 /// bookkeeping is left out: a refused booking may claim its Idempotency-Key and index the event
-/// among the user's (`bo:{u:<user>}:...`), which sells nothing.
+/// among the user's (`bo:{u:<user>}:...`), which sells nothing. An event's outbox counts by the
+/// entries ever added to it: the replicas' webhook fan-out reads, acknowledges and trims it in
+/// the background, but only a change adds to it.
 pub(crate) fn inventory_digest(conn: &mut redis::Connection) -> BTreeMap<String, String> {
     let mut keys: Vec<String> = redis::cmd("KEYS").arg("bo:*").query(conn).expect("KEYS");
     keys.retain(|k| !k.contains(":idem:") && !k.starts_with("bo:{u:"));
+    let (outboxes, keys): (Vec<String>, Vec<String>) =
+        keys.into_iter().partition(|k| k.ends_with(":outbox"));
+    let mut digest = BTreeMap::new();
+    for outbox in outboxes {
+        let info: Vec<redis::Value> = redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(&outbox)
+            .query(conn)
+            .expect("XINFO STREAM");
+        let added = info
+            .chunks(2)
+            .find_map(|pair| match pair {
+                [redis::Value::BulkString(name), redis::Value::Int(n)]
+                    if name.as_slice() == b"entries-added" =>
+                {
+                    Some(*n)
+                }
+                _ => None,
+            })
+            .expect("entries-added");
+        digest.insert(outbox, format!("entries-added {added}"));
+    }
     if keys.is_empty() {
-        return BTreeMap::new();
+        return digest;
     }
     let digests: Vec<String> = redis::cmd("DEBUG")
         .arg("DIGEST-VALUE")
         .arg(&keys)
         .query(conn)
         .expect("DEBUG DIGEST-VALUE");
-    keys.into_iter().zip(digests).collect()
+    digest.extend(keys.into_iter().zip(digests));
+    digest
 }
 
 fn substitute(path: &str, fixtures: &Fixtures) -> String {

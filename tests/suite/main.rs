@@ -29,3 +29,4 @@ mod security;
 mod shutdown;
 mod startup;
 mod stream;
+mod webhooks;

@@ -8,7 +8,8 @@
 //! * [`nginx`]: nginx with the project's own `nginx/nginx.conf` in front of replicas;
 //! * [`proxy`]: a Redis proxy that can hold back Redis's replies, to put a replica in the
 //!   "the script ran, the answer did not come back yet" state on purpose;
-//! * [`http`]: a small JSON client; [`audit`]: `boxoffice audit` as a check.
+//! * [`http`]: a small JSON client; [`audit`]: `boxoffice audit` as a check;
+//! * [`receiver`]: a webhook receiver that records what it gets and answers what it is told.
 //!
 //! Tests wait for the *state* they need (a key to expire, a count to be reached), never for
 //! time to pass: the suite must pass on a loaded two-core machine. Tests get generous Redis
@@ -28,6 +29,7 @@ pub mod cluster;
 pub mod http;
 pub mod nginx;
 pub mod proxy;
+pub mod receiver;
 pub mod redis;
 pub mod replicas;
 pub mod sse;

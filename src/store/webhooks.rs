@@ -1,0 +1,360 @@
+//! Webhooks in Redis: endpoints (each in a slot of its own, `bo:{wh:<id>}:...`, listed in
+//! `bo:webhooks`), the messages kept for each, and the two steps that move a message from an
+//! event's outbox to an endpoint: fan-out (`outbox_read`, `webhook_enqueue`, `outbox_ack`) and
+//! delivery (`webhook_take`, `webhook_settle`). Every change is one script; the delivery loop
+//! itself is in `crate::webhooks`.
+
+use super::bookings::{event_index, require_event};
+use super::keys::{EVENTS_INDEX, Scope, WEBHOOKS_INDEX};
+use super::scripts::{
+    OutboxAckArgs, OutboxReadArgs, WebhookCreateArgs, WebhookDeleteArgs, WebhookEnqueueArgs,
+    WebhookRetryArgs, WebhookRotateArgs, WebhookSettleArgs, WebhookTakeArgs,
+};
+use super::{Store, parse_document};
+use crate::domain::ids::EventId;
+use crate::domain::role::Actor;
+use crate::domain::webhook::{EndpointRecord, MessageRecord, MessageStatus};
+use crate::error::AppError;
+use serde::Deserialize;
+
+/// At most this many endpoints are listed or delivered to.
+pub const MAX_ENDPOINTS: usize = 1000;
+
+/// One entry of an event's outbox, as `outbox_read` returns it.
+#[derive(Debug, Deserialize)]
+pub struct OutboxEntry {
+    /// `<ms>-<seq>`.
+    pub id: String,
+    /// Absent for an entry trimmed while it was pending.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub data: Option<String>,
+}
+
+/// What `webhook_take` leased to the caller.
+#[derive(Debug, Deserialize)]
+pub struct Taken {
+    pub endpoint: Option<EndpointRecord>,
+    pub messages: Vec<MessageRecord>,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// A 2xx.
+    Delivered { status: u16 },
+    /// 410 Gone: the endpoint is disabled.
+    Gone,
+    /// Anything else; `retry_after_ms` from a 429's or 503's `Retry-After`.
+    Failed {
+        status: Option<u16>,
+        error: String,
+        retry_after_ms: u64,
+    },
+}
+
+/// How settled messages are scheduled and endpoints disabled (from the settings).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub schedule_ms: Vec<u64>,
+    pub disable_after_ms: u64,
+}
+
+impl Store {
+    /// Registers an endpoint: the index first, then the endpoint (a listing skips an id whose
+    /// endpoint is missing, so a crash between the two leaves nothing visible).
+    pub async fn create_webhook(&self, record: &EndpointRecord) -> Result<(), AppError> {
+        let document = serde_json::to_string(record)
+            .map_err(|e| AppError::Internal(format!("endpoint document: {e}")))?;
+        self.bounded(async {
+            let _: i64 = redis::cmd("ZADD")
+                .arg(WEBHOOKS_INDEX)
+                .arg(0)
+                .arg(&record.id)
+                .query_async(&mut self.conn().await?)
+                .await?;
+            let script = &self.scripts.webhook_create;
+            let invocation =
+                script.call_in(&Scope::webhook(&record.id), WebhookCreateArgs { document })?;
+            let _: serde_json::Value = self.run_script(script.name, &invocation).await??;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Every endpoint (at most [`MAX_ENDPOINTS`]), oldest first.
+    pub async fn webhooks(&self) -> Result<Vec<EndpointRecord>, AppError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let ids: Vec<String> = redis::cmd("ZRANGE")
+                .arg(WEBHOOKS_INDEX)
+                .arg(0)
+                .arg(MAX_ENDPOINTS as i64 - 1)
+                .query_async(&mut conn)
+                .await?;
+            let mut endpoints = Vec::with_capacity(ids.len());
+            for id in ids {
+                let key = Scope::webhook(&id).keys().required("endpoint")?;
+                let raw: Option<String> = redis::cmd("GET").arg(key).query_async(&mut conn).await?;
+                if let Some(raw) = raw {
+                    endpoints.push(parse_document::<EndpointRecord>("endpoint", &raw)?);
+                }
+            }
+            Ok(endpoints)
+        })
+        .await
+    }
+
+    pub async fn webhook(&self, id: &str) -> Result<Option<EndpointRecord>, AppError> {
+        self.bounded(async {
+            let key = Scope::webhook(id).keys().required("endpoint")?;
+            let raw: Option<String> = redis::cmd("GET")
+                .arg(key)
+                .query_async(&mut self.conn().await?)
+                .await?;
+            raw.map(|raw| parse_document("endpoint", &raw)).transpose()
+        })
+        .await
+    }
+
+    /// Deletes an endpoint and its messages (its creator or an admin), then its index entry.
+    pub async fn delete_webhook(&self, id: &str, actor: &Actor) -> Result<(), AppError> {
+        self.bounded(async {
+            let script = &self.scripts.webhook_delete;
+            let invocation = script.call_in(
+                &Scope::webhook(id),
+                WebhookDeleteArgs {
+                    actor: actor.user.clone(),
+                    role: actor.role.into(),
+                },
+            )?;
+            let _: serde_json::Value = self.run_script(script.name, &invocation).await??;
+            let _: i64 = redis::cmd("ZREM")
+                .arg(WEBHOOKS_INDEX)
+                .arg(id)
+                .query_async(&mut self.conn().await?)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A new signing secret; the current one signs beside it for `overlap_ms`.
+    pub async fn rotate_webhook_secret(
+        &self,
+        id: &str,
+        actor: &Actor,
+        secret: &str,
+        overlap_ms: u64,
+    ) -> Result<EndpointRecord, AppError> {
+        self.bounded(async {
+            let script = &self.scripts.webhook_rotate;
+            let invocation = script.call_in(
+                &Scope::webhook(id),
+                WebhookRotateArgs {
+                    actor: actor.user.clone(),
+                    role: actor.role.into(),
+                    secret: secret.to_owned(),
+                    overlap_ms: overlap_ms.to_string(),
+                },
+            )?;
+            Ok(self.run_script(script.name, &invocation).await??)
+        })
+        .await
+    }
+
+    /// The messages kept for an endpoint, newest first, at most `limit`, of one status or all.
+    pub async fn webhook_messages(
+        &self,
+        id: &str,
+        status: Option<MessageStatus>,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, AppError> {
+        self.bounded(async {
+            let key = Scope::webhook(id).keys().required("messages")?;
+            let raw: Vec<String> = redis::cmd("HVALS")
+                .arg(key)
+                .query_async(&mut self.conn().await?)
+                .await?;
+            let mut messages = raw
+                .iter()
+                .map(|raw| parse_document::<MessageRecord>("webhook message", raw))
+                .collect::<Result<Vec<_>, _>>()?;
+            messages.retain(|m| status.is_none_or(|s| m.status == s));
+            messages.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+            messages.truncate(limit);
+            Ok(messages)
+        })
+        .await
+    }
+
+    /// A message pending again, due now.
+    pub async fn retry_webhook_message(
+        &self,
+        id: &str,
+        message: &str,
+        actor: &Actor,
+    ) -> Result<MessageRecord, AppError> {
+        self.bounded(async {
+            let script = &self.scripts.webhook_retry;
+            let invocation = script.call_in(
+                &Scope::webhook(id),
+                WebhookRetryArgs {
+                    message_id: message.to_owned(),
+                    actor: actor.user.clone(),
+                    role: actor.role.into(),
+                },
+            )?;
+            Ok(self.run_script(script.name, &invocation).await??)
+        })
+        .await
+    }
+
+    /// `EVENT_NOT_FOUND` unless the event exists.
+    pub async fn require_event(&self, event: &EventId) -> Result<(), AppError> {
+        self.bounded(async { require_event(&mut self.conn().await?, event).await })
+            .await
+    }
+
+    /// Every event id (the outboxes to look at).
+    pub async fn event_ids(&self) -> Result<Vec<EventId>, AppError> {
+        self.bounded(async { event_index(&mut self.conn().await?, EVENTS_INDEX.to_owned()).await })
+            .await
+    }
+
+    /// Up to `count` outbox entries of `event` for `consumer` to fan out.
+    pub async fn outbox_read(
+        &self,
+        event: &EventId,
+        consumer: &str,
+        count: usize,
+        claim_idle_ms: u64,
+    ) -> Result<Vec<OutboxEntry>, AppError> {
+        self.bounded(async {
+            let script = &self.scripts.outbox_read;
+            let invocation = script.call_in(
+                &Scope::event(event),
+                OutboxReadArgs {
+                    consumer: consumer.to_owned(),
+                    count: count.to_string(),
+                    claim_idle_ms: claim_idle_ms.to_string(),
+                },
+            )?;
+            Ok(self.run_script(script.name, &invocation).await??)
+        })
+        .await
+    }
+
+    /// Outbox entries fanned out: acknowledged, and the outbox trimmed behind them.
+    pub async fn outbox_ack(&self, event: &EventId, ids: &[String]) -> Result<(), AppError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.bounded(async {
+            let script = &self.scripts.outbox_ack;
+            let invocation = script.call_in(
+                &Scope::event(event),
+                OutboxAckArgs {
+                    ids: serde_json::to_string(ids)
+                        .map_err(|e| AppError::Internal(format!("outbox ids: {e}")))?,
+                },
+            )?;
+            let _: serde_json::Value = self.run_script(script.name, &invocation).await??;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Queues `message` for endpoint `id`, once; false when it was there already, or the
+    /// endpoint is gone, disabled or younger than the message.
+    pub async fn enqueue_webhook_message(
+        &self,
+        id: &str,
+        message: &MessageRecord,
+    ) -> Result<bool, AppError> {
+        #[derive(Deserialize)]
+        struct Queued {
+            queued: bool,
+        }
+        self.bounded(async {
+            let script = &self.scripts.webhook_enqueue;
+            let invocation = script.call_in(
+                &Scope::webhook(id),
+                WebhookEnqueueArgs {
+                    message_id: message.id.clone(),
+                    record: serde_json::to_string(message)
+                        .map_err(|e| AppError::Internal(format!("message record: {e}")))?,
+                    created_at: message.created_at.to_string(),
+                },
+            )?;
+            let queued: Queued = self.run_script(script.name, &invocation).await??;
+            Ok(queued.queued)
+        })
+        .await
+    }
+
+    /// Leases up to `max` due messages of endpoint `id` for `lease_ms`.
+    pub async fn take_webhook_messages(
+        &self,
+        id: &str,
+        max: usize,
+        lease_ms: u64,
+        retention_ms: u64,
+    ) -> Result<Taken, AppError> {
+        self.bounded(async {
+            let script = &self.scripts.webhook_take;
+            let invocation = script.call_in(
+                &Scope::webhook(id),
+                WebhookTakeArgs {
+                    max: max.to_string(),
+                    lease_ms: lease_ms.to_string(),
+                    retention_ms: retention_ms.to_string(),
+                },
+            )?;
+            Ok(self.run_script(script.name, &invocation).await??)
+        })
+        .await
+    }
+
+    /// Records what one attempt of `message` to endpoint `id` got.
+    pub async fn settle_webhook_message(
+        &self,
+        id: &str,
+        message: &str,
+        outcome: &Outcome,
+        policy: &Policy,
+    ) -> Result<(), AppError> {
+        let (name, status, error, retry_after_ms) = match outcome {
+            Outcome::Delivered { status } => ("delivered", Some(*status), String::new(), 0),
+            Outcome::Gone => ("gone", Some(410), "410 Gone".to_owned(), 0),
+            Outcome::Failed {
+                status,
+                error,
+                retry_after_ms,
+            } => ("failed", *status, error.clone(), *retry_after_ms),
+        };
+        self.bounded(async {
+            let script = &self.scripts.webhook_settle;
+            let invocation = script.call_in(
+                &Scope::webhook(id),
+                WebhookSettleArgs {
+                    message_id: message.to_owned(),
+                    outcome: name.to_owned(),
+                    response_status: status.map(|s| s.to_string()).unwrap_or_default(),
+                    error: error.chars().take(300).collect(),
+                    retry_after_ms: retry_after_ms.to_string(),
+                    schedule: policy
+                        .schedule_ms
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    disable_after_ms: policy.disable_after_ms.to_string(),
+                },
+            )?;
+            let _: serde_json::Value = self.run_script(script.name, &invocation).await??;
+            Ok(())
+        })
+        .await
+    }
+}

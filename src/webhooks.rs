@@ -1,0 +1,339 @@
+//! Webhook delivery, on every replica (no leader; docs/webhooks.md).
+//!
+//! A business change writes its message to its event's outbox in the script that makes it
+//! (`emit` in lua/lib.lua). Each replica then, in one loop:
+//! 1. **fans out**: reads outbox entries as consumer `<INSTANCE_ID>` of the stream's group
+//!    `webhooks` (`outbox_read`: entries another replica read and did not acknowledge within
+//!    WEBHOOK_CLAIM_IDLE_MS first, by XAUTOCLAIM), queues each for every endpoint that wants it
+//!    (`webhook_enqueue`, once per message and endpoint, in the endpoint's slot), then
+//!    acknowledges and trims (`outbox_ack`). It finds the outboxes through the event index
+//!    (`bo:events`), never by scanning keys: every event's, each WEBHOOK_POLL_MS.
+//! 2. **delivers**: leases each endpoint's due messages (`webhook_take`, on Redis's clock; a
+//!    lease not settled within WEBHOOK_CLAIM_IDLE_MS, because its replica died, makes the
+//!    message due again), POSTs each signed by Standard Webhooks v1, and records the outcome
+//!    (`webhook_settle`: delivered, retried on the schedule, failed, or the endpoint disabled).
+//!
+//! So a message is delivered at least once whatever replica dies when: every step before the
+//! one that records it done is repeated by another replica.
+
+use crate::config::WebhookSettings;
+use crate::domain::ids::EventId;
+use crate::domain::time::now_ms;
+use crate::domain::webhook::{self, EndpointRecord, MessageRecord, MessageStatus};
+use crate::store::Store;
+use crate::store::webhooks::{OutboxEntry, Outcome, Policy};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// Outbox entries read per call.
+const READ_BATCH: usize = 100;
+
+/// The most a `Retry-After` may push an attempt back.
+const MAX_RETRY_AFTER_MS: u64 = 24 * 3600 * 1000;
+
+struct Delivery {
+    store: Store,
+    settings: WebhookSettings,
+    consumer: String,
+    client: reqwest::Client,
+    permits: Arc<Semaphore>,
+    policy: Policy,
+}
+
+/// Starts this replica's delivery loop and its notice listener; both end with `stop`.
+pub fn spawn(store: Store, settings: WebhookSettings, consumer: String, stop: CancellationToken) {
+    let client = match client(&settings) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!("webhooks are off: cannot build the HTTP client: {e}");
+            return;
+        }
+    };
+    let delivery = Arc::new(Delivery {
+        policy: Policy {
+            schedule_ms: settings.retry_schedule_ms.clone(),
+            disable_after_ms: settings.disable_after_s.saturating_mul(1000),
+        },
+        permits: Arc::new(Semaphore::new(
+            usize::try_from(settings.concurrency).unwrap_or(32),
+        )),
+        store,
+        settings,
+        consumer,
+        client,
+    });
+    tokio::spawn(delivery.run(stop));
+}
+
+/// The HTTP client: no redirects followed, a timeout per attempt, and (unless
+/// WEBHOOK_ALLOW_PRIVATE) a resolver that drops private addresses, so a host name cannot
+/// lead a delivery into the service's own network.
+fn client(settings: &WebhookSettings) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_millis(settings.timeout_ms))
+        .connect_timeout(Duration::from_millis(settings.timeout_ms.min(5_000)))
+        .user_agent(concat!("boxoffice-webhooks/", env!("CARGO_PKG_VERSION")));
+    if !settings.allow_private {
+        builder = builder.dns_resolver(Arc::new(PublicOnly));
+    }
+    builder.build()
+}
+
+/// Resolves a host name to its public addresses only.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|a| !webhook::is_private(a.ip()))
+                .collect();
+            if addresses.is_empty() {
+                return Err(format!(
+                    "{} has no public address (WEBHOOK_ALLOW_PRIVATE is off)",
+                    name.as_str()
+                )
+                .into());
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+impl Delivery {
+    async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let poll = Duration::from_millis(self.settings.poll_ms);
+        let mut next_sweep = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep_until(next_sweep) => {}
+            }
+            next_sweep = tokio::time::Instant::now() + poll;
+            if let Err(e) = self.round().await {
+                tracing::debug!(error = %e, "webhooks: round failed; trying again");
+            }
+        }
+    }
+
+    /// One round: fan out every event's new outbox entries, then deliver what is due.
+    async fn round(&self) -> Result<(), crate::error::AppError> {
+        let endpoints = self.store.webhooks().await?;
+        let events = self.store.event_ids().await?;
+        for event in &events {
+            self.fan_out(event, &endpoints).await?;
+        }
+        for endpoint in &endpoints {
+            if endpoint.disabled.is_none() {
+                self.deliver(&endpoint.id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every outbox entry of `event` not fanned out yet, queued for the endpoints that want it.
+    async fn fan_out(
+        &self,
+        event: &EventId,
+        endpoints: &[EndpointRecord],
+    ) -> Result<(), crate::error::AppError> {
+        loop {
+            let entries = self
+                .store
+                .outbox_read(
+                    event,
+                    &self.consumer,
+                    READ_BATCH,
+                    self.settings.claim_idle_ms,
+                )
+                .await?;
+            let mut done = Vec::with_capacity(entries.len());
+            for entry in &entries {
+                self.fan_out_entry(event, entry, endpoints).await?;
+                done.push(entry.id.clone());
+            }
+            self.store.outbox_ack(event, &done).await?;
+            if entries.len() < READ_BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn fan_out_entry(
+        &self,
+        event: &EventId,
+        entry: &OutboxEntry,
+        endpoints: &[EndpointRecord],
+    ) -> Result<(), crate::error::AppError> {
+        let (Some(kind), Some(data)) = (&entry.kind, &entry.data) else {
+            return Ok(());
+        };
+        let event = event.as_str();
+        let wanted: Vec<&EndpointRecord> =
+            endpoints.iter().filter(|e| e.wants(kind, event)).collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let created_at = webhook::entry_ms(&entry.id).unwrap_or_else(now_ms);
+        let Some(body) = webhook::message_body(kind, data, created_at) else {
+            tracing::warn!(event, entry = %entry.id, kind, "webhooks: an outbox entry this version cannot show; skipped");
+            return Ok(());
+        };
+        let message = MessageRecord {
+            id: webhook::message_id(event, &entry.id),
+            kind: kind.clone(),
+            event_id: event.to_owned(),
+            body,
+            created_at,
+            status: MessageStatus::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: Some(created_at),
+        };
+        for endpoint in wanted {
+            self.store
+                .enqueue_webhook_message(&endpoint.id, &message)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Leases as many due messages of the endpoint as there are free delivery slots, and
+    /// attempts each in a task of its own.
+    async fn deliver(&self, endpoint: &str) -> Result<(), crate::error::AppError> {
+        let free = self.permits.available_permits();
+        if free == 0 {
+            return Ok(());
+        }
+        let taken = self
+            .store
+            .take_webhook_messages(
+                endpoint,
+                free,
+                self.settings.claim_idle_ms,
+                self.settings.retention_s.saturating_mul(1000),
+            )
+            .await?;
+        let Some(record) = taken.endpoint else {
+            return Ok(());
+        };
+        let record = Arc::new(record);
+        for message in taken.messages {
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                // Leased but no slot: its lease runs out and it is attempted then.
+                break;
+            };
+            let (store, client, policy, record) = (
+                self.store.clone(),
+                self.client.clone(),
+                self.policy.clone(),
+                record.clone(),
+            );
+            let allow_private = self.settings.allow_private;
+            tokio::spawn(async move {
+                let outcome = attempt(&client, &record, &message, allow_private).await;
+                if let Err(e) = store
+                    .settle_webhook_message(&record.id, &message.id, &outcome, &policy)
+                    .await
+                {
+                    tracing::warn!(error = %e, endpoint = %record.id, message = %message.id,
+                        "webhooks: could not record an attempt; it is repeated after its lease");
+                }
+                record_metric(&record.id, &outcome);
+                drop(permit);
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One POST of `message` to the endpoint, signed with every secret that signs now.
+async fn attempt(
+    client: &reqwest::Client,
+    endpoint: &EndpointRecord,
+    message: &MessageRecord,
+    allow_private: bool,
+) -> Outcome {
+    let failed = |error: String| Outcome::Failed {
+        status: None,
+        error,
+        retry_after_ms: 0,
+    };
+    if let Err(e) = webhook::check_url(&endpoint.url, allow_private) {
+        return failed(e);
+    }
+    let now = now_ms();
+    let timestamp = now / 1000;
+    let signature = webhook::signature(
+        endpoint.signing_secrets(now),
+        &message.id,
+        timestamp,
+        message.body.as_bytes(),
+    );
+    let sent = client
+        .post(&endpoint.url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &message.id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(message.body.clone())
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(e) => return failed(error_chain(&e)),
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Outcome::Delivered {
+            status: status.as_u16(),
+        };
+    }
+    if status == reqwest::StatusCode::GONE {
+        return Outcome::Gone;
+    }
+    let retry_after_ms = if matches!(status.as_u16(), 429 | 503) {
+        response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(0, |s| s.saturating_mul(1000).min(MAX_RETRY_AFTER_MS))
+    } else {
+        0
+    };
+    Outcome::Failed {
+        status: Some(status.as_u16()),
+        error: format!("the endpoint answered {status}"),
+        retry_after_ms,
+    }
+}
+
+/// An error with its causes ("error sending request: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn record_metric(endpoint: &str, outcome: &Outcome) {
+    let result = match outcome {
+        Outcome::Delivered { .. } => "delivered",
+        Outcome::Gone => "gone",
+        Outcome::Failed { .. } => "failed",
+    };
+    metrics::counter!(
+        "boxoffice_webhook_attempts_total",
+        "endpoint" => endpoint.to_owned(),
+        "result" => result
+    )
+    .increment(1);
+}
