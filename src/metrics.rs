@@ -18,6 +18,7 @@
 //! | `boxoffice_store_unavailable_total` | | 503 STORE_UNAVAILABLE answers |
 //! | `boxoffice_redis_script_duration_seconds` | `script` | one EVALSHA, round trip |
 //! | `boxoffice_redis_script_errors_total` | `script` | scripts that failed in Redis or on the way |
+//! | `boxoffice_webhook_attempts_total` | `endpoint`, `result` | webhook delivery attempts: `delivered`, `failed`, `gone` |
 
 use axum::Router;
 use axum::extract::MatchedPath;
@@ -60,6 +61,10 @@ pub const METRICS: &[(&str, &str)] = &[
     (
         "boxoffice_redis_script_errors_total",
         "Script calls that failed in Redis or on the way, by script",
+    ),
+    (
+        "boxoffice_webhook_attempts_total",
+        "Webhook delivery attempts by endpoint and result (delivered, failed, gone)",
     ),
 ];
 
