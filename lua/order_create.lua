@@ -53,6 +53,7 @@ if not redis.call('SET', K.order, document, 'NX') then
   return refuse('ID_COLLISION')
 end
 redis.call('ZADD', K.orders, 0, A.order_id)
+redis.call('ZADD', K.orders_due, deadline, A.order_id)
 redis.call('ZADD', K.user_orders, 0, A.order_id)
 hold.status = 'ordered'
 hold.orderId = A.order_id

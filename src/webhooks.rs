@@ -125,6 +125,8 @@ impl Delivery {
         let endpoints = self.store.webhooks().await?;
         let events = self.store.event_ids().await?;
         for event in &events {
+            // Orders past their deadline first: their `order.expired` goes out in this round.
+            while self.store.expire_orders(event, READ_BATCH).await? == READ_BATCH as u64 {}
             self.fan_out(event, &endpoints).await?;
         }
         for endpoint in &endpoints {

@@ -46,6 +46,7 @@
 //! | `bo:{<slot tag>}:booking:<id>` | string | the booking document (JSON) |
 //! | `bo:{<slot tag>}:order:<id>` | string | the order document (JSON); its id carries the event's slot as a booking id does |
 //! | `bo:{<slot tag>}:order:<id>:payments` | hash | `<provider>:<reference>` -> what that payment did (each applied once) |
+//! | `bo:{E}:orders-due` | zset | order id -> payment deadline (ms), while it may still be open; `orders_expire` writes it expired after |
 //! | `bo:{E}:orders` | zset | order ids of the event (score 0: ordered by id = by time) |
 //! | `bo:{E}:user:<U>:orders` | zset | order ids of user `U` in the event |
 //! | `bo:webhooks` | zset | every webhook endpoint id (score 0) |
@@ -103,6 +104,11 @@ pub fn booking(id: &BookingId) -> String {
 /// id at run time (an order's); the key stays in the slot.
 pub fn booking_prefix(slot: u16) -> String {
     format!("bo:{{{}}}:booking:", slot_tag(slot))
+}
+
+/// The prefix of the order keys of the event in `slot` (see [`booking_prefix`]).
+pub fn order_prefix(slot: u16) -> String {
+    format!("bo:{{{}}}:order:", slot_tag(slot))
 }
 
 pub fn order(id: &OrderId) -> String {
@@ -291,6 +297,8 @@ impl ScopeKeys<'_> {
             "holds" => e.holds(),
             "booking" => booking(scope.booking?),
             "booking_prefix" => booking_prefix(event_slot(scope.event?)),
+            "order_prefix" => order_prefix(event_slot(scope.event?)),
+            "orders_due" => e.orders_due(),
             "order" => order(scope.order?),
             "payments" => order_payments(scope.order?),
             "orders" => e.orders(),
@@ -357,6 +365,10 @@ impl EventKeys {
     /// The event's version: bumped by every script that changes what its reads show.
     pub fn version(&self) -> String {
         self.key("version")
+    }
+    /// Open orders by payment deadline (ms), until `orders_expire` writes them expired.
+    pub fn orders_due(&self) -> String {
+        self.key("orders-due")
     }
     /// The event's outbox: one entry per business change, for webhooks (`emit` in lua/lib.lua).
     pub fn outbox(&self) -> String {

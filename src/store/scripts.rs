@@ -301,7 +301,8 @@ scripts! {
     /// A live hold becomes an order waiting for payment.
     order_create: OrderCreateKeys [hold, sections, seat_positions, booked_seats, seat_lock_prefix,
                                    lock_index, user_locks, held_seats, holds, user_held, checkouts,
-                                   order, orders, user_orders, version, changes, outbox] [idempotency],
+                                   order, orders, user_orders, version, changes, outbox, orders_due]
+                                  [idempotency],
                   OrderCreateArgs [user, order_id, event_id, payment_ttl_ms] [fingerprint, ttl_ms];
     /// A payment for an order, applied once per provider reference.
     order_pay: OrderPayKeys [order, payments, sections, seat_positions, booked_seats,
@@ -334,6 +335,9 @@ scripts! {
                                        schedule, disable_after_ms] [];
     webhook_retry: WebhookRetryKeys [endpoint, messages, due, done] [],
                    WebhookRetryArgs [message_id, actor, role] [];
+    /// Orders past their payment deadline written `expired`, each with its `order.expired`.
+    orders_expire: OrdersExpireKeys [orders_due, order_prefix, outbox] [],
+                   OrdersExpireArgs [max] [];
     /// Fan-out: an event's outbox entries not fanned out yet (or abandoned by a dead replica).
     outbox_read: OutboxReadKeys [outbox] [],
                  OutboxReadArgs [consumer, count, claim_idle_ms] [];

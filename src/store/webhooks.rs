@@ -7,8 +7,8 @@
 use super::bookings::{event_index, require_event};
 use super::keys::{EVENTS_INDEX, Scope, WEBHOOKS_INDEX};
 use super::scripts::{
-    OutboxAckArgs, OutboxReadArgs, WebhookCreateArgs, WebhookDeleteArgs, WebhookEnqueueArgs,
-    WebhookRetryArgs, WebhookRotateArgs, WebhookSettleArgs, WebhookTakeArgs,
+    OrdersExpireArgs, OutboxAckArgs, OutboxReadArgs, WebhookCreateArgs, WebhookDeleteArgs,
+    WebhookEnqueueArgs, WebhookRetryArgs, WebhookRotateArgs, WebhookSettleArgs, WebhookTakeArgs,
 };
 use super::{Store, parse_document};
 use crate::domain::ids::EventId;
@@ -220,6 +220,27 @@ impl Store {
     pub async fn event_ids(&self) -> Result<Vec<EventId>, AppError> {
         self.bounded(async { event_index(&mut self.conn().await?, EVENTS_INDEX.to_owned()).await })
             .await
+    }
+
+    /// Writes `expired` on the event's orders past their deadline (at most `max`), each with
+    /// its `order.expired` message; returns how many.
+    pub async fn expire_orders(&self, event: &EventId, max: usize) -> Result<u64, AppError> {
+        #[derive(Deserialize)]
+        struct Expired {
+            expired: u64,
+        }
+        self.bounded(async {
+            let script = &self.scripts.orders_expire;
+            let invocation = script.call_in(
+                &Scope::event(event),
+                OrdersExpireArgs {
+                    max: max.to_string(),
+                },
+            )?;
+            let done: Expired = self.run_script(script.name, &invocation).await??;
+            Ok(done.expired)
+        })
+        .await
     }
 
     /// Up to `count` outbox entries of `event` for `consumer` to fan out.

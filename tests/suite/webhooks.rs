@@ -442,3 +442,65 @@ async fn endpoints_are_checked_and_kept_to_whoever_manages_them() {
         .await
         .assert_error(404, "WEBHOOK_NOT_FOUND");
 }
+
+both!(
+    /// An order nobody pays is written `expired` once its deadline passes on Redis's clock,
+    /// and told as `order.expired` (after its `order.created`), with the order as the API
+    /// shows it.
+    async fn an_unpaid_order_is_told_expired_after_its_deadline(backend) {
+        let mut settings = backend.settings();
+        settings.webhooks.allow_private = true;
+        settings.webhooks.poll_ms = 50;
+        settings.order_payment_ttl_ms = 300;
+        let app = TestApp::spawn_with(settings).await;
+        let receiver = Receiver::start().await;
+        let created = app
+            .post(
+                "/events",
+                json!({ "name": "Paid", "payment": "required", "currency": "EUR",
+                        "sections": [{ "name": "Floor", "price": 10, "capacity": 5 }] }),
+            )
+            .await;
+        created.assert_status(201);
+        let event = created.body["id"].as_str().expect("event").to_owned();
+        let (_, secret) = register(
+            &app,
+            &receiver.url,
+            json!(["order.created", "order.expired"]),
+            &event,
+        )
+        .await;
+        let hold = app
+            .post(
+                &format!("/events/{event}/holds"),
+                json!({ "sectionId": "s1", "qty": 2, "userId": "alice" }),
+            )
+            .await;
+        hold.assert_status(201);
+        let hold = hold.body["id"].as_str().expect("hold");
+        let order = app
+            .post(&format!("/events/{event}/holds/{hold}/order"), json!({ "userId": "alice" }))
+            .await;
+        order.assert_status(201);
+        let order = order.body["id"].as_str().expect("order").to_owned();
+
+        let got = wait_for_messages(&receiver, 2).await;
+        let by_kind: BTreeMap<String, Value> = got
+            .values()
+            .inspect(|m| assert!(signed_with(m, &secret), "{m:?}"))
+            .map(|m| {
+                let body = m.json();
+                (body["type"].as_str().expect("type").to_owned(), body["data"].clone())
+            })
+            .collect();
+        assert_eq!(by_kind["order.created"]["status"], "pending_payment");
+        let expired = &by_kind["order.expired"];
+        assert_eq!(expired["id"], order.as_str());
+        assert_eq!(expired["status"], "expired");
+        assert_eq!(expired["amount"].to_string(), "20.00", "{expired}");
+        // What the store holds: the order written expired, and its tickets back on sale.
+        assert_eq!(app.get(&format!("/orders/{order}")).await.body["status"], "expired");
+        let shown = app.get(&format!("/events/{event}")).await;
+        assert_eq!(shown.body["sections"][0]["remaining"], 5, "{}", shown.text);
+    }
+);
