@@ -30,6 +30,10 @@ use tokio_util::sync::CancellationToken;
 /// Outbox entries read per call.
 const READ_BATCH: usize = 100;
 
+/// While no endpoint exists, how much of an outbox is kept (ms): an endpoint registered in
+/// the meantime, whose round has not seen it yet, loses nothing younger than this.
+const UNREAD_KEPT_MS: u64 = 60_000;
+
 /// The most a `Retry-After` may push an attempt back.
 const MAX_RETRY_AFTER_MS: u64 = 24 * 3600 * 1000;
 
@@ -127,7 +131,12 @@ impl Delivery {
         for event in &events {
             // Orders past their deadline first: their `order.expired` goes out in this round.
             while self.store.expire_orders(event, READ_BATCH).await? == READ_BATCH as u64 {}
-            self.fan_out(event, &endpoints).await?;
+            if endpoints.is_empty() {
+                // Nobody to tell: the outbox is only kept short.
+                self.store.outbox_trim(event, UNREAD_KEPT_MS).await?;
+            } else {
+                self.fan_out(event, &endpoints).await?;
+            }
         }
         for endpoint in &endpoints {
             if endpoint.disabled.is_none() {

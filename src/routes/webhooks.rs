@@ -47,7 +47,11 @@ crate::error_responses!(RetryErrors: Unauthenticated, Forbidden, WebhookNotFound
 pub struct CreateBody {
     /// Where messages are POSTed: `http` or `https`; never a private, loopback or link-local
     /// address (unless WEBHOOK_ALLOW_PRIVATE); redirects are not followed.
-    #[schema(example = "https://example.com/boxoffice-hook", max_length = 2048)]
+    #[schema(
+        example = "https://example.com/boxoffice-hook",
+        max_length = 2048,
+        pattern = "^https?://[^/?#@\\s]+"
+    )]
     url: String,
     /// Message types to send (`booking.created`, `booking.cancelled`, `order.created`,
     /// `order.paid`, `order.expired`, `order.cancelled`, `order.refund_required`,

@@ -341,6 +341,9 @@ scripts! {
     /// Fan-out: an event's outbox entries not fanned out yet (or abandoned by a dead replica).
     outbox_read: OutboxReadKeys [outbox] [],
                  OutboxReadArgs [consumer, count, claim_idle_ms] [];
+    /// Without endpoints: an event's outbox trimmed to its last moments.
+    outbox_trim: OutboxTrimKeys [outbox] [],
+                 OutboxTrimArgs [keep_ms] [];
     /// Fan-out: entries done, and the outbox trimmed behind them.
     outbox_ack: OutboxAckKeys [outbox] [],
                 OutboxAckArgs [ids] [];

@@ -7,8 +7,9 @@
 use super::bookings::{event_index, require_event};
 use super::keys::{EVENTS_INDEX, Scope, WEBHOOKS_INDEX};
 use super::scripts::{
-    OrdersExpireArgs, OutboxAckArgs, OutboxReadArgs, WebhookCreateArgs, WebhookDeleteArgs,
-    WebhookEnqueueArgs, WebhookRetryArgs, WebhookRotateArgs, WebhookSettleArgs, WebhookTakeArgs,
+    OrdersExpireArgs, OutboxAckArgs, OutboxReadArgs, OutboxTrimArgs, WebhookCreateArgs,
+    WebhookDeleteArgs, WebhookEnqueueArgs, WebhookRetryArgs, WebhookRotateArgs, WebhookSettleArgs,
+    WebhookTakeArgs,
 };
 use super::{Store, parse_document};
 use crate::domain::ids::EventId;
@@ -262,6 +263,22 @@ impl Store {
                 },
             )?;
             Ok(self.run_script(script.name, &invocation).await??)
+        })
+        .await
+    }
+
+    /// Drops the event's outbox entries older than `keep_ms` (while no endpoint exists).
+    pub async fn outbox_trim(&self, event: &EventId, keep_ms: u64) -> Result<(), AppError> {
+        self.bounded(async {
+            let script = &self.scripts.outbox_trim;
+            let invocation = script.call_in(
+                &Scope::event(event),
+                OutboxTrimArgs {
+                    keep_ms: keep_ms.to_string(),
+                },
+            )?;
+            let _: serde_json::Value = self.run_script(script.name, &invocation).await??;
+            Ok(())
         })
         .await
     }
