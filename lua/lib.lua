@@ -107,12 +107,8 @@ end
 -- `booking.created`) and `data` (the document as stored). Replicas fan each entry out to the
 -- endpoints that want it and trim what every endpoint has. Not under pcall: a change whose
 -- message cannot be written must not happen (XADD * fails only on a wrong type or OOM).
-local OUTBOX_CHANNEL = 'bo:outbox'
-
 local function emit(outbox_key, type, data)
   redis.call('XADD', outbox_key, '*', 'type', type, 'data', data)
-  -- A hint for the replicas' fan-out (they also sweep every outbox now and then).
-  redis.pcall('PUBLISH', OUTBOX_CHANNEL, string.match(outbox_key, '{(.-)}'))
 end
 
 -- `event.sold_out` when a change took a section's remaining to 0.

@@ -139,8 +139,12 @@ both!(
                 ("event.sold_out".to_owned(), 1),
             ])
         );
+        // The receiver answered; the replica records each answer after it.
+        eventually("five messages recorded delivered", || async {
+            messages(&app, &endpoint, "delivered").await.len() == 5
+        })
+        .await;
         let delivered = messages(&app, &endpoint, "delivered").await;
-        assert_eq!(delivered.len(), 5, "{delivered:?}");
         for message in &delivered {
             assert!(got.contains_key(message["id"].as_str().expect("id")), "{message}");
             assert_eq!(message["attempts"][0]["responseStatus"], 200, "{message}");
@@ -255,7 +259,10 @@ async fn retry_after_is_honoured_and_410_disables_the_endpoint() {
         .expect("messages")
         .len();
     assert_eq!(kept, 1, "the disabled endpoint got nothing new");
-    assert_eq!(messages(&app, &other, "delivered").await.len(), 1);
+    eventually("the witness's message recorded delivered", || async {
+        messages(&app, &other, "delivered").await.len() == 1
+    })
+    .await;
 }
 
 /// After a rotation both secrets sign every message (two `v1,` signatures); the old one
