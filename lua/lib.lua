@@ -128,9 +128,18 @@ local function may_manage(organizers_key, actor, role)
   return role == 'organizer' and redis.call('SISMEMBER', organizers_key, actor) == 1
 end
 
--- A webhook endpoint is managed by its creator and by admins (everyone in AUTH_MODE=open).
-local function may_manage_endpoint(endpoint, actor, role)
-  return role == 'admin' or role == 'open' or endpoint.createdBy == actor
+-- A webhook endpoint, decoded, when it exists and `actor` manages it (its creator, admins, and
+-- everyone in AUTH_MODE=open); else nil and the refusal WEBHOOK_NOT_FOUND (to anyone else it
+-- does not exist).
+local function managed_endpoint(endpoint_key, actor, role)
+  local endpoint, missing = stored_document(endpoint_key, 'WEBHOOK_NOT_FOUND')
+  if missing then
+    return nil, missing
+  end
+  if role == 'admin' or role == 'open' or endpoint.createdBy == actor then
+    return endpoint, nil
+  end
+  return nil, refuse('WEBHOOK_NOT_FOUND')
 end
 
 -- Idempotency. A request carrying an Idempotency-Key passes the record key and a fingerprint

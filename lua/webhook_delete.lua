@@ -1,10 +1,7 @@
 -- DELETE /webhooks/{id}: the endpoint and every message kept for it; by its creator or an admin.
-local endpoint, missing = stored_document(K.endpoint, 'WEBHOOK_NOT_FOUND')
-if missing then
-  return missing
-end
-if not may_manage_endpoint(endpoint, A.actor, A.role) then
-  return refuse('WEBHOOK_NOT_FOUND')
+local endpoint, refused = managed_endpoint(K.endpoint, A.actor, A.role)
+if refused then
+  return refused
 end
 redis.call('DEL', K.endpoint, K.messages, K.due, K.done)
 return reply(endpoint)

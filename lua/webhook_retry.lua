@@ -1,12 +1,9 @@
 -- POST /webhooks/{id}/messages/{messageId}/retry: the message is pending again and due now
 -- (its attempts so far are kept; the schedule goes on from them). An endpoint disabled is
 -- enabled again by it: whoever asks means the endpoint is back.
-local endpoint, missing = stored_document(K.endpoint, 'WEBHOOK_NOT_FOUND')
-if missing then
-  return missing
-end
-if not may_manage_endpoint(endpoint, A.actor, A.role) then
-  return refuse('WEBHOOK_NOT_FOUND')
+local endpoint, refused = managed_endpoint(K.endpoint, A.actor, A.role)
+if refused then
+  return refused
 end
 local raw = redis.call('HGET', K.messages, A.message_id)
 if not raw then

@@ -1,12 +1,9 @@
 -- POST /webhooks/{id}/rotate-secret: a new secret signs from now on; the one it replaces signs
 -- beside it for A.overlap_ms more (several signatures per message, as Standard Webhooks
 -- allows), secrets already rotated out keep their end.
-local endpoint, missing = stored_document(K.endpoint, 'WEBHOOK_NOT_FOUND')
-if missing then
-  return missing
-end
-if not may_manage_endpoint(endpoint, A.actor, A.role) then
-  return refuse('WEBHOOK_NOT_FOUND')
+local endpoint, refused = managed_endpoint(K.endpoint, A.actor, A.role)
+if refused then
+  return refused
 end
 local now = now_ms()
 local secrets = { { secret = A.secret } }

@@ -134,18 +134,32 @@ impl std::fmt::Debug for AuthSettings {
     }
 }
 
+/// A secret given as a setting, else the trimmed content of the file the setting `file_setting`
+/// names (a Docker secret), else none.
+fn given_or_file(
+    given: Option<&String>,
+    file: Option<&std::path::Path>,
+    file_setting: &str,
+) -> Result<Option<String>, String> {
+    if let Some(given) = given {
+        return Ok(Some(given.clone()));
+    }
+    file.map(|path| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| format!("{file_setting} {}: {e}", path.display()))
+    })
+    .transpose()
+}
+
 impl AuthSettings {
     /// The HS256 secret, from AUTH_JWT_SECRET or the file AUTH_JWT_SECRET_FILE names.
     pub fn secret(&self) -> Result<Option<String>, String> {
-        if let Some(secret) = &self.secret {
-            return Ok(Some(secret.clone()));
-        }
-        match &self.secret_file {
-            Some(path) => std::fs::read_to_string(path)
-                .map(|s| Some(s.trim().to_owned()))
-                .map_err(|e| format!("AUTH_JWT_SECRET_FILE {}: {e}", path.display())),
-            None => Ok(None),
-        }
+        given_or_file(
+            self.secret.as_ref(),
+            self.secret_file.as_deref(),
+            "AUTH_JWT_SECRET_FILE",
+        )
     }
 }
 
@@ -364,7 +378,7 @@ pub struct WebhookSettings {
     /// first attempt's. Default: Standard Webhooks' schedule (now, 5 s, 5 min, 30 min, 2 h,
     /// 5 h, 10 h, 10 h).
     #[arg(
-        long = "webhook-retry-schedule-ms",
+        long,
         env = "WEBHOOK_RETRY_SCHEDULE_MS",
         value_delimiter = ',',
         default_value = "0,5000,300000,1800000,7200000,18000000,36000000,36000000"
@@ -372,60 +386,37 @@ pub struct WebhookSettings {
     pub retry_schedule_ms: Vec<u64>,
 
     /// After a secret is rotated, how long the old one still signs beside the new (seconds).
-    #[arg(
-        long = "webhook-secret-overlap-s",
-        env = "WEBHOOK_SECRET_OVERLAP_S",
-        default_value_t = 86_400
-    )]
+    #[arg(long, env = "WEBHOOK_SECRET_OVERLAP_S", default_value_t = 86_400)]
     pub secret_overlap_s: u64,
 
     /// An endpoint that has failed every attempt for this long is disabled (seconds).
-    #[arg(
-        long = "webhook-disable-after-s",
-        env = "WEBHOOK_DISABLE_AFTER_S",
-        default_value_t = 432_000
-    )]
+    #[arg(long, env = "WEBHOOK_DISABLE_AFTER_S", default_value_t = 432_000)]
     pub disable_after_s: u64,
 
     /// A message taken for delivery by a replica that then says nothing (it died) is taken
     /// by another after this long (ms; above WEBHOOK_TIMEOUT_MS).
-    #[arg(
-        long = "webhook-claim-idle-ms",
-        env = "WEBHOOK_CLAIM_IDLE_MS",
-        default_value_t = 60_000
-    )]
+    #[arg(long, env = "WEBHOOK_CLAIM_IDLE_MS", default_value_t = 60_000)]
     pub claim_idle_ms: u64,
 
     /// How long a message is kept after its last attempt (seconds).
-    #[arg(
-        long = "webhook-retention-s",
-        env = "WEBHOOK_RETENTION_S",
-        default_value_t = 604_800
-    )]
+    #[arg(long, env = "WEBHOOK_RETENTION_S", default_value_t = 604_800)]
     pub retention_s: u64,
 
     /// Let endpoints have private, loopback and link-local addresses (tests, compose).
-    #[arg(long = "webhook-allow-private", env = "WEBHOOK_ALLOW_PRIVATE", default_value_t = false,
-          action = clap::ArgAction::Set)]
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_private: bool,
 
     /// Bound on one delivery attempt (ms).
-    #[arg(
-        long = "webhook-timeout-ms",
-        env = "WEBHOOK_TIMEOUT_MS",
-        default_value_t = 15_000
-    )]
+    #[arg(long, env = "WEBHOOK_TIMEOUT_MS", default_value_t = 15_000)]
     pub timeout_ms: u64,
 
     /// How often each replica looks at every event's outbox and every endpoint's due messages
     /// (ms).
-    #[arg(long = "webhook-poll-ms", env = "WEBHOOK_POLL_MS", default_value_t = 250,
-          value_parser = clap::value_parser!(u64).range(10..))]
+    #[arg(long, env = "WEBHOOK_POLL_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..))]
     pub poll_ms: u64,
 
     /// Delivery attempts one replica makes at once.
-    #[arg(long = "webhook-concurrency", env = "WEBHOOK_CONCURRENCY", default_value_t = 32,
-          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub concurrency: u64,
 }
 
@@ -498,15 +489,11 @@ impl std::fmt::Debug for RedisSettings {
 impl RedisSettings {
     /// REDIS_PASSWORD, else the content of REDIS_PASSWORD_FILE (trimmed), else none.
     pub fn password(&self) -> Result<Option<String>, String> {
-        if let Some(password) = &self.password {
-            return Ok(Some(password.clone()));
-        }
-        match &self.password_file {
-            Some(path) => std::fs::read_to_string(path)
-                .map(|s| Some(s.trim().to_owned()))
-                .map_err(|e| format!("REDIS_PASSWORD_FILE {}: {e}", path.display())),
-            None => Ok(None),
-        }
+        given_or_file(
+            self.password.as_ref(),
+            self.password_file.as_deref(),
+            "REDIS_PASSWORD_FILE",
+        )
     }
 
     /// Where the state lives, as logs and answers name it (passwords masked).
