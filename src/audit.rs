@@ -39,7 +39,14 @@ pub struct Report {
     pub cancelled_bookings: usize,
     pub tickets_sold: u64,
     pub violations: Vec<String>,
+    /// Webhook endpoints with messages pending more than [`LATE_MESSAGE_MS`] past their
+    /// schedule: delivery is behind (no replica delivering, or all of them stuck). Reported,
+    /// not a violation: nothing is wrong with the data.
+    pub late_webhook_messages: Vec<String>,
 }
+
+/// A pending webhook message whose attempt is this far behind its due time is reported.
+const LATE_MESSAGE_MS: i64 = 60_000;
 
 impl Report {
     pub fn is_clean(&self) -> bool {
@@ -66,6 +73,9 @@ pub async fn run(args: AuditArgs) -> ExitCode {
                 );
                 for violation in &report.violations {
                     println!("VIOLATION: {violation}");
+                }
+                for late in &report.late_webhook_messages {
+                    println!("LATE: {late}");
                 }
                 if report.is_clean() {
                     println!("OK: every invariant holds");
@@ -121,7 +131,46 @@ pub async fn audit(settings: &RedisSettings) -> Result<Report, AppError> {
             }
         }
     }
+    report.late_webhook_messages = late_webhook_messages(&store, &mut shared).await?;
     Ok(report)
+}
+
+/// Per endpoint with messages whose attempt was due more than [`LATE_MESSAGE_MS`] ago (on
+/// Redis's clock) and that are still pending: how many (up to 1000) and the oldest due time.
+async fn late_webhook_messages(
+    store: &Store,
+    shared: &mut crate::store::RedisConn,
+) -> Result<Vec<String>, AppError> {
+    let (seconds, micros): (i64, i64) = redis::cmd("TIME").query_async(shared).await?;
+    let before = seconds * 1000 + micros / 1000 - LATE_MESSAGE_MS;
+    let mut late = Vec::new();
+    for endpoint in store.webhooks().await? {
+        let due = crate::store::keys::Scope::webhook(&endpoint.id)
+            .keys()
+            .required("due")?;
+        let behind: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(&due)
+            .arg("-inf")
+            .arg(before)
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(1000)
+            .arg("WITHSCORES")
+            .query_async(shared)
+            .await?;
+        if let Some((_, oldest)) = behind.first() {
+            late.push(format!(
+                "webhook endpoint {}: {} message(s) pending more than {} s past their schedule, \
+                 the oldest due at {}",
+                endpoint.id,
+                behind.len(),
+                LATE_MESSAGE_MS / 1000,
+                crate::domain::time::rfc3339(*oldest as i64)
+            ));
+        }
+    }
+    Ok(late)
 }
 
 /// Ids of all `bo:{<id>}:event` keys on one node.

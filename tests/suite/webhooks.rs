@@ -511,3 +511,31 @@ both!(
         assert_eq!(shown.body["sections"][0]["remaining"], 5, "{}", shown.text);
     }
 );
+
+/// `boxoffice audit` reports an endpoint whose messages are pending past their schedule (here:
+/// one due two minutes ago, and no replica running to deliver it), without calling it a
+/// violation of the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_audit_reports_messages_pending_past_their_schedule() {
+    let backend = Backend::single();
+    let app = app(&backend, &[0, 1000]).await;
+    let event = app.create_ga_event(5).await;
+    let (endpoint, _) = register(&app, "https://hooks.example.com/in", json!(["*"]), &event).await;
+    let (code, out) = backend.audit();
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("LATE:"), "{out}");
+    app.stop().await;
+    let due = format!("bo:{{wh:{endpoint}}}:due");
+    let two_minutes_ago = (backend.now_ms() - 120_000).to_string();
+    let added: i64 = backend.query(&["ZADD", &due, &two_minutes_ago, "msg_stuck"]);
+    assert_eq!(added, 1);
+    let (code, out) = backend.audit();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("OK: every invariant holds"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "LATE: webhook endpoint {endpoint}: 1 message(s) pending"
+        )),
+        "{out}"
+    );
+}
