@@ -74,6 +74,13 @@ if seats then
       booked[#booked + 1] = seat
     else
       local holder = redis.call('GET', K.seat_lock_prefix .. seat)
+      if holder and holder ~= user
+          and redis.call('PEXPIRETIME', K.seat_lock_prefix .. seat) <= now then
+        -- Expired at `now` (TIME), which clear_expired_locks already went by, yet still
+        -- visible here: a script sees keys expire on the clock of its start, a little earlier.
+        -- The seat is free; taking it overwrites the lock.
+        holder = nil
+      end
       if holder == user then
         mine = mine + 1
       elseif holder then
