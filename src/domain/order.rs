@@ -160,8 +160,8 @@ fn cents_as_money<S: serde::Serializer>(cents: &i64, serializer: S) -> Result<S:
     Money::from_cents(*cents).serialize(serializer)
 }
 
-/// Lua's cjson writes an empty list as `{}`.
-fn list_or_empty_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+/// Lua's cjson writes an empty list as `{}`: a list field a script rewrote.
+pub(crate) fn list_or_empty_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
 ) -> Result<Vec<T>, D::Error> {
     #[derive(Deserialize)]

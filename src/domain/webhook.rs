@@ -134,7 +134,10 @@ pub struct MessageRecord {
     pub body: String,
     pub created_at: i64,
     pub status: MessageStatus,
-    #[serde(default, deserialize_with = "list")]
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::order::list_or_empty_object"
+    )]
     pub attempts: Vec<Attempt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<i64>,
@@ -205,24 +208,6 @@ impl From<MessageRecord> for MessageView {
             attempts: record.attempts,
         }
     }
-}
-
-/// A list as a script wrote it: Lua's cjson writes an empty list as `{}`.
-fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ListOrEmpty<T> {
-        List(Vec<T>),
-        Empty {},
-    }
-    Ok(match ListOrEmpty::deserialize(deserializer)? {
-        ListOrEmpty::List(items) => items,
-        ListOrEmpty::Empty {} => Vec::new(),
-    })
 }
 
 /// The `webhook-id` of the outbox entry `entry` (`<ms>-<seq>`) of `event`.
