@@ -3,6 +3,8 @@
 -- A.schedule, comma-separated delays in ms, after at least A.retry_after_ms; past the last
 -- one the message has failed). An endpoint failing for A.disable_after_ms is disabled.
 -- Nothing happens for a message that is no longer pending (settled by another replica).
+-- Replies whether it settled the attempt, and the message's status after it (`pending`: a
+-- retry is scheduled).
 local raw = redis.call('HGET', K.messages, A.message_id)
 if not raw then
   return reply_json('{"settled":false}')
@@ -62,4 +64,4 @@ else
   end
 end
 redis.call('HSET', K.messages, A.message_id, cjson.encode(message))
-return reply_json('{"settled":true}')
+return reply_json('{"settled":true,"status":"' .. message.status .. '"}')

@@ -347,8 +347,9 @@ impl App {
         let admissions = admission_secret.map(|secret| Arc::new(Admissions::new(&secret)));
         // Webhook delivery has Redis connections of its own: its background work never waits
         // in line with requests' commands, nor they behind it.
-        let delivery_store =
-            Store::open(&settings.redis).map_err(|e| io::Error::other(e.to_string()))?;
+        let delivery_store = Store::open(&settings.redis)
+            .map_err(|e| io::Error::other(e.to_string()))?
+            .with_written(store.written().clone());
         crate::webhooks::spawn(
             delivery_store,
             settings.webhooks.clone(),

@@ -18,7 +18,9 @@
 //! | `boxoffice_store_unavailable_total` | | 503 STORE_UNAVAILABLE answers |
 //! | `boxoffice_redis_script_duration_seconds` | `script` | one EVALSHA, round trip |
 //! | `boxoffice_redis_script_errors_total` | `script` | scripts that failed in Redis or on the way |
-//! | `boxoffice_webhook_attempts_total` | `endpoint`, `result` | webhook delivery attempts: `delivered`, `failed`, `gone` |
+//! | `boxoffice_webhook_attempts_total` | `endpoint`, `result` | webhook delivery attempts: `delivered`, `retried` (failed, a retry is scheduled), `failed` (failed, no retry left), `gone` (410) |
+//! | `boxoffice_webhook_pending_messages` | `endpoint` | messages not yet delivered nor failed for good |
+//! | `boxoffice_webhook_pending_age_seconds` | `endpoint` | how long the most overdue pending message has been due |
 
 use axum::Router;
 use axum::extract::MatchedPath;
@@ -64,7 +66,15 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "boxoffice_webhook_attempts_total",
-        "Webhook delivery attempts by endpoint and result (delivered, failed, gone)",
+        "Webhook delivery attempts by endpoint and result (delivered, retried, failed for good, gone)",
+    ),
+    (
+        "boxoffice_webhook_pending_messages",
+        "Webhook messages not yet delivered nor failed for good, by endpoint (as of this replica's last look)",
+    ),
+    (
+        "boxoffice_webhook_pending_age_seconds",
+        "How long the endpoint's most overdue pending message has been due (0: none waits), as of this replica's last look",
     ),
 ];
 

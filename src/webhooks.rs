@@ -6,8 +6,10 @@
 //!    `webhooks` (`outbox_read`: entries another replica read and did not acknowledge within
 //!    WEBHOOK_CLAIM_IDLE_MS first, by XAUTOCLAIM), queues each for every endpoint that wants it
 //!    (`webhook_enqueue`, once per message and endpoint, in the endpoint's slot), then
-//!    acknowledges and trims (`outbox_ack`). It finds the outboxes through the event index
-//!    (`bo:events`), never by scanning keys: every event's, each WEBHOOK_POLL_MS.
+//!    acknowledges and trims (`outbox_ack`). The events its own requests just wrote it fans
+//!    out at once (a hint from the store, [`crate::store::webhooks::Written`]); every event's
+//!    outbox, found through the event index (`bo:events`, never by scanning keys), at a sweep
+//!    each WEBHOOK_POLL_MS: that finds other replicas' writes, also of replicas that died.
 //! 2. **delivers**: leases each endpoint's due messages (`webhook_take`, on Redis's clock; a
 //!    lease not settled within WEBHOOK_CLAIM_IDLE_MS, because its replica died, makes the
 //!    message due again), POSTs each signed by Standard Webhooks v1, and records the outcome
@@ -33,6 +35,9 @@ const READ_BATCH: usize = 100;
 /// While no endpoint exists, how much of an outbox is kept (ms): an endpoint registered in
 /// the meantime, whose round has not seen it yet, loses nothing younger than this.
 const UNREAD_KEPT_MS: u64 = 60_000;
+
+/// How long a prompt round waits for more writes to gather after the first.
+const GATHER: Duration = Duration::from_millis(2);
 
 /// How often a replica runs a round while no endpoint exists at all.
 const IDLE_ROUND: Duration = Duration::from_secs(5);
@@ -114,18 +119,41 @@ impl reqwest::dns::Resolve for PublicOnly {
 impl Delivery {
     async fn run(self: Arc<Self>, stop: CancellationToken) {
         let poll = Duration::from_millis(self.settings.poll_ms);
-        let mut next_round = tokio::time::Instant::now();
+        let mut next_sweep = tokio::time::Instant::now();
+        // As of the last sweep: without endpoints, this replica's writes need no prompt round
+        // (until an endpoint is registered through it, which sweeps at once).
+        let mut endpoints_exist = false;
         loop {
-            tokio::select! {
+            let hinted = tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep_until(next_round) => {}
+                () = tokio::time::sleep_until(next_sweep) => false,
+                () = self.store.written().marked() => true,
+            };
+            let added = self.store.written().take_endpoint_added();
+            if hinted && !endpoints_exist && !added {
+                // Writes, but nobody to tell as of the last sweep.
+                continue;
+            }
+            if hinted && !added {
+                // A burst of writes gathers into one round.
+                tokio::time::sleep(GATHER).await;
+                if let Err(e) = self.prompt_round().await {
+                    tracing::debug!(error = %e, "webhooks: prompt round failed; the sweep repeats it");
+                }
+                continue;
             }
             let started = tokio::time::Instant::now();
-            // Without any endpoint a round only trims outboxes and writes expired orders:
+            // Without any endpoint a sweep only trims outboxes and writes expired orders:
             // every IDLE_ROUND is enough, and an idle deployment costs Redis little.
-            next_round = match self.round().await {
-                Ok(0) => started + IDLE_ROUND.max(poll),
-                Ok(_) => started + poll,
+            next_sweep = match self.sweep().await {
+                Ok(0) => {
+                    endpoints_exist = false;
+                    started + IDLE_ROUND.max(poll)
+                }
+                Ok(_) => {
+                    endpoints_exist = true;
+                    started + poll
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "webhooks: round failed; trying again");
                     started + poll
@@ -134,11 +162,13 @@ impl Delivery {
         }
     }
 
-    /// One round: fan out every event's new outbox entries, then deliver what is due.
-    /// Returns how many endpoints there are.
-    async fn round(&self) -> Result<usize, crate::error::AppError> {
+    /// A sweep: fan out every event's new outbox entries, then deliver what is due. Returns
+    /// how many endpoints there are.
+    async fn sweep(&self) -> Result<usize, crate::error::AppError> {
         let endpoints = self.store.webhooks().await?;
         let events = self.store.event_ids().await?;
+        // Every event is looked at: the hints so far are covered.
+        self.store.written().take();
         for event in &events {
             // Orders past their deadline first: their `order.expired` goes out in this round.
             while self.store.expire_orders(event, READ_BATCH).await? == READ_BATCH as u64 {}
@@ -149,12 +179,34 @@ impl Delivery {
                 self.fan_out(event, &endpoints).await?;
             }
         }
-        for endpoint in &endpoints {
+        self.deliver_all(&endpoints).await?;
+        Ok(endpoints.len())
+    }
+
+    /// A round for the events this replica's requests just wrote: their entries fanned out
+    /// and delivered now, not at the next sweep.
+    async fn prompt_round(&self) -> Result<(), crate::error::AppError> {
+        let events = self.store.written().take();
+        let endpoints = self.store.webhooks().await?;
+        if endpoints.is_empty() {
+            return Ok(());
+        }
+        for event in &events {
+            self.fan_out(event, &endpoints).await?;
+        }
+        self.deliver_all(&endpoints).await
+    }
+
+    async fn deliver_all(
+        &self,
+        endpoints: &[EndpointRecord],
+    ) -> Result<(), crate::error::AppError> {
+        for endpoint in endpoints {
             if endpoint.disabled.is_none() {
                 self.deliver(&endpoint.id).await?;
             }
         }
-        Ok(endpoints.len())
+        Ok(())
     }
 
     /// Every outbox entry of `event` not fanned out yet, queued for the endpoints that want it.
@@ -226,10 +278,9 @@ impl Delivery {
     /// Leases as many due messages of the endpoint as there are free delivery slots, and
     /// attempts each in a task of its own.
     async fn deliver(&self, endpoint: &str) -> Result<(), crate::error::AppError> {
+        // With no free slot nothing is leased, but the endpoint's pending figures still are
+        // read: a backlog behind hung attempts is what they are for.
         let free = self.permits.available_permits();
-        if free == 0 {
-            return Ok(());
-        }
         let taken = self
             .store
             .take_webhook_messages(
@@ -242,6 +293,10 @@ impl Delivery {
         let Some(record) = taken.endpoint else {
             return Ok(());
         };
+        metrics::gauge!("boxoffice_webhook_pending_messages", "endpoint" => endpoint.to_owned())
+            .set(taken.pending as f64);
+        metrics::gauge!("boxoffice_webhook_pending_age_seconds", "endpoint" => endpoint.to_owned())
+            .set(taken.overdue_ms as f64 / 1000.0);
         let record = Arc::new(record);
         for message in taken.messages {
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
@@ -257,14 +312,14 @@ impl Delivery {
             let allow_private = self.settings.allow_private;
             tokio::spawn(async move {
                 let outcome = attempt(&client, &record, &message, allow_private).await;
-                if let Err(e) = store
+                let settled = store
                     .settle_webhook_message(&record.id, &message.id, &outcome, &policy)
-                    .await
-                {
+                    .await;
+                if let Err(e) = &settled {
                     tracing::warn!(error = %e, endpoint = %record.id, message = %message.id,
                         "webhooks: could not record an attempt; it is repeated after its lease");
                 }
-                record_metric(&record.id, &outcome);
+                record_metric(&record.id, &outcome, settled.ok().flatten());
                 drop(permit);
             });
         }
@@ -346,11 +401,14 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn record_metric(endpoint: &str, outcome: &Outcome) {
-    let result = match outcome {
-        Outcome::Delivered { .. } => "delivered",
-        Outcome::Gone => "gone",
-        Outcome::Failed { .. } => "failed",
+fn record_metric(endpoint: &str, outcome: &Outcome, after: Option<MessageStatus>) {
+    let result = match (outcome, after) {
+        (Outcome::Delivered { .. }, _) => "delivered",
+        (Outcome::Gone, _) => "gone",
+        // A retry is scheduled.
+        (Outcome::Failed { .. }, Some(MessageStatus::Pending)) => "retried",
+        // The message failed for good (or another replica had settled it).
+        (Outcome::Failed { .. }, _) => "failed",
     };
     metrics::counter!(
         "boxoffice_webhook_attempts_total",

@@ -179,7 +179,9 @@ impl Store {
                     ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
                 },
             )?;
-            Ok(self.run_acked_script(cancel.name, &invocation).await??)
+            let cancelled = self.run_acked_script(cancel.name, &invocation).await??;
+            self.written.mark(&booking.event_id);
+            Ok(cancelled)
         })
         .await
     }

@@ -68,6 +68,8 @@ impl Store {
             },
         )
         .await
+        // A general admission hold that takes a section's last places says so (event.sold_out).
+        .inspect(|_| self.written.mark(event))
     }
 
     /// The caller's live hold. Someone else's, a finished or an expired one: not found.

@@ -89,6 +89,8 @@ pub struct Store {
     target: Arc<str>,
     /// Event documents this replica has read (they never change): see [`version::Documents`].
     documents: Arc<version::Documents>,
+    /// Events whose outbox this replica just wrote, for its webhook delivery loop.
+    written: Arc<webhooks::Written>,
 }
 
 impl Store {
@@ -119,6 +121,7 @@ impl Store {
             limits: Limits::default(),
             target: settings.target().into(),
             documents: Arc::default(),
+            written: Arc::default(),
         })
     }
 
@@ -238,6 +241,7 @@ impl Store {
                 )
             })
             .await
+            .inspect(|_| self.written.mark(event))
         })
         .await
     }

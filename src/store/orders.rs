@@ -95,6 +95,7 @@ impl Store {
                 }
             })
             .await
+            .inspect(|_| self.written.mark(event))
         })
         .await
     }
@@ -150,6 +151,7 @@ impl Store {
                 },
             )
             .await?;
+            self.written.mark(&order.event_id);
             if let Some(made) = outcome.order.booking_id {
                 self.acknowledge(&made).await?;
             }
@@ -178,7 +180,9 @@ impl Store {
                     role: actor.role.to_owned(),
                 },
             )?;
-            Ok(self.run_script::<Order>(script.name, &invocation).await??)
+            let cancelled = self.run_script::<Order>(script.name, &invocation).await??;
+            self.written.mark(&order.event_id);
+            Ok(cancelled)
         })
         .await
     }

@@ -17,9 +17,62 @@ use crate::domain::role::Actor;
 use crate::domain::webhook::{EndpointRecord, MessageRecord, MessageStatus};
 use crate::error::AppError;
 use serde::Deserialize;
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::Notify;
 
 /// At most this many endpoints are listed or delivered to.
 pub const MAX_ENDPOINTS: usize = 1000;
+
+/// The events whose outbox this replica's requests have just written: a hint that lets its
+/// delivery loop fan them out at once instead of at its next sweep of every event. Only a
+/// hint: a change made by another replica, or a hint lost with its replica, is found by a
+/// sweep (every WEBHOOK_POLL_MS) like any other.
+#[derive(Default)]
+pub struct Written {
+    events: Mutex<HashSet<EventId>>,
+    /// An endpoint was registered through this replica since the last sweep.
+    endpoint_added: AtomicBool,
+    notify: Notify,
+}
+
+impl Written {
+    /// `event`'s outbox may have new entries.
+    pub fn mark(&self, event: &EventId) {
+        let fresh = match self.events.lock() {
+            Ok(mut events) => events.insert(event.clone()),
+            Err(_) => return,
+        };
+        if fresh {
+            self.notify.notify_one();
+        }
+    }
+
+    /// An endpoint was registered: a loop that knew of none sweeps now, not in IDLE_ROUND.
+    pub fn endpoint_added(&self) {
+        self.endpoint_added.store(true, Ordering::Relaxed);
+        self.notify.notify_one();
+    }
+
+    /// Whether an endpoint was registered since the last call.
+    pub fn take_endpoint_added(&self) -> bool {
+        self.endpoint_added.swap(false, Ordering::Relaxed)
+    }
+
+    /// The events marked since the last call.
+    pub fn take(&self) -> Vec<EventId> {
+        self.events
+            .lock()
+            .map(|mut events| events.drain().collect())
+            .unwrap_or_default()
+    }
+
+    /// Resolves once an event is marked (at once if one was marked since the last wait).
+    pub async fn marked(&self) {
+        self.notify.notified().await;
+    }
+}
 
 /// One entry of an event's outbox, as `outbox_read` returns it.
 #[derive(Debug, Deserialize)]
@@ -37,6 +90,11 @@ pub struct OutboxEntry {
 pub struct Taken {
     pub endpoint: Option<EndpointRecord>,
     pub messages: Vec<MessageRecord>,
+    /// Messages pending (due now, later, or leased), before this lease.
+    pub pending: u64,
+    /// How long the most overdue pending message has been due (ms; 0 if none is).
+    #[serde(rename = "overdueMs")]
+    pub overdue_ms: u64,
 }
 
 /// The outcome of one delivery attempt.
@@ -62,6 +120,18 @@ pub struct Policy {
 }
 
 impl Store {
+    /// The hints of events written by this store's requests (shared by its clones).
+    pub fn written(&self) -> &std::sync::Arc<Written> {
+        &self.written
+    }
+
+    /// This store, sharing `hints` (so a delivery loop with connections of its own hears of
+    /// the request store's writes).
+    pub fn with_written(mut self, hints: std::sync::Arc<Written>) -> Self {
+        self.written = hints;
+        self
+    }
+
     /// Registers an endpoint: the index first, then the endpoint (a listing skips an id whose
     /// endpoint is missing, so a crash between the two leaves nothing visible).
     pub async fn create_webhook(&self, record: &EndpointRecord) -> Result<(), AppError> {
@@ -78,6 +148,7 @@ impl Store {
             let invocation =
                 script.call_in(&Scope::webhook(&record.id), WebhookCreateArgs { document })?;
             let _: serde_json::Value = self.run_script(script.name, &invocation).await??;
+            self.written.endpoint_added();
             Ok(())
         })
         .await
@@ -354,14 +425,15 @@ impl Store {
         .await
     }
 
-    /// Records what one attempt of `message` to endpoint `id` got.
+    /// Records what one attempt of `message` to endpoint `id` got; returns the message's
+    /// status after it (none if another replica had settled it already).
     pub async fn settle_webhook_message(
         &self,
         id: &str,
         message: &str,
         outcome: &Outcome,
         policy: &Policy,
-    ) -> Result<(), AppError> {
+    ) -> Result<Option<MessageStatus>, AppError> {
         let (name, status, error, retry_after_ms) = match outcome {
             Outcome::Delivered { status } => ("delivered", Some(*status), String::new(), 0),
             Outcome::Gone => ("gone", Some(410), "410 Gone".to_owned(), 0),
@@ -390,9 +462,14 @@ impl Store {
                     disable_after_ms: policy.disable_after_ms.to_string(),
                 },
             )?;
-            let _: serde_json::Value = self.run_script(script.name, &invocation).await??;
-            Ok(())
+            let settled: Settled = self.run_script(script.name, &invocation).await??;
+            Ok(settled.status)
         })
         .await
     }
+}
+
+#[derive(Deserialize)]
+struct Settled {
+    status: Option<MessageStatus>,
 }

@@ -144,3 +144,104 @@ async fn metrics_are_not_served_through_nginx() {
             .contains("boxoffice_http_requests_total")
     );
 }
+
+/// Webhook delivery in figures: an attempt that fails with a retry left is `retried`, one with
+/// none left `failed`, a 2xx `delivered`; an endpoint whose only delivery slot hangs has
+/// messages pending, and the most overdue one's age grows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_attempts_and_pending_age_by_endpoint() {
+    use crate::harness::receiver::Receiver;
+    use serde_json::json;
+    let redis = RedisServer::start();
+    let replica = ServerProcess::spawn(
+        &redis.url(),
+        "api-1",
+        &[
+            ("WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("WEBHOOK_POLL_MS", "50"),
+            // First attempt at once, the second ten minutes later (or when asked for).
+            ("WEBHOOK_RETRY_SCHEDULE_MS", "0,600000"),
+            ("WEBHOOK_CONCURRENCY", "1"),
+        ],
+    );
+    let receiver = Receiver::start().await;
+    receiver.answer(500, None);
+    let event = replica.create_ga_event(10).await;
+    let register = |url: String| {
+        let replica = &replica;
+        let event = event.clone();
+        async move {
+            let reply = replica
+                .post(
+                    "/webhooks",
+                    json!({ "url": url, "types": ["booking.created"], "eventId": event }),
+                )
+                .await;
+            reply.assert_status(201);
+            reply.body["id"].as_str().expect("id").to_owned()
+        }
+    };
+    let failing = register(receiver.url.clone()).await;
+    replica
+        .book(&event, "s1", 1, "alice")
+        .await
+        .assert_status(201);
+    let series = |result: &str, endpoint: &str| {
+        format!(r#"boxoffice_webhook_attempts_total{{endpoint="{endpoint}",result="{result}"}}"#)
+    };
+    crate::harness::eventually("a retried attempt", || async {
+        sample(&scrape(&replica).await, &series("retried", &failing)) == Some(1.0)
+    })
+    .await;
+    // The retry asked for is the last attempt of the schedule.
+    let pending = replica
+        .get(&format!("/webhooks/{failing}/messages?status=pending"))
+        .await;
+    let message = pending.body["messages"][0]["id"]
+        .as_str()
+        .expect("a message");
+    replica
+        .post(
+            &format!("/webhooks/{failing}/messages/{message}/retry"),
+            json!({}),
+        )
+        .await
+        .assert_status(202);
+    crate::harness::eventually("a failed attempt", || async {
+        sample(&scrape(&replica).await, &series("failed", &failing)) == Some(1.0)
+    })
+    .await;
+    receiver.answer(200, None);
+    replica
+        .book(&event, "s1", 1, "bob")
+        .await
+        .assert_status(201);
+    crate::harness::eventually("a delivered attempt", || async {
+        sample(&scrape(&replica).await, &series("delivered", &failing)) == Some(1.0)
+    })
+    .await;
+
+    // An endpoint that accepts connections and never answers holds the one delivery slot.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_url = format!("http://{}/hook", silent.local_addr().expect("address"));
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let hung = register(silent_url).await;
+    for user in ["carol", "dave"] {
+        replica.book(&event, "s1", 1, user).await.assert_status(201);
+    }
+    crate::harness::eventually("messages overdue behind the hung attempt", || async {
+        let text = scrape(&replica).await;
+        let pending = format!(r#"boxoffice_webhook_pending_messages{{endpoint="{hung}"}}"#);
+        let age = format!(r#"boxoffice_webhook_pending_age_seconds{{endpoint="{hung}"}}"#);
+        sample(&text, &pending) == Some(2.0) && sample(&text, &age).is_some_and(|a| a >= 1.0)
+    })
+    .await;
+    held.abort();
+}

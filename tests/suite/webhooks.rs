@@ -153,6 +153,38 @@ both!(
     }
 );
 
+both!(
+    /// The replica that makes a change fans it out at once, not at its next sweep of every
+    /// event: with sweeps 10 minutes apart (the first one at start, before any endpoint), the
+    /// endpoint registered through it and the two bookings made through it reach the receiver
+    /// (the sweep would be after the wait below gives up).
+    async fn a_replica_delivers_its_own_writes_without_waiting_for_a_sweep(backend) {
+        let mut settings = backend.settings();
+        settings.webhooks.allow_private = true;
+        settings.webhooks.poll_ms = 600_000;
+        let app = TestApp::spawn_with(settings).await;
+        let receiver = Receiver::start().await;
+        let event = app.create_ga_event(5).await;
+        let (endpoint, _) = register(&app, &receiver.url, json!(["booking.created"]), &event).await;
+        let mut booked = BTreeSet::new();
+        for user in ["alice", "bob"] {
+            let reply = app.book(&event, "s1", 1, user).await;
+            reply.assert_status(201);
+            booked.insert(reply.body["id"].as_str().expect("id").to_owned());
+        }
+        let got = wait_for_messages(&receiver, 2).await;
+        let told: BTreeSet<String> = got
+            .values()
+            .map(|m| m.json()["data"]["id"].as_str().expect("id").to_owned())
+            .collect();
+        assert_eq!(told, booked);
+        eventually("both recorded delivered", || async {
+            messages(&app, &endpoint, "delivered").await.len() == 2
+        })
+        .await;
+    }
+);
+
 /// A receiver that fails gets the same message (same id, same bytes) on every attempt of the
 /// schedule; then the message has failed with every attempt listed. A retry asked for sends
 /// it again, and it is delivered.
