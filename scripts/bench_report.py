@@ -365,6 +365,24 @@ def main():
             costs,
         ]
 
+    webhooks = optional_file(9)
+    if webhooks:
+        lines += [
+            "",
+            "## Webhooks",
+            "",
+            "`scripts/webhook_latency.py`, against a replica of its own (AUTH_MODE=open, "
+            "WEBHOOK_ALLOW_PRIVATE=true, default WEBHOOK_POLL_MS) with a receiver in the same "
+            "process: from the moment a booking's 201 is read to the moment the receiver has its "
+            "`booking.created` (one clock). Then Redis time (every command, `INFO commandstats`) "
+            "per booking with and without one endpoint, twice each alternately: the difference "
+            "is what one message costs Redis (outbox read, queueing for the endpoint, lease, "
+            "settle). What the outbox entry adds to the booking script itself is in "
+            "docs/webhooks.md (scripts/script-costs-compare).",
+            "",
+            webhooks,
+        ]
+
     cluster_setups = sorted({setup for (setup, _scenario) in shards})
     if cluster_setups:
         lines += [

@@ -52,7 +52,12 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+class Server(http.server.ThreadingHTTPServer):
+    # The default backlog of 5 drops connections a replica opens at once (SYN retried after 1 s).
+    request_queue_size = 256
+
+
+server = Server(("127.0.0.1", 0), Receiver)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 url = f"http://127.0.0.1:{server.server_address[1]}/hook"
 

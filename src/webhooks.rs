@@ -201,10 +201,13 @@ impl Delivery {
         &self,
         endpoints: &[EndpointRecord],
     ) -> Result<(), crate::error::AppError> {
-        for endpoint in endpoints {
-            if endpoint.disabled.is_none() {
-                self.deliver(&endpoint.id).await?;
-            }
+        // Each endpoint gets its share of the free slots: a backlog for one (a receiver that
+        // was down) does not hold up the others' messages.
+        let enabled: Vec<&EndpointRecord> =
+            endpoints.iter().filter(|e| e.disabled.is_none()).collect();
+        let share = (self.permits.available_permits() / enabled.len().max(1)).max(1);
+        for endpoint in enabled {
+            self.deliver(&endpoint.id, share).await?;
         }
         Ok(())
     }
@@ -275,12 +278,12 @@ impl Delivery {
         Ok(())
     }
 
-    /// Leases as many due messages of the endpoint as there are free delivery slots, and
-    /// attempts each in a task of its own.
-    async fn deliver(&self, endpoint: &str) -> Result<(), crate::error::AppError> {
+    /// Leases as many due messages of the endpoint as there are free delivery slots (at most
+    /// `share`), and attempts each in a task of its own.
+    async fn deliver(&self, endpoint: &str, share: usize) -> Result<(), crate::error::AppError> {
         // With no free slot nothing is leased, but the endpoint's pending figures still are
         // read: a backlog behind hung attempts is what they are for.
-        let free = self.permits.available_permits();
+        let free = self.permits.available_permits().min(share);
         let taken = self
             .store
             .take_webhook_messages(
@@ -298,6 +301,9 @@ impl Delivery {
         metrics::gauge!("boxoffice_webhook_pending_age_seconds", "endpoint" => endpoint.to_owned())
             .set(taken.overdue_ms as f64 / 1000.0);
         let record = Arc::new(record);
+        // As many taken as allowed: more may be due. Each attempt that ends wakes the loop for
+        // another round, so a backlog drains as fast as attempts end, not one share per sweep.
+        let more = free > 0 && taken.messages.len() >= free;
         for message in taken.messages {
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
                 // Leased but no slot: its lease runs out and it is attempted then.
@@ -321,6 +327,9 @@ impl Delivery {
                 }
                 record_metric(&record.id, &outcome, settled.ok().flatten());
                 drop(permit);
+                if more {
+                    store.written().wake();
+                }
             });
         }
         Ok(())

@@ -60,6 +60,11 @@ impl Written {
         self.endpoint_added.swap(false, Ordering::Relaxed)
     }
 
+    /// Wakes the delivery loop for a round (an endpoint has more messages due).
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
     /// The events marked since the last call.
     pub fn take(&self) -> Vec<EventId> {
         self.events
