@@ -56,7 +56,7 @@ if section[3] then
   end
 end
 
-local document = write_booking(K.booking, {
+local document = write_booking(K.booking, K.sections, {
   id = A.booking_id, eventId = A.event_id, sectionId = section_id, qty = qty, seats = seats,
   userId = A.user_id, unitPrice = tonumber(section[2]), status = 'confirmed',
   createdAt = tonumber(A.created_at),

@@ -24,6 +24,6 @@ if booking.orderId then
 end
 
 local document, remaining = unbook(K.booking, booking, tonumber(A.cancelled_at), K.sections,
-  K.user_tickets, K.seat_positions, K.booked_seats, K.version, K.changes)
+  K.user_tickets, K.seat_positions, K.booked_seats, K.version, K.changes, K.revoked)
 emit(K.outbox, 'booking.cancelled', document)
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

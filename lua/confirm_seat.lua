@@ -13,7 +13,7 @@ if refusal then
   return refusal
 end
 
-local document = write_booking(K.booking, {
+local document = write_booking(K.booking, K.sections, {
   id = A.booking_id, eventId = A.event_id, sectionId = section_id, qty = 1, seats = { seat },
   userId = user, unitPrice = tonumber(redis.call('HGET', K.sections, section_id .. ':price')),
   status = 'confirmed', createdAt = tonumber(A.created_at),

@@ -23,7 +23,7 @@ if refusal then
   return refusal
 end
 
-local document = write_booking(K.booking, {
+local document = write_booking(K.booking, K.sections, {
   id = A.booking_id, eventId = A.event_id, sectionId = hold.sectionId, qty = hold.qty,
   seats = hold.seats, userId = user,
   unitPrice = tonumber(redis.call('HGET', K.sections, hold.sectionId .. ':price')),

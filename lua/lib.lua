@@ -171,12 +171,15 @@ local function remember_reply(record_key, fingerprint, ttl_ms, json)
 end
 
 -- A booking is one JSON document, written first and only where none is: nil on an id collision
--- (the caller refuses ID_COLLISION before any other write), else the document as stored.
-local function write_booking(booking_key, booking)
+-- (the caller refuses ID_COLLISION before any other write), else the document as stored. Its
+-- tickets (one per seat, or per unit of general admission: docs/tickets.md) are made with it:
+-- the section's `<section>:sold` counts them.
+local function write_booking(booking_key, sections_key, booking)
   local document = cjson.encode(booking)
   if not redis.call('SET', booking_key, document, 'NX') then
     return nil
   end
+  redis.call('HINCRBY', sections_key, booking.sectionId .. ':sold', booking.qty)
   return document
 end
 
@@ -797,7 +800,7 @@ end
 -- Cancels a confirmed booking (decoded): its quantity and seats go back on sale and the user's
 -- allowance with it. Writes the booking; returns its document and the section's remaining.
 local function unbook(booking_key, booking, cancelled_at, sections_key, user_tickets_key,
-                      seat_positions_key, booked_key, version_key, changes_key)
+                      seat_positions_key, booked_key, version_key, changes_key, revoked_key)
   booking.status = 'cancelled'
   booking.cancelledAt = cancelled_at
   local document = cjson.encode(booking)
@@ -811,8 +814,15 @@ local function unbook(booking_key, booking, cancelled_at, sections_key, user_tic
       redis.call('SETBIT', booked_key, redis.call('HGET', seat_positions_key, seat), 0)
     end
   end
+  redis.call('HINCRBY', sections_key, booking.sectionId .. ':sold', -booking.qty)
   announce(version_key, changes_key, { section = booking.sectionId, remaining = remaining,
     status = booking.seats and 'available', seats = booking.seats })
+  -- Its tickets are revoked in the same step, at the version that announced it (scanners ask
+  -- for what was revoked since the version they have).
+  local version = redis.call('GET', version_key)
+  for n = 1, booking.qty do
+    redis.call('ZADD', revoked_key, version, booking.id .. '.' .. n)
+  end
   return document, remaining
 end
 

@@ -50,7 +50,7 @@ elseif order.status == 'paid' then
   local booking = cjson.decode(redis.call('GET', booking_key))
   if booking.status == 'confirmed' then
     local cancelled = unbook(booking_key, booking, now, K.sections, K.user_tickets,
-      K.seat_positions, K.booked_seats, K.version, K.changes)
+      K.seat_positions, K.booked_seats, K.version, K.changes, K.revoked)
     emit(K.outbox, 'booking.cancelled', cancelled)
   end
   local fee = math.floor(order.amount * (tonumber(terms[2]) or 0) / 100)

@@ -38,7 +38,7 @@ end
 
 -- The booking this payment makes, with the order's id on it.
 local function book(remaining)
-  local document = write_booking(K.booking, {
+  local document = write_booking(K.booking, K.sections, {
     id = A.booking_id, eventId = order.eventId, sectionId = item.sectionId, qty = item.qty,
     seats = item.seats, userId = order.userId, unitPrice = item.unitPrice, status = 'confirmed',
     createdAt = now, orderId = order.id,

@@ -356,12 +356,14 @@ impl App {
             settings.instance_id(),
             draining.clone(),
         );
+        let tickets = Arc::new(settings.ticket_keys().map_err(io::Error::other)?);
         let state = AppState::new(Shared {
             store,
             settings: Arc::new(settings),
             auth: Arc::new(auth),
             live,
             admissions,
+            tickets,
         });
         let listener = ClosableListener::new(
             listener,

@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
         Some(Command::Healthcheck(args)) => healthcheck(&args.url).await,
         Some(Command::Token(args)) => token(&args),
         Some(Command::StripeSign(args)) => stripe_sign(&args),
+        Some(Command::Keygen(args)) => keygen(&args),
     }
 }
 
@@ -41,6 +42,35 @@ fn stripe_sign(args: &boxoffice::config::StripeSignArgs) -> ExitCode {
 }
 
 /// `boxoffice token`: an HS256 token signed with AUTH_JWT_SECRET.
+fn keygen(args: &boxoffice::config::KeygenArgs) -> ExitCode {
+    let pem = match boxoffice::domain::ticket::TicketKeys::generate_pem() {
+        Ok(pem) => pem,
+        Err(e) => {
+            eprintln!("keygen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(path) = &args.out else {
+        print!("{pem}");
+        return ExitCode::SUCCESS;
+    };
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(pem.as_bytes()));
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keygen: {}: {e}", path.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn token(args: &boxoffice::config::TokenArgs) -> ExitCode {
     let secret = match args.auth.secret() {
         Ok(Some(secret)) => secret,

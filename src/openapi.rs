@@ -55,6 +55,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "page", description = "The seat-map page for people"),
         (name = "queue", description = "Waiting rooms: join, wait, be admitted"),
         (name = "orders", description = "Orders and their payment: a hold becomes an order, a payment makes it a booking"),
+        (name = "tickets", description = "Signed ticket codes, their QR codes and keys; check-in at the door, exactly once"),
         (name = "webhooks", description = "Endpoints told of every booking, order and sell-out, signed by Standard Webhooks v1"),
     )
 )]

@@ -43,6 +43,8 @@ pub struct Shared {
     pub live: Arc<Hub>,
     /// Signs and checks waiting-room admission tokens (none: waiting rooms cannot be on).
     pub admissions: Option<Arc<Admissions>>,
+    /// Signs and verifies ticket codes.
+    pub tickets: Arc<crate::domain::ticket::TicketKeys>,
 }
 
 impl Shared {

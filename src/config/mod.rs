@@ -40,6 +40,16 @@ pub enum Command {
     /// Print the `Stripe-Signature` header Stripe would send for the body on standard input,
     /// signed now with STRIPE_WEBHOOK_SECRET: for test webhooks (docs/orders.md).
     StripeSign(StripeSignArgs),
+    /// Write a new Ed25519 key for signing ticket codes (PKCS#8 PEM) to --out, or print it:
+    /// for TICKET_SIGNING_KEY_FILE (docs/tickets.md).
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeygenArgs {
+    /// Where to write the key (mode 0600); without it, the key is printed.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -152,6 +162,39 @@ fn given_or_file(
     .transpose()
 }
 
+impl Settings {
+    /// The keys that sign and verify ticket codes (see TICKET_SIGNING_KEY_FILE).
+    pub fn ticket_keys(&self) -> Result<crate::domain::ticket::TicketKeys, String> {
+        use crate::domain::ticket::TicketKeys;
+        let read = |path: &std::path::Path, setting: &str| {
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("{setting} {}: {e}", path.display()))
+                .and_then(|pem| {
+                    TicketKeys::key_from_pem(&pem)
+                        .map_err(|e| format!("{setting} {}: {e}", path.display()))
+                })
+        };
+        let signing = match &self.ticket_signing_key_file {
+            Some(path) => read(path, "TICKET_SIGNING_KEY_FILE")?,
+            None => match self.auth.secret()? {
+                Some(secret) => TicketKeys::key_from_secret(&secret),
+                None => {
+                    tracing::warn!(
+                        "tickets are signed with a fixed demo key: set TICKET_SIGNING_KEY_FILE"
+                    );
+                    TicketKeys::key_from_secret("boxoffice demo tickets")
+                }
+            },
+        };
+        let retired = self
+            .ticket_retired_key_files
+            .iter()
+            .map(|path| read(path, "TICKET_RETIRED_KEY_FILES").map(|k| k.verifying_key()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TicketKeys::new(signing, retired))
+    }
+}
+
 impl AuthSettings {
     /// The HS256 secret, from AUTH_JWT_SECRET or the file AUTH_JWT_SECRET_FILE names.
     pub fn secret(&self) -> Result<Option<String>, String> {
@@ -214,6 +257,17 @@ pub struct Settings {
     /// (`whsec_...`). Unset: every webhook is refused with `400 INVALID_SIGNATURE`.
     #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
     pub stripe_webhook_secret: Option<String>,
+
+    /// Signs ticket codes: an Ed25519 key, PKCS#8 PEM (`boxoffice keygen`). Every replica needs
+    /// the same one. Unset: a key derived from AUTH_JWT_SECRET (the same on every replica that
+    /// has it); in open mode without that secret, a fixed demo key (codes are then forgeable).
+    #[arg(long, env = "TICKET_SIGNING_KEY_FILE")]
+    pub ticket_signing_key_file: Option<std::path::PathBuf>,
+
+    /// Keys that signed ticket codes before the current one (PEM files, comma-separated): their
+    /// codes still verify, and `GET /tickets/keys` still lists them.
+    #[arg(long, env = "TICKET_RETIRED_KEY_FILES", value_delimiter = ',')]
+    pub ticket_retired_key_files: Vec<std::path::PathBuf>,
 
     /// Signs waiting-room admission tokens (32 bytes or more); default: AUTH_JWT_SECRET. Every
     /// replica needs the same one. Without either, waiting rooms cannot be switched on.

@@ -12,6 +12,7 @@ pub mod queue;
 pub mod role;
 pub mod seats;
 pub mod stripe;
+pub mod ticket;
 pub mod time;
 pub mod webhook;
 pub mod whole;

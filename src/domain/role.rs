@@ -22,6 +22,8 @@ pub enum Role {
     /// Books, holds and cancels for themselves.
     #[default]
     Buyer,
+    /// Also checks tickets in at the door and reads any booking's tickets; creates nothing.
+    Staff,
     /// Also creates events, and reads and cancels anyone's bookings.
     Organizer,
     /// Everything an organizer may.
@@ -41,6 +43,7 @@ impl Role {
     pub const fn as_str(self) -> &'static str {
         match self {
             Role::Buyer => "buyer",
+            Role::Staff => "staff",
             Role::Organizer => "organizer",
             Role::Admin => "admin",
         }

@@ -26,6 +26,7 @@ pub const MESSAGE_TYPES: &[&str] = &[
     "order.cancelled",
     "order.refund_required",
     "event.sold_out",
+    "checkin.redeemed",
 ];
 
 /// The prefix of a signing secret; the rest is base64 of the key's bytes.
@@ -237,6 +238,10 @@ pub fn message_body(kind: &str, data: &str, ms: i64) -> Option<String> {
             serde_json::to_value(serde_json::from_str::<Order>(data).ok()?).ok()?
         }
         "event.sold_out" => serde_json::from_str(data).ok()?,
+        "checkin.redeemed" => serde_json::to_value(
+            serde_json::from_str::<crate::domain::ticket::Redeemed>(data).ok()?,
+        )
+        .ok()?,
         _ => return None,
     };
     serde_json::to_string(&serde_json::json!({

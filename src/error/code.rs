@@ -87,6 +87,8 @@ error_codes! {
     OrderNotFound = "ORDER_NOT_FOUND", NOT_FOUND, Api;
     /// No such webhook endpoint, or one the caller may not manage (another organizer's).
     WebhookNotFound = "WEBHOOK_NOT_FOUND", NOT_FOUND, Api;
+    /// No such ticket in this booking (or its booking was cancelled: its tickets are revoked).
+    TicketNotFound = "TICKET_NOT_FOUND", NOT_FOUND, Api;
     /// No such message kept for this webhook endpoint (never sent to it, or past
     /// WEBHOOK_RETENTION_S).
     MessageNotFound = "MESSAGE_NOT_FOUND", NOT_FOUND, Api;

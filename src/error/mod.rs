@@ -44,6 +44,8 @@ pub enum AppError {
     OrderNotFound,
     #[error("webhook endpoint not found")]
     WebhookNotFound,
+    #[error("no such ticket in this booking")]
+    TicketNotFound,
     #[error("no such message for this webhook endpoint")]
     MessageNotFound,
     #[error(
@@ -151,6 +153,7 @@ impl AppError {
             BookingNotFound => ErrorCode::BookingNotFound,
             OrderNotFound => ErrorCode::OrderNotFound,
             WebhookNotFound => ErrorCode::WebhookNotFound,
+            TicketNotFound => ErrorCode::TicketNotFound,
             MessageNotFound => ErrorCode::MessageNotFound,
             PaymentRequired => ErrorCode::PaymentRequired,
             InvalidSignature(_) => ErrorCode::InvalidSignature,

@@ -16,6 +16,7 @@ mod payments;
 mod queue;
 mod seats;
 mod stream;
+mod tickets;
 mod webhooks;
 
 use crate::config::Settings;
@@ -49,6 +50,7 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .merge(orders::router())
         .merge(payments::router())
         .merge(webhooks::router())
+        .merge(tickets::router())
         .merge(stream::router())
         .merge(page::router())
         .merge(queue::router())
@@ -205,6 +207,7 @@ mod tests {
             ("queue.rs", include_str!("queue.rs")),
             ("seats.rs", include_str!("seats.rs")),
             ("stream.rs", include_str!("stream.rs")),
+            ("tickets.rs", include_str!("tickets.rs")),
             ("webhooks.rs", include_str!("webhooks.rs")),
         ];
         let plain_route = concat!(".", "route(");

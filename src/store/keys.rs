@@ -15,13 +15,17 @@
 //! |---|---|---|
 //! | `bo:events` | zset | every event id (score 0: ordered by id) |
 //! | `bo:{E}:event` | string | the event document (JSON, never changes) |
-//! | `bo:{E}:sections` | hash | per section `S`: `S:remaining`, `S:capacity`, `S:price` (cents), and for reserved seating `S:first`/`S:last` (seat positions) |
+//! | `bo:{E}:sections` | hash | per section `S`: `S:remaining`, `S:capacity`, `S:price` (cents), `S:sold` (tickets in confirmed bookings), and for reserved seating `S:first`/`S:last` (seat positions) |
 //! | `bo:{E}:seat-section` | hash | seat -> section |
 //! | `bo:{E}:seat-position` | hash | seat -> position in the event's seat order (0, 1, ...) |
 //! | `bo:{E}:seat-at` | hash | position -> seat |
 //! | `bo:{E}:booked-seats` | bitmap | bit `position` is 1 while that seat is sold |
 //! | `bo:{E}:version` | string | a counter bumped by every change its reads show (their ETag) |
 //! | `bo:{E}:outbox` | stream | one entry per business change (`type`, `data`), id on Redis's clock; trimmed once fanned out to webhook endpoints |
+//! | `bo:{E}:checkins` | hash | ticket id `<bookingId>.<n>` -> its check-in (JSON: scanner, nonce, times) |
+//! | `bo:{E}:checkin-counts` | hash | section -> tickets checked in |
+//! | `bo:{E}:scans` | hash | `<scannerId>\n<nonce>` -> the answer that scan got (a retry gets it again) |
+//! | `bo:{E}:revoked` | zset | ticket id -> the event version that revoked it (its booking was cancelled) |
 //! | `bo:{E}:changes` | stream | one entry per change of availability, id `<version>-0` (about the last 10000) |
 //! | `bo:{E}:held-seats` | bitmap | bit `position` is 1 while that seat is held (cleared lazily after expiry) |
 //! | `bo:{E}:lock:<seat>` | string | lock holder's user id, expiring by itself (`PX`) |
@@ -285,6 +289,10 @@ impl ScopeKeys<'_> {
             "version" => e.version(),
             "changes" => e.changes(),
             "outbox" => e.outbox(),
+            "checkins" => e.checkins(),
+            "checkin_counts" => e.checkin_counts(),
+            "scans" => e.scans(),
+            "revoked" => e.revoked(),
             "lock_index" => e.lock_index(),
             "seat_lock" => e.seat_lock(scope.seat?),
             "seat_lock_prefix" => e.seat_lock_prefix(),
@@ -373,6 +381,23 @@ impl EventKeys {
     /// The event's outbox: one entry per business change, for webhooks (`emit` in lua/lib.lua).
     pub fn outbox(&self) -> String {
         self.key("outbox")
+    }
+    /// Tickets checked in: ticket id -> the check-in (JSON: scanner, times).
+    pub fn checkins(&self) -> String {
+        self.key("checkins")
+    }
+    /// Tickets checked in per section.
+    pub fn checkin_counts(&self) -> String {
+        self.key("checkin-counts")
+    }
+    /// Every scan's answer by `<scannerId>` newline `<nonce>`: a scan sent again is answered
+    /// the same, and changes nothing.
+    pub fn scans(&self) -> String {
+        self.key("scans")
+    }
+    /// Revoked tickets (of cancelled bookings): ticket id -> the event version that revoked it.
+    pub fn revoked(&self) -> String {
+        self.key("revoked")
     }
     /// The event's change stream: one entry per version (see `announce` in lua/lib.lua).
     pub fn changes(&self) -> String {

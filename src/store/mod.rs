@@ -13,6 +13,7 @@
 
 mod bookings;
 mod changes;
+mod checkins;
 pub mod connection;
 mod demo;
 mod events;
@@ -28,6 +29,7 @@ pub mod webhooks;
 
 pub use bookings::{BookCommand, BookingFilter, BookingOutcome, BookingPage};
 pub use changes::{CHANGES_CHANNEL, Change, Since};
+pub use checkins::{CheckinCounts, Revoked, Scan};
 pub use connection::{NodeConn, RedisConn};
 pub use demo::{DEMO_EVENT_ID, demo_event};
 pub use holds::HoldChange;

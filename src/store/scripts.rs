@@ -296,7 +296,7 @@ scripts! {
     queue_configure: QueueConfigureKeys [event, sections, organizers] [],
                      QueueConfigureArgs [enabled, rate, max, ttl_ms, order, start_ms, actor, role] [];
     cancel_booking: CancelKeys [booking, sections, seat_positions, booked_seats, user_tickets, version, changes,
-                                organizers, outbox] [idempotency],
+                                organizers, outbox, revoked] [idempotency],
                     CancelArgs [cancelled_at, actor, role] [fingerprint, ttl_ms];
     /// A live hold becomes an order waiting for payment.
     order_create: OrderCreateKeys [hold, sections, seat_positions, booked_seats, seat_lock_prefix,
@@ -314,8 +314,11 @@ scripts! {
     order_cancel: OrderCancelKeys [order, organizers, sections, seat_positions, booked_seats,
                                    seat_lock_prefix, lock_index, user_locks, held_seats, holds,
                                    user_held, user_tickets, checkouts, booking_prefix, version,
-                                   changes, outbox] [],
+                                   changes, outbox, revoked] [],
                   OrderCancelArgs [actor, role] [];
+    /// POST /events/{eventId}/checkins (and /batch): scans applied in order, each once.
+    checkin: CheckinKeys [booking_prefix, checkins, checkin_counts, scans, outbox] [],
+             CheckinArgs [event_id, scans] [];
     /// POST /webhooks: a new endpoint.
     webhook_create: WebhookCreateKeys [endpoint] [],
                     WebhookCreateArgs [document] [];

@@ -29,4 +29,5 @@ mod security;
 mod shutdown;
 mod startup;
 mod stream;
+mod tickets;
 mod webhooks;
