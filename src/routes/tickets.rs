@@ -42,6 +42,7 @@ crate::error_responses!(TicketsErrors: Unauthenticated, BookingNotFound, StoreUn
 crate::error_responses!(QrErrors: Unauthenticated, BookingNotFound, TicketNotFound, StoreUnavailable);
 crate::error_responses!(CheckinErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
     PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
+crate::error_responses!(KeysErrors: HeadersTooLarge);
 crate::error_responses!(ReadErrors: InvalidRequest, Unauthenticated, Forbidden, EventNotFound,
     StoreUnavailable);
 
@@ -180,7 +181,7 @@ pub struct Jwks {
 /// The public keys ticket codes are signed with: a scanner that has them verifies codes
 /// offline (`kid` names the key in every code). No token needed.
 #[utoipa::path(get, path = "/tickets/keys", operation_id = "ticketKeys", tag = "tickets",
-    responses((status = 200, description = "The keys", body = Jwks)))]
+    responses((status = 200, description = "The keys", body = Jwks), KeysErrors))]
 pub async fn keys(State(state): State<AppState>) -> Response {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],

@@ -55,7 +55,7 @@ pub struct CreateBody {
     url: String,
     /// Message types to send (`booking.created`, `booking.cancelled`, `order.created`,
     /// `order.paid`, `order.expired`, `order.cancelled`, `order.refund_required`,
-    /// `event.sold_out`), or `["*"]` for all.
+    /// `event.sold_out`, `checkin.redeemed`), or `["*"]` for all.
     #[schema(example = json!(["order.paid", "booking.cancelled"]))]
     types: Vec<String>,
     /// Only messages about this event (required for organizers: an event they manage).

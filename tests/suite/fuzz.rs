@@ -96,6 +96,13 @@ pub const ROUTES: &[(Method, &str)] = &[
     (Method::POST, "/webhooks/{}/rotate-secret"),
     (Method::GET, "/webhooks/{}/messages"),
     (Method::POST, "/webhooks/{}/messages/{}/retry"),
+    (Method::GET, "/bookings/{}/tickets"),
+    (Method::GET, "/bookings/{}/tickets/{}/qr.svg"),
+    (Method::GET, "/tickets/keys"),
+    (Method::POST, "/events/{}/checkins"),
+    (Method::POST, "/events/{}/checkins/batch"),
+    (Method::GET, "/events/{}/checkins/revoked"),
+    (Method::GET, "/events/{}/checkins/stats"),
 ];
 
 /// Paths that are no route, to send random requests to as well.

@@ -355,3 +355,76 @@ async fn scanning_needs_staff_and_valid_input() {
         .await;
     missing.assert_error(404, "EVENT_NOT_FOUND");
 }
+
+/// A check-in is told downstream: the `ok` scan's `checkin.redeemed` reaches a webhook
+/// receiver with the ticket and the check-in; the `already_redeemed` one adds no message (a
+/// later check-in's message is queued after anything it would have added: fan-out reads the
+/// outbox in order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_checkin_is_a_webhook_message() {
+    use crate::harness::receiver::Receiver;
+    let redis = crate::harness::RedisServer::start();
+    let mut settings = crate::harness::app::test_settings(&redis.url());
+    settings.webhooks.allow_private = true;
+    settings.webhooks.poll_ms = 50;
+    let served = crate::harness::TestApp::spawn_with(settings).await;
+    let app = served.http.clone();
+    let receiver = Receiver::start().await;
+    let event = app.create_ga_event(10).await;
+    let booked = app.book(&event, "s1", 2, "alice").await;
+    booked.assert_status(201);
+    let booking = booked.body["id"].as_str().expect("id").to_owned();
+    let endpoint = app
+        .post(
+            "/webhooks",
+            json!({ "url": receiver.url, "types": ["checkin.redeemed"], "eventId": event }),
+        )
+        .await;
+    endpoint.assert_status(201);
+    let endpoint = endpoint.body["id"].as_str().expect("id").to_owned();
+    let listed = tickets(&app, &booking, "alice").await;
+    let code = |i: usize| listed[i]["code"].as_str().expect("code").to_owned();
+    assert_eq!(
+        scan(&app, &event, &code(0), "door-1", "a").await["result"],
+        "ok"
+    );
+    assert_eq!(
+        scan(&app, &event, &code(0), "door-2", "b").await["result"],
+        "already_redeemed"
+    );
+    assert_eq!(
+        scan(&app, &event, &code(1), "door-2", "c").await["result"],
+        "ok"
+    );
+    let delivered = || {
+        let app = app.clone();
+        let endpoint = endpoint.clone();
+        async move {
+            let reply = app
+                .get(&format!("/webhooks/{endpoint}/messages?status=delivered"))
+                .await;
+            reply.assert_status(200);
+            reply.body["messages"].as_array().expect("messages").len()
+        }
+    };
+    crate::harness::eventually("the later check-in's message delivered", || async {
+        delivered().await >= 2
+    })
+    .await;
+    assert_eq!(delivered().await, 2);
+    let pending = app
+        .get(&format!("/webhooks/{endpoint}/messages?status=pending"))
+        .await;
+    assert_eq!(pending.body["messages"], json!([]), "{}", pending.body);
+    let mut got: Vec<Value> = receiver.received().iter().map(|r| r.json()).collect();
+    got.sort_by_key(|b| b["data"]["ticket"]["id"].as_str().map(str::to_owned));
+    got.dedup();
+    assert_eq!(got.len(), 2, "{got:?}");
+    for (i, body) in got.iter().enumerate() {
+        assert_eq!(body["type"], "checkin.redeemed");
+        assert_eq!(body["data"]["ticket"]["id"], format!("{booking}.{}", i + 1));
+        assert_eq!(body["data"]["userId"], "alice");
+        assert!(body["data"]["checkin"]["at"].is_string(), "{body}");
+    }
+    assert_eq!(got[0]["data"]["checkin"]["scannerId"], "door-1");
+}
