@@ -48,6 +48,9 @@ crate::error_responses!(ReadErrors: InvalidRequest, Unauthenticated, Forbidden, 
 
 /// Scans in one batch, at most.
 const MAX_BATCH: usize = 1000;
+/// The largest `since`: versions are counters far below it, and clients in JavaScript read
+/// integers up to it exactly.
+const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 /// Revoked tickets listed per answer, at most.
 const MAX_REVOKED: usize = 10_000;
 
@@ -297,23 +300,34 @@ async fn require_scanner(
     Ok(())
 }
 
-/// The answers to `scans`, in order: invalid and foreign codes answered here, the rest by
-/// one script call.
+/// Every scan checked as input (a 400 naming the first bad field): their `scannedAt`s.
+fn checked_all(scans: &[ScanBody]) -> Result<Vec<Option<i64>>, AppError> {
+    scans
+        .iter()
+        .enumerate()
+        .map(|(i, scan)| {
+            let at = if scans.len() == 1 {
+                String::new()
+            } else {
+                format!("scans[{i}].")
+            };
+            checked(scan, &at)
+        })
+        .collect()
+}
+
+/// The answers to `scans` (checked by [`checked_all`]), in order: invalid and foreign codes
+/// answered here, the rest by one script call.
 async fn apply(
     state: &AppState,
     event: &EventId,
     scans: &[ScanBody],
+    scanned_at: &[Option<i64>],
 ) -> Result<Vec<ScanAnswer>, AppError> {
     let mut answers: Vec<Option<ScanAnswer>> = Vec::with_capacity(scans.len());
     let mut valid = Vec::new();
-    for (i, scan) in scans.iter().enumerate() {
-        let at = if scans.len() == 1 {
-            String::new()
-        } else {
-            format!("scans[{i}].")
-        };
-        let scanned_at = checked(scan, &at)?;
-        match prepare(state, event, scan, scanned_at) {
+    for (scan, scanned_at) in scans.iter().zip(scanned_at) {
+        match prepare(state, event, scan, *scanned_at) {
             Ok(scan) => {
                 valid.push(scan);
                 answers.push(None);
@@ -352,8 +366,10 @@ pub async fn check_in(
     Ids(event): Ids<EventId>,
     JsonBody(scan): JsonBody<ScanBody>,
 ) -> Result<Json<ScanAnswer>, AppError> {
+    let scans = std::slice::from_ref(&scan);
+    let scanned_at = checked_all(scans)?;
     require_scanner(&state, &caller, &event).await?;
-    let answer = apply(&state, &event, std::slice::from_ref(&scan))
+    let answer = apply(&state, &event, scans, &scanned_at)
         .await?
         .into_iter()
         .next()
@@ -402,13 +418,14 @@ pub async fn check_in_batch(
     Ids(event): Ids<EventId>,
     JsonBody(batch): JsonBody<BatchBody>,
 ) -> Result<Json<BatchAnswer>, AppError> {
-    require_scanner(&state, &caller, &event).await?;
     if batch.scans.is_empty() || batch.scans.len() > MAX_BATCH {
         return Err(AppError::InvalidRequest(format!(
             "scans: 1 to {MAX_BATCH} scans"
         )));
     }
-    let answers = apply(&state, &event, &batch.scans).await?;
+    let scanned_at = checked_all(&batch.scans)?;
+    require_scanner(&state, &caller, &event).await?;
+    let answers = apply(&state, &event, &batch.scans, &scanned_at).await?;
     let conflicts = answers
         .iter()
         .filter(|a| a.result == CheckinResult::AlreadyRedeemed)
@@ -433,8 +450,8 @@ pub async fn check_in_batch(
 #[into_params(parameter_in = Query)]
 pub struct RevokedQuery {
     /// Only tickets revoked after this version (the `version` of the last answer; 0: all).
-    #[param(minimum = 0)]
-    since: Option<u64>,
+    #[param(minimum = 0, maximum = 9_007_199_254_740_991_i64)]
+    since: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -468,10 +485,19 @@ pub async fn revoked(
     Ids(event): Ids<EventId>,
     QueryParams(query): QueryParams<RevokedQuery>,
 ) -> Result<Json<RevokedList>, AppError> {
+    let since = match query.since {
+        None => 0,
+        Some(since @ 0..=MAX_SAFE_INTEGER) => since.unsigned_abs(),
+        Some(_) => {
+            return Err(AppError::InvalidRequest(format!(
+                "since must be 0 to {MAX_SAFE_INTEGER}"
+            )));
+        }
+    };
     require_scanner(&state, &caller, &event).await?;
     let listed = state
         .store
-        .revoked_tickets(&event, query.since.unwrap_or(0), MAX_REVOKED)
+        .revoked_tickets(&event, since, MAX_REVOKED)
         .await?;
     Ok(Json(RevokedList {
         version: listed.version,
