@@ -232,6 +232,10 @@ struct Snapshot {
     indexed_locks: Vec<String>,
     /// The event's orders: (id, document).
     orders: Vec<(String, Option<String>)>,
+    /// Check-ins (ticket id -> JSON), their counts per section, revoked ticket ids.
+    checkins: HashMap<String, String>,
+    checkin_counts: HashMap<String, String>,
+    revoked: Vec<String>,
     /// The version, and the id of the change stream's last entry (if any).
     version: u64,
     last_change: Option<String>,
@@ -253,6 +257,7 @@ async fn snapshot(
             .arg(keys.held_seats())
             .arg(keys.version())
             .arg(keys.orders())
+            .arg(keys.checkin_counts())
             .exec_async(conn)
             .await?;
         let (
@@ -318,6 +323,16 @@ async fn snapshot(
         }
         let order_docs: Vec<Option<String>> = query_each(&pipe, conn).await?;
         let orders = order_ids.into_iter().zip(order_docs).collect();
+        let (checkins, checkin_counts, revoked): (
+            HashMap<String, String>,
+            HashMap<String, String>,
+            Vec<String>,
+        ) = redis::pipe()
+            .hgetall(keys.checkins())
+            .hgetall(keys.checkin_counts())
+            .zrange(keys.revoked(), 0, -1)
+            .query_async(conn)
+            .await?;
 
         let booked_seats: Vec<&str> = event
             .sections
@@ -370,6 +385,9 @@ async fn snapshot(
                 held,
                 indexed_locks,
                 orders,
+                checkins,
+                checkin_counts,
+                revoked,
                 version: version.unwrap_or(0),
                 last_change: last_change.into_iter().next().map(|(id, _)| id),
             }));
@@ -595,8 +613,96 @@ async fn audit_event(
         flag(format!("booked seat {seat} is locked"));
     }
     audit_orders(&snap, &mut flag);
+    audit_tickets(&snap, &mut flag);
     report.violations.extend(violations);
     Ok(())
+}
+
+/// Tickets and check-ins agree with the bookings (docs/tickets.md): each check-in is of a
+/// ticket of a booking of this event, never after that booking's cancellation; the checked-in
+/// counts and the sold counts are what the check-ins and the confirmed bookings add up to; every
+/// revoked ticket is of a cancelled booking.
+fn audit_tickets(snap: &Snapshot, flag: &mut impl FnMut(String)) {
+    let bookings: HashMap<String, BookingRecord> = snap
+        .bookings
+        .iter()
+        .flatten()
+        .filter_map(|raw| parse_document::<BookingRecord>("booking", raw).ok())
+        .map(|b| (b.id.to_string(), b))
+        .collect();
+    let ticket_booking = |ticket: &str| {
+        let (booking, number) = ticket.rsplit_once('.')?;
+        let number: u32 = number.parse().ok()?;
+        bookings
+            .get(booking)
+            .filter(|b| (1..=b.qty).contains(&number))
+    };
+    let mut checked_in: HashMap<String, u64> = HashMap::new();
+    for (ticket, raw) in &snap.checkins {
+        let Some(booking) = ticket_booking(ticket) else {
+            flag(format!(
+                "ticket {ticket} is checked in but no booking here has it"
+            ));
+            continue;
+        };
+        *checked_in
+            .entry(booking.section_id.to_string())
+            .or_default() += 1;
+        let Ok(checkin) = serde_json::from_str::<crate::domain::ticket::Checkin>(raw) else {
+            flag(format!(
+                "ticket {ticket}: its check-in {raw:?} is malformed"
+            ));
+            continue;
+        };
+        if let Some(cancelled) = booking.cancelled_at
+            && checkin.at.0 >= cancelled
+        {
+            flag(format!(
+                "ticket {ticket} was checked in at {} ms, after its booking was cancelled at {cancelled} ms",
+                checkin.at.0
+            ));
+        }
+    }
+    for section in &snap.event.sections {
+        let s = section.id.to_string();
+        let checked = snap
+            .checkin_counts
+            .get(&s)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        if checked != checked_in.get(&s).copied().unwrap_or(0) {
+            flag(format!(
+                "section {s}: {checked} counted checked in, but {} check-ins",
+                checked_in.get(&s).copied().unwrap_or(0)
+            ));
+        }
+        let sold: u64 = bookings
+            .values()
+            .filter(|b| b.section_id == section.id && b.status == BookingStatus::Confirmed)
+            .map(|b| u64::from(b.qty))
+            .sum();
+        let counted: u64 = snap
+            .counters
+            .get(&format!("{s}:sold"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if counted != sold {
+            flag(format!(
+                "section {s}: {counted} counted sold, but confirmed bookings hold {sold} tickets"
+            ));
+        }
+    }
+    for ticket in &snap.revoked {
+        match ticket_booking(ticket) {
+            Some(booking) if booking.status == BookingStatus::Cancelled => {}
+            Some(_) => flag(format!(
+                "ticket {ticket} is revoked but its booking is confirmed"
+            )),
+            None => flag(format!(
+                "ticket {ticket} is revoked but no booking here has it"
+            )),
+        }
+    }
 }
 
 /// Orders and bookings agree (docs/orders.md): every paid order has its confirmed booking,

@@ -161,6 +161,63 @@ async fn each_broken_invariant_is_reported() {
             "user alice has a booking here, but the event is not in the user's index",
             |e, _| vec!["ZREM".into(), "bo:{u:alice}:events".into(), e.to_owned()],
         ),
+        // Tickets (docs/tickets.md): alice's booking of 3 in s1 has tickets <b>.1 to <b>.3.
+        (
+            "section s1: 1 counted checked in, but 0 check-ins",
+            |e, _| {
+                vec![
+                    "HINCRBY".into(),
+                    format!("bo:{{{e}}}:checkin-counts"),
+                    "s1".into(),
+                    "1".into(),
+                ]
+            },
+        ),
+        (
+            "section s1: 4 counted sold, but confirmed bookings hold 3 tickets",
+            |e, _| {
+                vec![
+                    "HINCRBY".into(),
+                    format!("bo:{{{e}}}:sections"),
+                    "s1:sold".into(),
+                    "1".into(),
+                ]
+            },
+        ),
+        ("is revoked but its booking is confirmed", |e, b| {
+            vec![
+                "ZADD".into(),
+                format!("bo:{{{e}}}:revoked"),
+                "1".into(),
+                format!("{b}.1"),
+            ]
+        }),
+        ("is checked in but no booking here has it", |e, b| {
+            vec![
+                "HSET".into(),
+                format!("bo:{{{e}}}:checkins"),
+                format!("{b}.4"),
+                r#"{"scannerId":"d","nonce":"n","at":1}"#.into(),
+            ]
+        }),
+        // A ticket let in after its booking was cancelled (the check-in script refuses it).
+        ("after its booking was cancelled at 1 ms", |e, b| {
+            vec![
+                "EVAL".into(),
+                "local key = redis.call('KEYS', ARGV[1])[1] \
+                 local booking = cjson.decode(redis.call('GET', key)) \
+                 booking.status = 'cancelled' booking.cancelledAt = 1 \
+                 redis.call('SET', key, cjson.encode(booking)) \
+                 redis.call('HSET', ARGV[2], ARGV[3], '{\"scannerId\":\"d\",\"nonce\":\"n\",\"at\":5}') \
+                 return redis.call('HINCRBY', ARGV[4], 's1', 1)"
+                    .into(),
+                "0".into(),
+                format!("bo:*:booking:{b}"),
+                format!("bo:{{{e}}}:checkins"),
+                format!("{b}.1"),
+                format!("bo:{{{e}}}:checkin-counts"),
+            ]
+        }),
     ];
     for (expected, breakage) in cases {
         let redis = RedisServer::start();
