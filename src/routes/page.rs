@@ -1,5 +1,6 @@
-//! `GET /`: the seat-map page (`web/index.html`, compiled into the binary, so every replica
-//! serves it and it needs nothing from the network). It uses the API as any client does.
+//! `GET /`: the seat-map page (`web/index.html`), and `GET /checkin`: the door page
+//! (`web/checkin.html`); compiled into the binary, so every replica serves them and they need
+//! nothing from the network. They use the API as any client does.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -9,10 +10,13 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(page))
+    OpenApiRouter::new()
+        .routes(routes!(page))
+        .routes(routes!(checkin_page))
 }
 
 const PAGE: &str = include_str!("../../web/index.html");
+const CHECKIN_PAGE: &str = include_str!("../../web/checkin.html");
 
 /// What the page may do: run its own inline script and style, and talk to this origin only.
 const POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
@@ -23,12 +27,24 @@ const POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 
     responses((status = 200, description = "The seat-map page (HTML)", content_type = "text/html",
         body = String)))]
 pub async fn page() -> impl IntoResponse {
+    html(PAGE)
+}
+
+fn html(page: &'static str) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
             (header::CONTENT_SECURITY_POLICY, POLICY),
         ],
-        PAGE,
+        page,
     )
+}
+
+/// The door page: staff sign in, pick the event, scan or type ticket codes, see each result.
+#[utoipa::path(get, path = "/checkin", operation_id = "getCheckinPage", tag = "page",
+    responses((status = 200, description = "The check-in page (HTML)", content_type = "text/html",
+        body = String)))]
+pub async fn checkin_page() -> impl IntoResponse {
+    html(CHECKIN_PAGE)
 }

@@ -99,6 +99,7 @@ pub const ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/bookings/{}/tickets"),
     (Method::GET, "/bookings/{}/tickets/{}/qr.svg"),
     (Method::GET, "/tickets/keys"),
+    (Method::GET, "/checkin"),
     (Method::POST, "/events/{}/checkins"),
     (Method::POST, "/events/{}/checkins/batch"),
     (Method::GET, "/events/{}/checkins/revoked"),

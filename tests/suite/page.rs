@@ -1,7 +1,8 @@
 //! The seat-map page (`GET /`) in a real headless Chromium: two browser sessions, served by
 //! two replicas behind the project's nginx. One holds and books seats; the other sees each
 //! change without reloading. Keyboard use works. The test saves a screenshot
-//! (`target/screenshots/seat-map.png`).
+//! (`target/screenshots/seat-map.png`). Then the door page (`GET /checkin`), with the code the
+//! buyer's page shows (`target/screenshots/checkin.png`).
 
 use crate::harness::browser::{Browser, Session};
 use crate::harness::{Backend, Nginx, ServerProcess, eventually, token};
@@ -304,4 +305,125 @@ async fn the_page_queues_a_buyer_until_his_turn() {
     assert_eq!(one.http.seat_status(&event, "A1").await["status"], "booked");
     alice.quit().await;
     bob.quit().await;
+}
+
+/// The door page (`GET /checkin`) in Chromium, keyboard only: a staff member signs in, the
+/// page is on the event, and the code the buyer's seat-map page shows (with its QR code) is
+/// typed and Enter pressed: `OK`, then `ALREADY USED` naming the first door, a garbage code
+/// `INVALID`; the field is cleared and focused for the next scan, and the counts follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_door_page_checks_in_the_code_the_buyers_page_shows() {
+    let backend = Backend::single();
+    let one = ServerProcess::on(&backend, "api-1", &[]);
+    let created = one
+        .http
+        .post(
+            "/events",
+            json!({ "name": "Door night", "sections": [{ "name": "Floor", "price": 20, "capacity": 50 }] }),
+        )
+        .await;
+    created.assert_status(201);
+    let event = created.body["id"].as_str().expect("event id").to_owned();
+    one.http
+        .book(&event, "s1", 2, "alice")
+        .await
+        .assert_status(201);
+
+    let browser = Browser::start();
+    // The buyer's page lists her two tickets, each with a QR code drawn inline.
+    let alice = browser.session("alice").await;
+    alice
+        .goto(&format!("{}/#event={event}", one.http.base))
+        .await;
+    alice
+        .type_into(
+            "#identity",
+            &format!("{}\u{E004}", token("alice", Role::Buyer)),
+        )
+        .await;
+    alice
+        .wait_for(
+            "her tickets are shown",
+            "return !document.getElementById('tickets').hidden \
+             && document.querySelectorAll('#ticket-list li svg').length === 2;",
+            json!([]),
+        )
+        .await;
+    let code = alice
+        .eval(
+            "return document.querySelector('#ticket-list li').dataset.code;",
+            json!([]),
+        )
+        .await;
+    let code = code.as_str().expect("a code on the page").to_owned();
+
+    let door = browser.session("door").await;
+    door.goto(&format!("{}/checkin#event={event}", one.http.base))
+        .await;
+    door.type_into(
+        "#identity",
+        &format!("{}\u{E004}", token("door-staff", Role::Staff)),
+    )
+    .await;
+    door.wait_for(
+        "the event is picked and its counts shown",
+        "return document.getElementById('event').value === arguments[0] \
+         && document.getElementById('counts').textContent === '0 checked in of 2 sold';",
+        json!([event]),
+    )
+    .await;
+    let result = "const r = document.getElementById('result'); \
+        return [r.dataset.result, r.querySelector('.what').textContent, \
+                r.querySelector('.detail').textContent, document.activeElement.id, \
+                document.getElementById('code').value];";
+    door.type_into("#code", &format!("{code}\u{E007}")).await;
+    door.wait_for(
+        "OK",
+        "return document.getElementById('result').dataset.result === 'ok';",
+        json!([]),
+    )
+    .await;
+    assert_eq!(
+        door.eval(result, json!([])).await,
+        json!(["ok", "Section s1", "", "code", ""])
+    );
+    door.type_into("#code", &format!("{code}\u{E007}")).await;
+    door.wait_for(
+        "already used",
+        "return document.getElementById('result').dataset.result === 'already_redeemed';",
+        json!([]),
+    )
+    .await;
+    let shown = door.eval(result, json!([])).await;
+    let scanner = door
+        .eval(
+            "return document.getElementById('scanner').value;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        shown[2]
+            .as_str()
+            .is_some_and(|d| d.starts_with("First checked in")
+                && d.ends_with(scanner.as_str().unwrap_or("?"))),
+        "{shown}"
+    );
+    door.type_into("#code", "not-a-ticket\u{E007}").await;
+    door.wait_for(
+        "invalid",
+        "return document.getElementById('result').dataset.result === 'invalid';",
+        json!([]),
+    )
+    .await;
+    door.wait_for(
+        "the counts follow",
+        "return document.getElementById('counts').textContent === '1 checked in of 2 sold';",
+        json!([]),
+    )
+    .await;
+    let shot =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/checkin.png");
+    door.screenshot(&shot).await;
+    alice.quit().await;
+    door.quit().await;
 }
