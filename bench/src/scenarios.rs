@@ -35,6 +35,10 @@ pub enum Name {
     /// A sale that completes, on an event that requires payment: hold 1 or 2 tickets, make
     /// the order, pay it with a Stripe webhook signed with STRIPE_WEBHOOK_SECRET (docs/orders.md).
     Order,
+    /// Check-in at the door on a 50,000-ticket event (5000 bookings of 10, made first): each
+    /// step scans the next ticket's code (`POST /events/{id}/checkins`, a staff token), so
+    /// every scan of the first 50,000 is a first check-in (`ok`), later ones `already_redeemed`.
+    Checkin,
     /// `GET /seats`: the demo event's 10-seat map (a replica started with DEMO_SEATS=10), the
     /// read the floor's `/seats` mirrors.
     DemoSeats,
@@ -86,6 +90,11 @@ pub enum Scenario {
         secret: String,
         payments: std::sync::atomic::AtomicU64,
     },
+    Checkin {
+        event: String,
+        codes: Vec<String>,
+        next: std::sync::atomic::AtomicU64,
+    },
     /// One `GET` of a fixed path.
     Get {
         path: &'static str,
@@ -100,6 +109,7 @@ pub const USERS: u32 = 10_000;
 pub struct Tokens {
     users: Vec<String>,
     organizer: String,
+    staff: String,
 }
 
 static TOKENS: std::sync::OnceLock<Tokens> = std::sync::OnceLock::new();
@@ -118,7 +128,15 @@ pub fn sign_tokens(secret: &str) -> Result<(), String> {
         "Bearer {}",
         mint(secret, "bench", Role::Organizer, hour, None, None)?
     );
-    let _ = TOKENS.set(Tokens { users, organizer });
+    let staff = format!(
+        "Bearer {}",
+        mint(secret, "door", Role::Staff, hour, None, None)?
+    );
+    let _ = TOKENS.set(Tokens {
+        users,
+        organizer,
+        staff,
+    });
     Ok(())
 }
 
@@ -126,6 +144,10 @@ pub(crate) fn user_auth(user: u32) -> Option<&'static str> {
     TOKENS
         .get()
         .map(|t| t.users[(user % USERS) as usize].as_str())
+}
+
+pub(crate) fn staff_auth() -> Option<&'static str> {
+    TOKENS.get().map(|t| t.staff.as_str())
 }
 
 pub(crate) fn organizer_auth() -> Option<&'static str> {
@@ -335,6 +357,55 @@ impl Scenario {
                     payments: std::sync::atomic::AtomicU64::new(0),
                 }
             }
+            Name::Checkin => {
+                let event = create_event(&http, base, ga(50_000)).await?;
+                let mut codes = Vec::with_capacity(50_000);
+                // 5000 bookings of 10 by 5000 users, then each one's tickets, 100 at a time.
+                for chunk in (0..5000u32).collect::<Vec<_>>().chunks(100) {
+                    let mut work = tokio::task::JoinSet::new();
+                    for &user in chunk {
+                        let (http, base, event) = (http.clone(), base.to_owned(), event.clone());
+                        work.spawn(async move {
+                            let body = json!({ "eventId": event, "sectionId": "s1", "qty": 10,
+                                               "userId": format!("u{user}") });
+                            let booked =
+                                post_as(&http, format!("{base}/book"), body, user_auth(user))
+                                    .await?;
+                            let id = booked["id"].as_str().ok_or("a booking without an id")?;
+                            let mut request = http.get(format!("{base}/bookings/{id}/tickets"));
+                            if let Some(auth) = user_auth(user) {
+                                request = request.header("authorization", auth);
+                            }
+                            let listed: Value = request
+                                .send()
+                                .await
+                                .map_err(|e| e.to_string())?
+                                .json()
+                                .await
+                                .map_err(|e| e.to_string())?;
+                            listed["tickets"]
+                                .as_array()
+                                .ok_or_else(|| format!("no tickets: {listed}"))?
+                                .iter()
+                                .map(|t| {
+                                    t["code"]
+                                        .as_str()
+                                        .map(str::to_owned)
+                                        .ok_or_else(|| "a ticket without a code".to_owned())
+                                })
+                                .collect::<Result<Vec<String>, String>>()
+                        });
+                    }
+                    while let Some(done) = work.join_next().await {
+                        codes.extend(done.map_err(|e| e.to_string())??);
+                    }
+                }
+                Scenario::Checkin {
+                    event,
+                    codes,
+                    next: std::sync::atomic::AtomicU64::new(0),
+                }
+            }
             Name::DemoSeats => Scenario::Get { path: "/seats" },
             Name::FloorMemory => Scenario::Get { path: "/memory" },
             Name::FloorSeats => Scenario::Get { path: "/seats" },
@@ -485,6 +556,21 @@ impl Scenario {
             }
             Scenario::Get { path } => {
                 rec.timed(conn.send(Method::GET, path, None, None)).await?;
+            }
+            Scenario::Checkin { event, codes, next } => {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let code = &codes[(n % codes.len() as u64) as usize];
+                let body = format!(
+                    r#"{{"code":"{code}","scannerId":"door-{}","nonce":"n{n}"}}"#,
+                    n % 20
+                );
+                rec.timed(conn.send(
+                    Method::POST,
+                    &format!("/events/{event}/checkins"),
+                    Some(Bytes::from(body)),
+                    staff_auth(),
+                ))
+                .await?;
             }
             Scenario::ReadSeats { event } => {
                 rec.timed(conn.send(Method::GET, &format!("/events/{event}/seats"), None, None))
