@@ -316,6 +316,19 @@ fn checked_all(scans: &[ScanBody]) -> Result<Vec<Option<i64>>, AppError> {
         .collect()
 }
 
+/// Scans checked as input first (a malformed one is a 400 whoever sends it), then who may
+/// scan, then applied.
+async fn scanned(
+    state: &AppState,
+    caller: &Caller,
+    event: &EventId,
+    scans: &[ScanBody],
+) -> Result<Vec<ScanAnswer>, AppError> {
+    let scanned_at = checked_all(scans)?;
+    require_scanner(state, caller, event).await?;
+    apply(state, event, scans, &scanned_at).await
+}
+
 /// The answers to `scans` (checked by [`checked_all`]), in order: invalid and foreign codes
 /// answered here, the rest by one script call.
 async fn apply(
@@ -366,10 +379,7 @@ pub async fn check_in(
     Ids(event): Ids<EventId>,
     JsonBody(scan): JsonBody<ScanBody>,
 ) -> Result<Json<ScanAnswer>, AppError> {
-    let scans = std::slice::from_ref(&scan);
-    let scanned_at = checked_all(scans)?;
-    require_scanner(&state, &caller, &event).await?;
-    let answer = apply(&state, &event, scans, &scanned_at)
+    let answer = scanned(&state, &caller, &event, std::slice::from_ref(&scan))
         .await?
         .into_iter()
         .next()
@@ -423,9 +433,7 @@ pub async fn check_in_batch(
             "scans: 1 to {MAX_BATCH} scans"
         )));
     }
-    let scanned_at = checked_all(&batch.scans)?;
-    require_scanner(&state, &caller, &event).await?;
-    let answers = apply(&state, &event, &batch.scans, &scanned_at).await?;
+    let answers = scanned(&state, &caller, &event, &batch.scans).await?;
     let conflicts = answers
         .iter()
         .filter(|a| a.result == CheckinResult::AlreadyRedeemed)
