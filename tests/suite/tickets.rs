@@ -428,3 +428,76 @@ async fn a_checkin_is_a_webhook_message() {
     }
     assert_eq!(got[0]["data"]["checkin"]["scannerId"], "door-1");
 }
+
+both!(
+    /// A ticket exists once its order is paid; cancelling the paid order (the organizer does)
+    /// revokes it in the same step: scanned, it is `revoked`, and offline scanners find it in
+    /// the revoked list.
+    async fn a_paid_orders_tickets_are_revoked_with_the_order(backend) {
+        use crate::orders::{SECRET, deliver, stripe_event};
+        let mut settings = backend.settings();
+        settings.stripe_webhook_secret = Some(SECRET.to_owned());
+        let served = crate::harness::TestApp::spawn_with(settings).await;
+        let app = served.http.clone();
+        let created = app
+            .post(
+                "/events",
+                json!({ "name": "Paid", "payment": "required", "currency": "EUR",
+                        "sections": [{ "name": "Floor", "price": 25.5, "capacity": 10 }] }),
+            )
+            .await;
+        created.assert_status(201);
+        let event = created.body["id"].as_str().expect("event id").to_owned();
+        let hold = app
+            .post(
+                &format!("/events/{event}/holds"),
+                json!({ "userId": "ann", "sectionId": "s1", "qty": 2 }),
+            )
+            .await;
+        hold.assert_status(201);
+        let hold = hold.body["id"].as_str().expect("hold id");
+        let order = app
+            .post(
+                &format!("/events/{event}/holds/{hold}/order"),
+                json!({ "userId": "ann" }),
+            )
+            .await;
+        order.assert_status(201);
+        let order = order.body["id"].as_str().expect("order id").to_owned();
+        let paid = deliver(
+            &app.base,
+            &stripe_event("t1", "payment_intent.succeeded", &order, 5100, "eur"),
+            SECRET,
+            0,
+        )
+        .await;
+        paid.assert_status(200);
+        let shown = app.get(&format!("/orders/{order}?user=ann")).await;
+        let booking = shown.body["bookingId"].as_str().expect("a booking").to_owned();
+        let listed = tickets(&app, &booking, "ann").await;
+        assert_eq!(listed.len(), 2);
+        let version = app
+            .send(Method::GET, &format!("/events/{event}/checkins/revoked"), None,
+                &[("authorization", &staff())])
+            .await
+            .body["version"]
+            .as_u64()
+            .expect("version");
+        app.send(Method::DELETE, &format!("/orders/{order}"), None, &[])
+            .await
+            .assert_status(200);
+        let code = listed[0]["code"].as_str().expect("code");
+        assert_eq!(scan(&app, &event, code, "door-1", "p1").await["result"], "revoked");
+        let revoked = app
+            .send(Method::GET, &format!("/events/{event}/checkins/revoked?since={version}"), None,
+                &[("authorization", &staff())])
+            .await;
+        let ids: Vec<&str> = revoked.body["revoked"]
+            .as_array()
+            .expect("revoked")
+            .iter()
+            .filter_map(|r| r["ticketId"].as_str())
+            .collect();
+        assert_eq!(ids, [format!("{booking}.1"), format!("{booking}.2")], "{}", revoked.body);
+    }
+);
