@@ -5,7 +5,8 @@
 //! 1. **fans out**: reads outbox entries as consumer `<INSTANCE_ID>` of the stream's group
 //!    `webhooks` (`outbox_read`: entries another replica read and did not acknowledge within
 //!    WEBHOOK_CLAIM_IDLE_MS first, by XAUTOCLAIM), queues each for every endpoint that wants it
-//!    (`webhook_enqueue`, once per message and endpoint, in the endpoint's slot), then
+//!    (`webhook_enqueue`, once per message and endpoint, in the endpoint's slot: one call per
+//!    endpoint for the entries of one read), then
 //!    acknowledges and trims (`outbox_ack`). The events its own requests just wrote it fans
 //!    out at once (a hint from the store, [`crate::store::webhooks::Written`]); every event's
 //!    outbox, found through the event index (`bo:events`, never by scanning keys), at a sweep
@@ -228,54 +229,31 @@ impl Delivery {
                     self.settings.claim_idle_ms,
                 )
                 .await?;
+            // Each endpoint's messages of this read, in outbox order: one call per endpoint.
+            let mut queues: Vec<Vec<MessageRecord>> = vec![Vec::new(); endpoints.len()];
             let mut done = Vec::with_capacity(entries.len());
             for entry in &entries {
-                self.fan_out_entry(event, entry, endpoints).await?;
+                if let Some(message) = message_of(event, entry) {
+                    for (queue, endpoint) in queues.iter_mut().zip(endpoints) {
+                        if endpoint.wants(&message.kind, event.as_str()) {
+                            queue.push(message.clone());
+                        }
+                    }
+                }
                 done.push(entry.id.clone());
+            }
+            for (queue, endpoint) in queues.iter().zip(endpoints) {
+                if !queue.is_empty() {
+                    self.store
+                        .enqueue_webhook_messages(&endpoint.id, queue)
+                        .await?;
+                }
             }
             self.store.outbox_ack(event, &done).await?;
             if entries.len() < READ_BATCH {
                 return Ok(());
             }
         }
-    }
-
-    async fn fan_out_entry(
-        &self,
-        event: &EventId,
-        entry: &OutboxEntry,
-        endpoints: &[EndpointRecord],
-    ) -> Result<(), crate::error::AppError> {
-        let (Some(kind), Some(data)) = (&entry.kind, &entry.data) else {
-            return Ok(());
-        };
-        let event = event.as_str();
-        let wanted: Vec<&EndpointRecord> =
-            endpoints.iter().filter(|e| e.wants(kind, event)).collect();
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        let created_at = webhook::entry_ms(&entry.id).unwrap_or_else(now_ms);
-        let Some(body) = webhook::message_body(kind, data, created_at) else {
-            tracing::warn!(event, entry = %entry.id, kind, "webhooks: an outbox entry this version cannot show; skipped");
-            return Ok(());
-        };
-        let message = MessageRecord {
-            id: webhook::message_id(event, &entry.id),
-            kind: kind.clone(),
-            event_id: event.to_owned(),
-            body,
-            created_at,
-            status: MessageStatus::Pending,
-            attempts: Vec::new(),
-            next_attempt_at: Some(created_at),
-        };
-        for endpoint in wanted {
-            self.store
-                .enqueue_webhook_message(&endpoint.id, &message)
-                .await?;
-        }
-        Ok(())
     }
 
     /// Leases as many due messages of the endpoint as there are free delivery slots (at most
@@ -334,6 +312,30 @@ impl Delivery {
         }
         Ok(())
     }
+}
+
+/// The message an outbox entry makes (none for an entry trimmed while pending, or of a type
+/// this version cannot show).
+fn message_of(event: &EventId, entry: &OutboxEntry) -> Option<MessageRecord> {
+    let (Some(kind), Some(data)) = (&entry.kind, &entry.data) else {
+        return None;
+    };
+    let event = event.as_str();
+    let created_at = webhook::entry_ms(&entry.id).unwrap_or_else(now_ms);
+    let Some(body) = webhook::message_body(kind, data, created_at) else {
+        tracing::warn!(event, entry = %entry.id, kind, "webhooks: an outbox entry this version cannot show; skipped");
+        return None;
+    };
+    Some(MessageRecord {
+        id: webhook::message_id(event, &entry.id),
+        kind: kind.clone(),
+        event_id: event.to_owned(),
+        body,
+        created_at,
+        status: MessageStatus::Pending,
+        attempts: Vec::new(),
+        next_attempt_at: Some(created_at),
+    })
 }
 
 /// One POST of `message` to the endpoint, signed with every secret that signs now.

@@ -326,9 +326,9 @@ scripts! {
                     WebhookDeleteArgs [actor, role] [];
     webhook_rotate: WebhookRotateKeys [endpoint] [],
                     WebhookRotateArgs [actor, role, secret, overlap_ms] [];
-    /// Fan-out: one outbox message for one endpoint, once.
+    /// Fan-out: outbox messages for one endpoint, each once.
     webhook_enqueue: WebhookEnqueueKeys [endpoint, messages, due] [],
-                     WebhookEnqueueArgs [message_id, record, created_at] [];
+                     WebhookEnqueueArgs [messages] [];
     /// Delivery: the due messages of one endpoint, leased to the caller.
     webhook_take: WebhookTakeKeys [endpoint, messages, due, done] [],
                   WebhookTakeArgs [max, lease_ms, retention_ms] [];

@@ -379,28 +379,31 @@ impl Store {
         .await
     }
 
-    /// Queues `message` for endpoint `id`, once; false when it was there already, or the
-    /// endpoint is gone, disabled or younger than the message.
-    pub async fn enqueue_webhook_message(
+    /// Queues `messages` (in outbox order) for endpoint `id`, each once; returns how many were
+    /// new. One script call for all of them.
+    pub async fn enqueue_webhook_messages(
         &self,
         id: &str,
-        message: &MessageRecord,
-    ) -> Result<bool, AppError> {
+        messages: &[MessageRecord],
+    ) -> Result<u64, AppError> {
         #[derive(Deserialize)]
         struct Queued {
-            queued: bool,
+            queued: u64,
         }
+        let listed = messages
+            .iter()
+            .map(|m| {
+                serde_json::to_string(m)
+                    .map(|record| serde_json::json!([m.id, m.created_at, record]))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AppError::Internal(format!("message record: {e}")))?;
+        let messages = serde_json::to_string(&listed)
+            .map_err(|e| AppError::Internal(format!("messages: {e}")))?;
         self.bounded(async {
             let script = &self.scripts.webhook_enqueue;
-            let invocation = script.call_in(
-                &Scope::webhook(id),
-                WebhookEnqueueArgs {
-                    message_id: message.id.clone(),
-                    record: serde_json::to_string(message)
-                        .map_err(|e| AppError::Internal(format!("message record: {e}")))?,
-                    created_at: message.created_at.to_string(),
-                },
-            )?;
+            let invocation =
+                script.call_in(&Scope::webhook(id), WebhookEnqueueArgs { messages })?;
             let queued: Queued = self.run_script(script.name, &invocation).await??;
             Ok(queued.queued)
         })
