@@ -501,3 +501,97 @@ both!(
         assert_eq!(ids, [format!("{booking}.1"), format!("{booking}.2")], "{}", revoked.body);
     }
 );
+
+/// Keys rotate: a replica that signs with a new key (TICKET_SIGNING_KEY_FILE) and keeps the
+/// old one in TICKET_RETIRED_KEY_FILES lists both in its JWKS, signs new codes with the new
+/// key, and checks in a code the old key signed. Keys are written by `boxoffice keygen`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retired_key_still_verifies_the_codes_it_signed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keygen = |name: &str| {
+        let path = dir.path().join(name);
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+            .args(["keygen", "--out"])
+            .arg(&path)
+            .status()
+            .expect("run keygen");
+        assert!(status.success());
+        path
+    };
+    let (old, new) = (keygen("old.pem"), keygen("new.pem"));
+    // keygen never overwrites a key.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+        .args(["keygen", "--out"])
+        .arg(&old)
+        .output()
+        .expect("run keygen");
+    assert_eq!(again.status.code(), Some(2));
+    let redis = crate::harness::RedisServer::start();
+    let mut settings = crate::harness::app::test_settings(&redis.url());
+    settings.ticket_signing_key_file = Some(old.clone());
+    let before = crate::harness::TestApp::spawn_with(settings.clone()).await;
+    let event = before.create_ga_event(10).await;
+    let booked = before.book(&event, "s1", 1, "alice").await;
+    booked.assert_status(201);
+    let booking = booked.body["id"].as_str().expect("id").to_owned();
+    let old_code = tickets(&before.http, &booking, "alice").await[0]["code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    let old_jwks = before.anonymous().get("/tickets/keys").await.body;
+
+    settings.ticket_signing_key_file = Some(new);
+    settings.ticket_retired_key_files = vec![old];
+    let after = crate::harness::TestApp::spawn_with(settings).await;
+    let jwks = after.anonymous().get("/tickets/keys").await.body;
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert_eq!(kids.len(), 2, "{jwks}");
+    assert_eq!(
+        kids[1], old_jwks["keys"][0]["kid"],
+        "the retired key comes second"
+    );
+    let new_code = tickets(&after.http, &booking, "alice").await[0]["code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    assert_ne!(new_code, old_code, "new codes are signed with the new key");
+    let answer = scan(&after.http, &event, &old_code, "door-1", "k1").await;
+    assert_eq!(answer["result"], "ok", "{answer}");
+    let answer = scan(&after.http, &event, &new_code, "door-1", "k2").await;
+    assert_eq!(
+        answer["result"], "already_redeemed",
+        "the same ticket: {answer}"
+    );
+}
+
+/// A signing key file that is missing or not an Ed25519 PKCS#8 key stops the replica at start
+/// with one line naming the setting and the file.
+#[test]
+fn a_bad_signing_key_file_stops_the_replica() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a key").expect("write");
+    for path in [dir.path().join("missing.pem"), garbage] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+            .env("TICKET_SIGNING_KEY_FILE", &path)
+            .env("AUTH_MODE", "open")
+            .env(
+                "BIND_ADDR",
+                format!("127.0.0.1:{}", crate::harness::free_port()),
+            )
+            .env("REDIS_URL", "redis://127.0.0.1:1")
+            .output()
+            .expect("run boxoffice");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_ne!(output.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains("TICKET_SIGNING_KEY_FILE") && stderr.contains(&*path.to_string_lossy()),
+            "{stderr}"
+        );
+    }
+}
