@@ -1,6 +1,6 @@
 """Turns the results of scripts/bench (JSON lines) into BENCHMARKS.md and BENCHMARKS.png.
 
-usage: bench_report.py RESULTS MACHINE DURATION SWEEP OUT.md OUT.png [BUSY.md]
+usage: bench_report.py RESULTS MACHINE DURATION SWEEP OUT.md OUT.png [BUSY.md [COSTS.md [WEBHOOKS.md [CROWD.md]]]]
 """
 
 import json
@@ -401,6 +401,23 @@ def main():
             "docs/webhooks.md (scripts/script-costs-compare).",
             "",
             webhooks,
+        ]
+
+    crowd = optional_file(10)
+    if crowd:
+        lines += [
+            "",
+            "## The crowd",
+            "",
+            "`scripts/crowd.py`, against two of the replicas directly (jwt mode): 200, then 1000 "
+            "clients, each on a keep-alive connection of its own, asking once a second for "
+            "10 s after 2 s of warm-up: where they stand in a waiting room everyone waits in "
+            "(`maxActive` 1), then a 5000-seat map re-read with its `ETag` (`304`). Redis "
+            "commands from `INFO commandstats` (reset at the start of the window; commands run "
+            "inside scripts count), replica CPU from `/proc`. The slope between the two sizes is "
+            "what one more poll costs.",
+            "",
+            crowd,
         ]
 
     cluster_setups = sorted({setup for (setup, _scenario) in shards})

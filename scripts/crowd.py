@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""What the crowd costs Redis: clients that each ask once a second, spread over the replicas,
+first 200 of them and then 1000 (issue 25's measure).
+
+Two kinds of crowd:
+- queue: everyone joined one waiting room (`maxActive` 1: they all wait) and each asks where
+  they stand (`GET /events/{id}/queue/{ticket}?user=`);
+- seats: viewers of a 5000-seat map, each re-reading it with the `ETag` they last got
+  (`If-None-Match`: a `304` while nothing changed).
+
+For each size, over a window of WINDOW_S seconds: the polls answered, every command Redis ran
+(`INFO commandstats`, reset at the start; commands scripts run inside are counted as well), and
+the replicas' CPU (`/proc/<pid>/stat`). The slope between the two sizes is what one more poll
+costs: Redis commands per poll, replica CPU µs per poll.
+
+    scripts/crowd.py queue|seats REDIS_PORT BASE[,PID] BASE[,PID] ...
+Prints Markdown. Standard library only (asyncio, one keep-alive connection per client).
+"""
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+WINDOW_S = float(os.environ.get("WINDOW_S", "10"))
+SIZES = [int(n) for n in os.environ.get("CROWD_SIZES", "200 1000").split()]
+kind, redis_port = sys.argv[1], sys.argv[2]
+targets = [t.split(",") for t in sys.argv[3:]]
+bases = [t[0] for t in targets]
+pids = [int(t[1]) for t in targets if len(t) > 1]
+
+
+SECRET = os.environ.get("AUTH_JWT_SECRET")
+
+
+def token(user, role="buyer"):
+    """With AUTH_JWT_SECRET set (replicas in jwt mode), an HS256 token as `boxoffice token`
+    mints them; otherwise None (open mode: the body or ?user= names the user)."""
+    if not SECRET:
+        return None
+    import base64, hashlib, hmac
+    enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+    head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = enc(json.dumps({"sub": user, "role": role, "exp": int(time.time()) + 3600}).encode())
+    signed = head + b"." + body
+    return (signed + b"." + enc(hmac.new(SECRET.encode(), signed, hashlib.sha256).digest())).decode()
+
+
+def call(base, method, path, body=None, auth=None):
+    headers = {"content-type": "application/json"}
+    if auth:
+        headers["authorization"] = f"Bearer {auth}"
+    request = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
+                                     method=method, headers=headers)
+    with urllib.request.urlopen(request) as reply:
+        return json.load(reply)
+
+
+def redis(*args):
+    return subprocess.run(["redis-cli", "-p", redis_port, *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def redis_commands():
+    total = 0
+    for line in redis("info", "commandstats").splitlines():
+        if line.startswith("cmdstat_") and not line.startswith(("cmdstat_info:", "cmdstat_config:")):
+            fields = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
+            total += int(fields["calls"])
+    return total
+
+
+def cpu_seconds():
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def setup(n):
+    """Per client: (base, path, an ETag to start from or None, a token or None). Clients take
+    the replicas in turn."""
+    organizer = token("crowd", "organizer")
+    if kind == "queue":
+        event = call(bases[0], "POST", "/events", {
+            "name": "crowd", "waitingRoom": {"enabled": True, "maxActive": 1},
+            "sections": [{"name": "GA", "price": 10, "capacity": 1000}]}, organizer)["id"]
+        clients = []
+        for i in range(n):
+            base, auth = bases[i % len(bases)], token(f"c{i}")
+            joined = call(base, "POST", f"/events/{event}/queue", {"userId": f"c{i}"}, auth)
+            path = f"/events/{event}/queue/{urllib.parse.quote(joined['ticket'])}?user=c{i}"
+            clients.append((base, path, None, auth))
+        return clients
+    seats = [f"S{i:04}" for i in range(1, 5001)]
+    event = call(bases[0], "POST", "/events", {
+        "name": "crowd", "sections": [{"name": "Hall", "price": 10, "seats": seats}]}, organizer)["id"]
+    return [(bases[i % len(bases)], f"/events/{event}/seats", "", None) for i in range(n)]
+
+
+async def client(base, path, etag, auth, stop, counts, start_at):
+    url = urllib.parse.urlsplit(base)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    await asyncio.sleep(start_at)
+    tag = etag
+    while time.monotonic() < stop:
+        head = f"GET {path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        if tag:
+            head += f"If-None-Match: {tag}\r\n"
+        if auth:
+            head += f"Authorization: Bearer {auth}\r\n"
+        writer.write((head + "\r\n").encode())
+        await writer.drain()
+        status_line = await reader.readline()
+        length, headers = 0, {}
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode().partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        if length:
+            await reader.readexactly(length)
+        status = int(status_line.split()[1])
+        counts[status] = counts.get(status, 0) + 1
+        if etag is not None and "etag" in headers:
+            tag = headers["etag"]
+        await asyncio.sleep(1.0)
+    writer.close()
+
+
+async def window(clients):
+    counts = {}
+    # Warm-up: every client's first request (a full map, a first standing) before measuring.
+    stop = time.monotonic() + 2.0 + WINDOW_S
+    tasks = [asyncio.create_task(client(b, p, e, a, stop, counts, i / len(clients)))
+             for i, (b, p, e, a) in enumerate(clients)]
+    await asyncio.sleep(2.0)
+    redis("config", "resetstat")
+    before_cpu, before = cpu_seconds() if pids else 0.0, dict(counts)
+    await asyncio.sleep(WINDOW_S)
+    commands = redis_commands()
+    cpu = (cpu_seconds() - before_cpu) if pids else None
+    polls = sum(counts.values()) - sum(before.values())
+    statuses = {s: counts.get(s, 0) - before.get(s, 0) for s in counts}
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return polls, commands, cpu, statuses
+
+
+rows = []
+for n in SIZES:
+    clients = setup(n)
+    polls, commands, cpu, statuses = asyncio.run(window(clients))
+    rows.append((n, polls, commands, cpu, statuses))
+
+what = "waiting-room polls" if kind == "queue" else "conditional re-reads of a 5000-seat map"
+print(f"| {what}, {len(bases)} replicas | polls in {WINDOW_S:.0f} s | polls/s | Redis commands | "
+      f"commands per poll | replica CPU µs per poll | statuses |")
+print("|---|---:|---:|---:|---:|---:|---|")
+for n, polls, commands, cpu, statuses in rows:
+    per_cpu = f"{cpu * 1e6 / max(polls, 1):.0f}" if cpu is not None else "—"
+    mix = ", ".join(f"{s}: {c}" for s, c in sorted(statuses.items()))
+    print(f"| {n} clients, one poll a second each | {polls} | {polls / WINDOW_S:,.0f} | {commands} | "
+          f"{commands / max(polls, 1):.2f} | {per_cpu} | {mix} |")
+if len(rows) >= 2:
+    (n0, p0, c0, u0, _), (n1, p1, c1, u1, _) = rows[0], rows[-1]
+    slope = (c1 - c0) / max(p1 - p0, 1)
+    cpu_slope = f"{(u1 - u0) * 1e6 / max(p1 - p0, 1):.0f} µs" if u0 is not None else "—"
+    print(f"\nSlope from {n0} to {n1} clients: **{slope:.2f} Redis commands per poll**, replica CPU "
+          f"{cpu_slope} per poll.")
