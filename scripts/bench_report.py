@@ -409,7 +409,7 @@ def main():
             "",
             "## The crowd",
             "",
-            "`scripts/crowd.py`, against two of the replicas directly (jwt mode): 200, then 1000 "
+            "`scripts/crowd.py`, against two replicas (jwt mode) on a Redis of their own: 200, then 1000 "
             "clients, each on a keep-alive connection of its own, asking once a second for "
             "10 s after 2 s of warm-up: where they stand in a waiting room everyone waits in "
             "(`maxActive` 1), then a 5000-seat map re-read with its `ETag` (`304`). Redis "
