@@ -178,6 +178,25 @@ pub(crate) async fn post_as(
     Ok(body)
 }
 
+/// A `GET` of `url` with this token (or none), its JSON body.
+pub(crate) async fn get_as(
+    http: &reqwest::Client,
+    url: String,
+    auth: Option<&str>,
+) -> Result<Value, String> {
+    let mut request = http.get(&url);
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    request
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 pub(crate) async fn create_event(
     http: &reqwest::Client,
     base: &str,
@@ -372,17 +391,12 @@ impl Scenario {
                                 post_as(&http, format!("{base}/book"), body, user_auth(user))
                                     .await?;
                             let id = booked["id"].as_str().ok_or("a booking without an id")?;
-                            let mut request = http.get(format!("{base}/bookings/{id}/tickets"));
-                            if let Some(auth) = user_auth(user) {
-                                request = request.header("authorization", auth);
-                            }
-                            let listed: Value = request
-                                .send()
-                                .await
-                                .map_err(|e| e.to_string())?
-                                .json()
-                                .await
-                                .map_err(|e| e.to_string())?;
+                            let listed = get_as(
+                                &http,
+                                format!("{base}/bookings/{id}/tickets"),
+                                user_auth(user),
+                            )
+                            .await?;
                             listed["tickets"]
                                 .as_array()
                                 .ok_or_else(|| format!("no tickets: {listed}"))?

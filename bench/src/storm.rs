@@ -12,7 +12,7 @@
 use crate::client::{Connection, Failure};
 use crate::cpu::CpuClock;
 use crate::record::error_code;
-use crate::scenarios::{create_event, organizer_auth};
+use crate::scenarios::{create_event, get_as, organizer_auth};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use hyper::Method;
@@ -166,17 +166,7 @@ pub async fn run(storm: &Storm, targets: &[String], replica_pids: &[u32]) -> Res
     let replica_cpu = cpu.per_request(storm.buyers as u64);
 
     // What the store holds: the section's remaining, as every replica reads it.
-    let mut request = http.get(format!("{base}/events/{event}"));
-    if let Some(auth) = organizer_auth() {
-        request = request.header("authorization", auth);
-    }
-    let stored: Value = request
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let stored = get_as(&http, format!("{base}/events/{event}"), organizer_auth()).await?;
     let remaining = stored["sections"]
         .as_array()
         .and_then(|s| s.first())

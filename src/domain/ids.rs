@@ -217,6 +217,11 @@ macro_rules! slotted_id {
                 (uuid.get_version_num() == 7).then_some(Self(uuid))
             }
 
+            /// The UUID it is.
+            pub fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+
             /// The hash slot of its event.
             pub fn slot(&self) -> u16 {
                 let bytes = self.0.as_bytes();

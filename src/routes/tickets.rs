@@ -61,8 +61,7 @@ fn booking_id(raw: &str) -> Result<BookingId, AppError> {
 
 /// The booking's tickets: one per seat, or one per unit of general admission.
 fn tickets_of(state: &AppState, booking: &BookingRecord) -> Result<Vec<TicketView>, AppError> {
-    let booking_uuid = uuid::Uuid::parse_str(&booking.id.to_string())
-        .map_err(|e| AppError::Internal(format!("booking id: {e}")))?;
+    let booking_uuid = *booking.id.as_uuid();
     (1..=booking.qty)
         .map(|n| {
             let number = u16::try_from(n)

@@ -116,24 +116,42 @@ impl Store {
         .await
     }
 
-    /// Per section of the event: tickets checked in and tickets sold.
+    /// Per section of the event: tickets checked in and tickets sold. The event document is
+    /// the one this replica keeps parsed ([`super::version`]) when it has it.
     pub async fn checkin_counts(&self, event: &EventId) -> Result<CheckinCounts, AppError> {
         let keys = EventKeys::new(event);
+        let kept = self.documents.get(event);
         self.bounded(async {
             let mut conn = self.conn().await?;
-            let (document, sections, checked): (
-                Option<String>,
+            let mut pipe = redis::pipe();
+            match &kept {
+                // Only whether it still exists.
+                Some(_) => pipe.cmd("EXISTS").arg(keys.event()),
+                None => pipe.get(keys.event()),
+            };
+            let (found, sections, checked): (
+                redis::Value,
                 BTreeMap<String, String>,
                 BTreeMap<String, u64>,
-            ) = redis::pipe()
-                .get(keys.event())
+            ) = pipe
                 .hgetall(keys.sections())
                 .hgetall(keys.checkin_counts())
                 .query_async(&mut conn)
                 .await?;
-            let document = document.ok_or(AppError::EventNotFound)?;
-            let event: crate::domain::event::EventRecord = parse_document("event", &document)?;
-            Ok(event
+            let event_record = match (kept, found) {
+                (Some(record), redis::Value::Int(1)) => record,
+                (None, redis::Value::BulkString(raw)) => {
+                    let record: std::sync::Arc<crate::domain::event::EventRecord> =
+                        std::sync::Arc::new(parse_document(
+                            "event",
+                            &String::from_utf8_lossy(&raw),
+                        )?);
+                    self.documents.keep(event, record.clone());
+                    record
+                }
+                _ => return Err(AppError::EventNotFound),
+            };
+            Ok(event_record
                 .sections
                 .iter()
                 .map(|section| {

@@ -30,11 +30,11 @@ pub(super) struct Documents {
 const MAX_DOCUMENTS: usize = 1024;
 
 impl Documents {
-    fn get(&self, event: &EventId) -> Option<Arc<EventRecord>> {
+    pub(super) fn get(&self, event: &EventId) -> Option<Arc<EventRecord>> {
         self.map.lock().ok()?.get(event).cloned()
     }
 
-    fn keep(&self, event: &EventId, record: Arc<EventRecord>) {
+    pub(super) fn keep(&self, event: &EventId, record: Arc<EventRecord>) {
         if let Ok(mut map) = self.map.lock() {
             if map.len() >= MAX_DOCUMENTS {
                 map.clear();

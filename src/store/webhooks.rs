@@ -41,7 +41,7 @@ impl Written {
     /// `event`'s outbox may have new entries.
     pub fn mark(&self, event: &EventId) {
         let fresh = match self.events.lock() {
-            Ok(mut events) => events.insert(event.clone()),
+            Ok(mut events) => !events.contains(event) && events.insert(event.clone()),
             Err(_) => return,
         };
         if fresh {
