@@ -1,5 +1,6 @@
-"""Helpers shared by scripts/busy_section.py and scripts/script_costs.py: JSON requests to a
-replica, redis-cli against its Redis, and its EVALSHA figures. Standard library only."""
+"""Helpers shared by the Python of scripts/ (busy_section.py, script_costs.py, crowd.py, and the
+checks webhooks-check and tickets-check): JSON requests to a replica, redis-cli against its
+Redis, its EVALSHA figures, and tokens. Standard library only."""
 import json
 import subprocess
 import urllib.error
@@ -45,3 +46,17 @@ def redis(port, *args):
     """redis-cli's output for one command."""
     return subprocess.run(["redis-cli", "-p", port, *args], capture_output=True, text=True,
                           check=True).stdout
+
+
+def token(secret, user, role="buyer", ttl_s=3600):
+    """An HS256 token as `boxoffice token` mints them (replicas in jwt mode verify it with
+    AUTH_JWT_SECRET)."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+    enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+    head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = enc(json.dumps({"sub": user, "role": role, "exp": int(time.time()) + ttl_s}).encode())
+    signed = head + b"." + body
+    return (signed + b"." + enc(hmac.new(secret.encode(), signed, hashlib.sha256).digest())).decode()

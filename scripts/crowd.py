@@ -25,6 +25,8 @@ import time
 import urllib.parse
 import urllib.request
 
+import bench_api
+
 WINDOW_S = float(os.environ.get("WINDOW_S", "10"))
 SIZES = [int(n) for n in os.environ.get("CROWD_SIZES", "200 1000").split()]
 kind, redis_port = sys.argv[1], sys.argv[2]
@@ -37,16 +39,9 @@ SECRET = os.environ.get("AUTH_JWT_SECRET")
 
 
 def token(user, role="buyer"):
-    """With AUTH_JWT_SECRET set (replicas in jwt mode), an HS256 token as `boxoffice token`
-    mints them; otherwise None (open mode: the body or ?user= names the user)."""
-    if not SECRET:
-        return None
-    import base64, hashlib, hmac
-    enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
-    head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = enc(json.dumps({"sub": user, "role": role, "exp": int(time.time()) + 3600}).encode())
-    signed = head + b"." + body
-    return (signed + b"." + enc(hmac.new(SECRET.encode(), signed, hashlib.sha256).digest())).decode()
+    """With AUTH_JWT_SECRET set (replicas in jwt mode), a token for `user`; otherwise None (open
+    mode: the body or ?user= names the user)."""
+    return bench_api.token(SECRET, user, role) if SECRET else None
 
 
 def call(base, method, path, body=None, auth=None):
