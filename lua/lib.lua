@@ -548,22 +548,35 @@ local function best_seats(booked_key, held_key, first, last, rows_field, qty, to
   return positions, free_total
 end
 
--- Waiting rooms. An event's waiting room is set in its sections hash (`wr:enabled` '1',
--- `wr:rate` admissions per minute (0: not paced), `wr:max` live admissions (0: no cap),
--- `wr:ttl` how long an admission lives (ms), `wr:order` fifo|shuffle, `wr:start` the sale's
--- start (ms)) and runs in keys of its own, all in the event's slot:
---   queue       zset user -> their turn (the place number; shuffled places 1..n at the start)
---   places      hash user -> their place number (the ticket)
+-- Waiting rooms (docs/waiting-room.md). An event's waiting room is set in its sections hash
+-- (`wr:enabled` '1', `wr:rate` admissions per minute (0: not paced), `wr:max` live admissions
+-- (0: no cap), `wr:ttl` how long an admission lives (ms), `wr:order` fifo|shuffle, `wr:start`
+-- the sale's start (ms)).
+-- The line is spread over the event's queue shards (QUEUE_SHARDS, fixed for the event at its
+-- first refresh), each in a slot of its own (`bo:{E~k~x}`): a join is one O(1) script on the
+-- joiner's shard (queue_join.lua), which gives them that shard's next place number (`seq`).
+-- Polls never reach Redis: replicas answer them from what queue_advance.lua tells them at most
+-- every QUEUE_REFRESH_MS. The rest is in the event's slot:
+--   q:rounds    list: the shards' place counts as replicas read them (csv, each round at
+--               least the one before): the places that came between round r-1 and round r
+--               are in line after all earlier ones, shard by shard. So every place has an
+--               arrival index (0, 1, ...), first come first served to within one round.
+--   q:state     hash: shards, served (turns released: a turn below it has come), due (ms: the
+--               next paced release), outstanding (released turns neither taken nor lapsed),
+--               round_at, shuffled (how many joined before the start, once drawn), seed
+--   q:releases  zset: each release's first turn (score and member); q:batches hash:
+--               `<first>` -> `<end>:<at>` (turns first..end-1, released at `at` ms) and
+--               `<first>:taken`
+--   q:taken     hash: user -> the place (`<shard>.<seq>`) whose turn gave their admission
 --   admissions  zset user -> when their admission ends (ms)
---   seen        zset user -> when they last joined or asked (ms)
 --   checkouts   zset user -> when the hold their admission went into ends (ms): an admission
 --               covers one checkout; the hold made with it uses it (the admission leaves
 --               `admissions`), and the holder still counts against `wr:max` until the hold
 --               is confirmed, released or expires
---   queue_state hash: next (places handed out), served (the turn the queue has reached),
---               due (ms: when the next paced admission is due), shuffled
--- The queue moves on only inside the scripts of people who join or ask (advance_queue), on
--- Redis's clock, by whichever replica serves them: nothing to elect, no timer anywhere.
+-- A turn is taken by its holder's poll (queue_admit.lua) within QUEUE_ABANDON_MS of its
+-- release, or it lapses: its share of the pace and of `wr:max` goes to the next in line.
+-- Nothing here runs on a timer: the queue moves on in the scripts replicas run for people
+-- who join or ask, on Redis's clock.
 
 -- At most this many admissions per step (a step's Redis time stays bounded).
 local QUEUE_STEP = 500
@@ -616,99 +629,71 @@ local function room_now(event_key, sections_key)
   return room, now_ms(), nil
 end
 
--- Admits the next people in line of `room` (from waiting_room), as many as the pace
--- (`wr:rate`) and the cap on live admissions (`wr:max`) allow now, skipping people who stopped
--- asking more than abandon_ms ago. With order 'shuffle', the first step at or after the start
--- puts everyone who joined before it in a random order (Fisher-Yates, seeded by the caller's
--- random `seed`).
-local function advance_queue(room, queue_key, state_key, admissions_key, checkouts_key, seen_key,
-                             now, abandon_ms, seed)
-  local rate, max, ttl, start = room.rate, room.max, room.ttl, room.start
-  if now < start then
-    return
-  end
-  local state = redis.call('HMGET', state_key, 'served', 'due', 'shuffled')
-  local served, due = tonumber(state[1]) or 0, tonumber(state[2]) or start
-  if room.order == 'shuffle' and not state[3] then
-    local waiting = redis.call('ZRANGE', queue_key, 0, -1)
-    math.randomseed(tonumber(seed))
-    local turns = {}
-    for i = 1, #waiting do
-      turns[i] = i
+-- The counts of the latest round of `rounds_key` (zeros before the first), for `shards`.
+local function last_round(rounds_key, shards)
+  local counts = {}
+  local last = redis.call('LINDEX', rounds_key, -1)
+  if last then
+    for n in string.gmatch(last, '%d+') do
+      counts[#counts + 1] = tonumber(n)
     end
-    for i = #waiting, 2, -1 do
-      local j = math.random(i)
-      turns[i], turns[j] = turns[j], turns[i]
-    end
-    for i = 1, #waiting, 500 do
-      local pairs_ = {}
-      for k = i, math.min(i + 499, #waiting) do
-        pairs_[#pairs_ + 1] = turns[k]
-        pairs_[#pairs_ + 1] = waiting[k]
-      end
-      redis.call('ZADD', queue_key, unpack(pairs_))
-    end
-    served = 0
-    redis.call('HSET', state_key, 'shuffled', #waiting)
   end
-  local room, interval = QUEUE_STEP, nil
-  if rate > 0 then
-    interval = 60000 / rate
-    if due < now - QUEUE_BACKLOG_MS then
-      due = now - QUEUE_BACKLOG_MS
-    end
-    room = math.min(room, math.floor((now - due) / interval) + 1)
+  for k = #counts + 1, shards do
+    counts[k] = 0
   end
-  if max > 0 then
-    room = math.min(room, max - redis.call('ZCOUNT', admissions_key, '(' .. now, '+inf')
-      - redis.call('ZCOUNT', checkouts_key, '(' .. now, '+inf'))
+  return counts
+end
+
+-- Appends a round of `counts` (each at least `last`'s) to `rounds_key` if any shard grew;
+-- returns the latest round.
+local function push_round(rounds_key, last, counts)
+  local grown, round = false, {}
+  for k = 1, #last do
+    round[k] = math.max(last[k], counts[k] or 0)
+    grown = grown or round[k] > last[k]
   end
-  local admitted, looked = 0, 0
-  while admitted < room and looked < 4 * QUEUE_STEP do
-    local next = redis.call('ZRANGE', queue_key, '(' .. served, '+inf', 'BYSCORE', 'LIMIT', 0,
-      room - admitted, 'WITHSCORES')
-    if #next == 0 then
+  if grown then
+    redis.call('RPUSH', rounds_key, table.concat(round, ','))
+  end
+  return round
+end
+
+-- Released turns not taken within `abandon_ms` lapse: they leave `outstanding` and, with a
+-- pace, give their share of it back (`interval` ms each). Returns outstanding and due.
+local function lapse_turns(releases_key, batches_key, now, abandon_ms, outstanding, due, interval)
+  local firsts = redis.call('ZRANGE', releases_key, 0, 99)
+  for _, first in ipairs(firsts) do
+    local batch = redis.call('HMGET', batches_key, first, first .. ':taken')
+    local stop, at = string.match(batch[1] or '', '^(%d+):(%d+)$')
+    if stop and tonumber(at) >= now - abandon_ms then
       break
     end
-    looked = looked + #next / 2
-    for i = 1, #next, 2 do
-      local user = next[i]
-      served = tonumber(next[i + 1])
-      redis.call('ZREM', queue_key, user)
-      local seen = tonumber(redis.call('ZSCORE', seen_key, user)) or 0
-      if seen >= now - abandon_ms then
-        redis.call('ZADD', admissions_key, now + ttl, user)
-        admitted = admitted + 1
-      end
+    local untaken = (tonumber(stop) or 0) - tonumber(first) - (tonumber(batch[2]) or 0)
+    outstanding = outstanding - untaken
+    if interval then
+      due = due - untaken * interval
     end
+    redis.call('ZREM', releases_key, first)
+    redis.call('HDEL', batches_key, first, first .. ':taken')
   end
-  if interval then
-    due = due + admitted * interval
-  end
-  redis.call('HSET', state_key, 'served', served, 'due', string.format('%.3f', due))
+  return outstanding, due
 end
 
--- Where a user stands: admitted (until when), waiting (people ahead), or neither (their
--- admission was used or expired, or they were skipped: joining again gives a new place).
-local function queue_standing(queue_key, places_key, admissions_key, user, now)
-  local place = redis.call('HGET', places_key, user)
-  local ends = tonumber(redis.call('ZSCORE', admissions_key, user))
-  if ends and ends > now then
-    return { ticket = place, status = 'admitted', admittedUntil = ends }
+-- How many turns `room` (from waiting_room) may release now: as many as the pace (`wr:rate`,
+-- from `due`) and the cap on live admissions (`wr:max`, counting released turns not yet
+-- taken) allow, at most QUEUE_STEP. Returns the number and the pace's interval (ms, or nil).
+local function releasable(room, due, now, outstanding, admissions_key, checkouts_key)
+  local budget, interval = QUEUE_STEP, nil
+  if room.rate > 0 then
+    interval = 60000 / room.rate
+    budget = math.min(budget, math.floor((now - due) / interval) + 1)
   end
-  local ahead = redis.call('ZRANK', queue_key, user)
-  if ahead then
-    return { ticket = place, status = 'waiting', position = ahead }
+  if room.max > 0 then
+    budget = math.min(budget, room.max - outstanding
+      - redis.call('ZCOUNT', admissions_key, '(' .. now, '+inf')
+      - redis.call('ZCOUNT', checkouts_key, '(' .. now, '+inf'))
   end
-  return { ticket = place, status = 'ended' }
-end
-
--- The reply to a join or a status request: the standing, with the room's pace and start and
--- Redis's clock, for the replica's estimate of the wait.
-local function reply_standing(room, queue_key, places_key, admissions_key, user, now)
-  local standing = queue_standing(queue_key, places_key, admissions_key, user, now)
-  standing.rate, standing.startsAt, standing.now = room.rate, room.start, now
-  return reply(standing)
+  return math.max(budget, 0), interval
 end
 
 -- The user's live hold, if it has not expired; else nil and the refusal: HOLD_NOT_FOUND, or

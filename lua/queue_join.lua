@@ -1,20 +1,16 @@
--- POST /events/{eventId}/queue: a place in the event's waiting room for A.user, one per user:
--- asking again returns the same place, or the admission it led to. Someone whose admission was
--- used or expired, or who was skipped for not asking, gets a new place at the back. Then the
--- queue moves on (advance_queue in lib.lua) and the user's standing is the reply.
+-- POST /events/{eventId}/queue, on the joiner's queue shard (`bo:{E~k~x}`, see lib.lua): a
+-- place in the event's waiting room for A.user, one per user. Asking again returns the same
+-- place; A.replace, the place whose turn has ended (its admission used or expired, or it
+-- lapsed), gives a new one at the back instead. A.start: the sale's start (ms) as the replica
+-- knows it; places given before it count as `pre` (the shuffle draws them).
 
-local room, now, off = room_now(K.event, K.sections)
-if off then
-  return off
+local place = redis.call('HGET', K.shard_places, A.user)
+if place and place ~= A.replace then
+  return reply({ seq = tonumber(place), new = false })
 end
-local user = A.user
-redis.call('ZADD', K.seen, now, user)
-local standing = queue_standing(K.queue, K.places, K.admissions, user, now)
-if standing.status == 'ended' then
-  local place = redis.call('HINCRBY', K.queue_state, 'next', 1)
-  redis.call('HSET', K.places, user, place)
-  redis.call('ZADD', K.queue, place, user)
+local seq = redis.call('HINCRBY', K.shard_state, 'next', 1) - 1
+redis.call('HSET', K.shard_places, A.user, seq)
+if now_ms() < tonumber(A.start) then
+  redis.call('HSET', K.shard_state, 'pre', seq + 1)
 end
-advance_queue(room, K.queue, K.queue_state, K.admissions, K.checkouts, K.seen, now, tonumber(A.abandon_ms),
-  A.seed)
-return reply_standing(room, K.queue, K.places, K.admissions, user, now)
+return reply({ seq = seq, new = true })

@@ -283,8 +283,6 @@ impl App {
             .with_limits(Limits {
                 max_locks_per_user: settings.max_locks_per_user,
                 max_tickets_held_per_user: settings.max_tickets_held_per_user,
-                queue_poll_rate: settings.queue_poll_rate,
-                queue_poll_burst: settings.queue_poll_burst,
                 rate_per_user: settings.rate_limit_per_user,
                 rate_per_address: settings.rate_limit_per_ip,
                 hold_ttl_ms: settings.hold_ttl_ms,
@@ -357,8 +355,15 @@ impl App {
             draining.clone(),
         );
         let tickets = Arc::new(settings.ticket_keys().map_err(io::Error::other)?);
+        let rooms = Arc::new(crate::waiting::Rooms::new(
+            store.clone(),
+            Duration::from_millis(settings.queue_refresh_ms),
+            settings.queue_shards,
+            settings.queue_abandon_ms,
+        ));
         let state = AppState::new(Shared {
             store,
+            rooms,
             settings: Arc::new(settings),
             auth: Arc::new(auth),
             live,

@@ -25,6 +25,23 @@ struct AdmissionClaims {
 pub struct Admissions {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Signs waiting-room places (a key of its own, derived from the secret).
+    places: Vec<u8>,
+}
+
+/// Bytes of HMAC-SHA256 a queue ticket keeps (96 bits: a forgery is a 2^-96 guess per try).
+const PLACE_MAC_BYTES: usize = 12;
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    for part in parts {
+        mac.update(part);
+        // A separator no id contains, so ("ab","c") and ("a","bc") differ.
+        mac.update(b"\n");
+    }
+    mac
 }
 
 /// The admission key when no ADMISSION_SECRET is set: derived from the identity secret, never
@@ -46,7 +63,54 @@ impl Admissions {
         Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
+            places: hmac::Mac::finalize(hmac(secret.as_bytes(), &[b"boxoffice queue places v1"]))
+                .into_bytes()
+                .to_vec(),
         }
+    }
+
+    /// A queue ticket: `user`'s place `seq` on queue shard `shard` of `event`, signed
+    /// (`<shard>.<seq>.<mac>`), so that any replica knows the place from the ticket alone.
+    pub fn sign_place(&self, user: &UserId, event: &EventId, shard: u16, seq: u64) -> String {
+        use base64::Engine;
+        let place = format!("{shard}.{seq}");
+        let mac = hmac::Mac::finalize(self.place_mac(user, event, &place)).into_bytes();
+        let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..PLACE_MAC_BYTES]);
+        format!("{place}.{mac}")
+    }
+
+    /// The place (`shard`, `seq`) a queue ticket gives `user` in `event`, if it is one this
+    /// deployment signed for them.
+    pub fn place_of(&self, ticket: &str, user: &UserId, event: &EventId) -> Option<(u16, u64)> {
+        use base64::Engine;
+        let (place, mac) = ticket.rsplit_once('.')?;
+        let (shard, seq) = place.split_once('.')?;
+        let (shard, seq) = (shard.parse::<u16>().ok()?, seq.parse::<u64>().ok()?);
+        // Canonical numbers only: one ticket per place.
+        if place != format!("{shard}.{seq}") {
+            return None;
+        }
+        let given = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(mac)
+            .ok()?;
+        if given.len() != PLACE_MAC_BYTES {
+            return None;
+        }
+        // Compared in constant time (the MAC is the secret part).
+        hmac::Mac::verify_truncated_left(self.place_mac(user, event, place), &given)
+            .ok()
+            .map(|()| (shard, seq))
+    }
+
+    fn place_mac(&self, user: &UserId, event: &EventId, place: &str) -> hmac::Hmac<sha2::Sha256> {
+        hmac(
+            &self.places,
+            &[
+                event.as_str().as_bytes(),
+                user.as_str().as_bytes(),
+                place.as_bytes(),
+            ],
+        )
     }
 
     /// A token for `user` in `event`, valid until `until_ms`.
@@ -99,5 +163,37 @@ mod tests {
         assert!(!admissions.admits(Some(&expired), &alice, &one));
         let other = Admissions::new("another secret of thirty-two bytes.......");
         assert!(!other.admits(Some(&token), &alice, &one));
+    }
+
+    #[test]
+    fn a_queue_ticket_gives_its_place_to_its_user_in_its_event_only() {
+        let admissions = Admissions::new("a secret of thirty-two bytes or more.....");
+        let (alice, bob) = (
+            UserId::parse("alice").unwrap(),
+            UserId::parse("bob").unwrap(),
+        );
+        let (one, two) = (
+            EventId::parse("one").unwrap(),
+            EventId::parse("two").unwrap(),
+        );
+        let ticket = admissions.sign_place(&alice, &one, 3, 41);
+        assert!(
+            ticket.starts_with("3.41.") && ticket.len() <= 30,
+            "{ticket}"
+        );
+        assert_eq!(admissions.place_of(&ticket, &alice, &one), Some((3, 41)));
+        assert_eq!(admissions.place_of(&ticket, &bob, &one), None);
+        assert_eq!(admissions.place_of(&ticket, &alice, &two), None);
+        let mac = ticket.rsplit_once('.').unwrap().1;
+        for forged in [
+            format!("3.42.{mac}"),
+            format!("03.41.{mac}"),
+            "3.41".into(),
+            String::new(),
+        ] {
+            assert_eq!(admissions.place_of(&forged, &alice, &one), None, "{forged}");
+        }
+        let other = Admissions::new("another secret of thirty-two bytes.......");
+        assert_eq!(other.place_of(&ticket, &alice, &one), None);
     }
 }

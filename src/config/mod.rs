@@ -274,8 +274,8 @@ pub struct Settings {
     #[arg(long, env = "ADMISSION_SECRET", hide_env_values = true)]
     pub admission_secret: Option<String>,
 
-    /// Waiting rooms: someone who has not joined or asked for this long, in milliseconds, is
-    /// skipped when their turn comes (the page asks every few seconds).
+    /// Waiting rooms: a turn not taken this long after it came, in milliseconds, lapses (its
+    /// holder is skipped; the page asks every few seconds, and takes it at its first ask).
     #[arg(long, env = "QUEUE_ABANDON_MS", default_value_t = 30_000,
           value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
     pub queue_abandon_ms: u64,
@@ -337,17 +337,19 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub stream_max_per_replica: u64,
 
-    /// Waiting rooms: how often one queue ticket may be asked about (`GET .../queue/{ticket}`,
-    /// and each standing stream's own asking), per second, shared by all replicas, with a burst
-    /// of `QUEUE_POLL_BURST`; 0: no limit.
-    #[arg(long, env = "QUEUE_POLL_RATE", default_value_t = 2,
-          value_parser = clap::value_parser!(u32).range(0..=1_000))]
-    pub queue_poll_rate: u32,
+    /// Waiting rooms: how often, at most, this replica refreshes what it knows of an event's
+    /// queue (one script per queue shard and one in the event's slot), in milliseconds. Polls
+    /// are answered from it without Redis, so positions and turns are at most this old.
+    #[arg(long, env = "QUEUE_REFRESH_MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub queue_refresh_ms: u64,
 
-    /// The burst `QUEUE_POLL_RATE` allows.
-    #[arg(long, env = "QUEUE_POLL_BURST", default_value_t = 5,
-          value_parser = clap::value_parser!(u32).range(1..=1_000))]
-    pub queue_poll_burst: u32,
+    /// Waiting rooms: the queue shards a new waiting room's line is spread over, each in a
+    /// slot of its own (on a cluster, over the primaries). Fixed for an event at its first
+    /// refresh; every replica should have the same value.
+    #[arg(long, env = "QUEUE_SHARDS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub queue_shards: u16,
 
     /// Tickets one user may hold at once in one event: live seat locks and the seats or
     /// quantity of live holds together (0: no limit).

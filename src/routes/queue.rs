@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::extract::{Acting, ClientAddress, Ids, JsonBody, QueryParams, UserBody, UserQuery};
 use crate::live::StreamSlot;
 use crate::state::AppState;
-use crate::store::Standing;
+use crate::waiting::{Local, RoomView};
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
@@ -37,8 +37,9 @@ crate::error_responses!(ConfigureErrors: InvalidRequest, Unauthenticated, Forbid
     EventNotFound, PayloadTooLarge, UnsupportedMediaType, StoreUnavailable);
 
 /// Joins the event's waiting room: one place per user (joining again answers the same place,
-/// or the admission it led to). Ask `GET /events/{eventId}/queue/{ticket}` every few seconds:
-/// people who stop asking for `QUEUE_ABANDON_MS` are skipped when their turn comes.
+/// or the admission it led to; once that has ended, a new place at the back). Ask
+/// `GET /events/{eventId}/queue/{ticket}` every few seconds: the first ask after one's turn has
+/// come takes the admission, and a turn not taken within `QUEUE_ABANDON_MS` lapses.
 #[utoipa::path(post, path = "/events/{eventId}/queue", operation_id = "joinQueue", tag = "queue", security(("bearer" = [])),
     params(("eventId" = EventId, Path), UserQuery),
     request_body(content = Option<UserBody>, description = "Optional with a token"),
@@ -50,16 +51,31 @@ pub async fn join(
     acting: Acting,
 ) -> Result<Json<QueueStanding>, AppError> {
     let user = acting.user()?;
-    let standing = state
+    let view = state.rooms.view(&event).await?;
+    let shard = view.shard_of(user.as_str());
+    let tag = view.tag(shard).ok_or(AppError::WaitingRoomOff)?;
+    let joined = state
         .store
-        .join_queue(&event, &user, state.settings.queue_abandon_ms)
+        .join_queue(tag, &user, None, view.start_ms)
         .await?;
-    Ok(Json(view(&state, &event, &user, standing)?))
+    let standing = stand(&state, &view, &event, &user, (shard, joined.seq)).await?;
+    if joined.new || standing.status != "ended" {
+        return Ok(Json(standing));
+    }
+    // That place's turn is over: a new one at the back.
+    let again = state
+        .store
+        .join_queue(tag, &user, Some(joined.seq), view.start_ms)
+        .await?;
+    Ok(Json(
+        stand(&state, &view, &event, &user, (shard, again.seq)).await?,
+    ))
 }
 
-/// Where the caller stands in the event's waiting room: `waiting` with `position` (people
-/// ahead) and `estimatedWaitSeconds`, then `admitted` with the `admissionToken` to send as
-/// `Admission-Token` until `admittedUntil`, or `ended`.
+/// Where the caller stands in the event's waiting room: `waiting` with `position` (turns
+/// before theirs) and `estimatedWaitSeconds`, then `admitted` with the `admissionToken` to send
+/// as `Admission-Token` until `admittedUntil`, or `ended`. Answered from this replica's view of
+/// the line (at most `QUEUE_REFRESH_MS` old); only the ask that takes an admission reaches Redis.
 #[utoipa::path(get, path = "/events/{eventId}/queue/{ticket}", operation_id = "getQueueStanding", tag = "queue",
     security(("bearer" = [])),
     params(("eventId" = EventId, Path),
@@ -86,13 +102,74 @@ async fn ask(
     query: UserQuery,
 ) -> Result<(EventId, UserId, QueueStanding), AppError> {
     let user = caller.acting_in_query(query.user()?)?;
-    check_ticket(ticket)?;
-    let standing = state
-        .store
-        .queue_status(&event, &user, ticket, state.settings.queue_abandon_ms)
-        .await?;
-    let standing = view(state, &event, &user, standing)?;
+    let standing = standing_of(state, &event, &user, ticket).await?;
     Ok((event, user, standing))
+}
+
+/// The standing of the place `ticket` gives `user` (404 if it gives them none).
+async fn standing_of(
+    state: &AppState,
+    event: &EventId,
+    user: &UserId,
+    ticket: &str,
+) -> Result<QueueStanding, AppError> {
+    let view = state.rooms.view(event).await?;
+    let place = state
+        .admissions()?
+        .place_of(ticket, user, event)
+        .filter(|(shard, _)| *shard < view.shards)
+        .ok_or(AppError::QueueTicketNotFound)?;
+    stand(state, &view, event, user, place).await
+}
+
+/// The standing of `place` (`shard`, `seq`): from the view while its turn has not come, else
+/// from the script that gives (or gave) its admission.
+async fn stand(
+    state: &AppState,
+    view: &RoomView,
+    event: &EventId,
+    user: &UserId,
+    (shard, seq): (u16, u64),
+) -> Result<QueueStanding, AppError> {
+    let admissions = state.admissions()?;
+    let ticket = admissions.sign_place(user, event, shard, seq);
+    let waiting = |position: u64| QueueStanding {
+        ticket: ticket.clone(),
+        status: "waiting".into(),
+        position: Some(position),
+        estimated_wait_seconds: view.estimated_wait_seconds(position),
+        admitted_until: None,
+        admission_token: None,
+    };
+    let turn = match view.locate(shard, seq) {
+        Local::Waiting { position } => return Ok(waiting(position)),
+        Local::TurnCame { turn } => turn,
+    };
+    let place = format!("{shard}.{seq}");
+    let abandon = state.rooms.abandon_ms();
+    let admitted = state
+        .store
+        .admit_from_queue(event, user, &place, turn, abandon)
+        .await?;
+    Ok(match (admitted.status.as_str(), admitted.admitted_until) {
+        ("admitted", Some(until)) => QueueStanding {
+            ticket,
+            status: admitted.status,
+            position: None,
+            estimated_wait_seconds: None,
+            admitted_until: Some(Millis(until)),
+            admission_token: Some(admissions.mint(user, event, until)?),
+        },
+        ("waiting", _) => waiting(0),
+        _ => QueueStanding {
+            ticket,
+            status: "ended".into(),
+            position: None,
+            estimated_wait_seconds: None,
+            admitted_until: None,
+            admission_token: None,
+        },
+    })
 }
 
 /// How often a standing stream asks (which also keeps the place: see `QUEUE_ABANDON_MS`).
@@ -183,24 +260,10 @@ impl Watch {
                 () = self.stop.cancelled() => return None,
                 () = tokio::time::sleep(STREAM_EVERY) => {}
             }
-            let abandon = self.state.settings.queue_abandon_ms;
-            let standing = self
-                .state
-                .store
-                .queue_status(&self.event, &self.user, &self.ticket, abandon)
-                .await
-                .ok()?;
-            self.next = view(&self.state, &self.event, &self.user, standing).ok();
+            let asked = standing_of(&self.state, &self.event, &self.user, &self.ticket).await;
+            self.next = asked.ok();
         }
     }
-}
-
-/// A ticket is a place number; anything else is no place.
-fn check_ticket(ticket: &str) -> Result<(), AppError> {
-    if ticket.is_empty() || ticket.len() > 20 || !ticket.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AppError::QueueTicketNotFound);
-    }
-    Ok(())
 }
 
 /// Switches the event's waiting room on or off, or changes it. Organizers only. People in
@@ -226,26 +289,6 @@ pub async fn configure(
         .store
         .configure_queue(&event, &settings, &caller.actor())
         .await?;
+    state.rooms.forget(&event);
     Ok(Json(body))
-}
-
-/// The standing as the API shows it, with a fresh admission token once admitted.
-fn view(
-    state: &AppState,
-    event: &EventId,
-    user: &UserId,
-    standing: Standing,
-) -> Result<QueueStanding, AppError> {
-    let admission_token = match (standing.status.as_str(), standing.admitted_until) {
-        ("admitted", Some(until)) => Some(state.admissions()?.mint(user, event, until)?),
-        _ => None,
-    };
-    Ok(QueueStanding {
-        ticket: standing.ticket(),
-        estimated_wait_seconds: standing.estimated_wait_seconds(),
-        position: standing.position,
-        admitted_until: standing.admitted_until.map(Millis),
-        status: standing.status,
-        admission_token,
-    })
 }

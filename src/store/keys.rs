@@ -37,11 +37,15 @@
 //! | `bo:{E}:user:<U>:locks` | zset | user `U`'s live seat locks: seat -> expiry (ms) |
 //! | `bo:{E}:hold:<H>` | string | checkout hold `H` (JSON), kept a day past its longest life |
 //! | `bo:{E}:holds` | zset | live general admission holds `<H>:<section>:<qty>:<U>` -> expiry (ms) |
-//! | `bo:{E}:q:line` | zset | waiting room: user -> turn (place number, or shuffled turn) |
-//! | `bo:{E}:q:places` | hash | waiting room: user -> place number (the ticket) |
+//! | `bo:{E~k~x}:q:places` | hash | waiting room, queue shard `k` (of QUEUE_SHARDS; `x` places the shard's slot, see [`queue_shard_tag`]): user -> their place number in the shard |
+//! | `bo:{E~k~x}:q:shard` | hash | queue shard `k`: `next` (places given), `pre` (given before the sale's start) |
+//! | `bo:{E}:q:rounds` | list | waiting room: the shards' place counts, round by round (csv): the order of the line |
+//! | `bo:{E}:q:state` | hash | waiting room: `shards`, `served` (turns released), `due`, `outstanding`, `round_at`, `shuffled`, `seed` |
+//! | `bo:{E}:q:releases` | zset | waiting room: each release's first turn |
+//! | `bo:{E}:q:batches` | hash | waiting room: `<first>` -> `<end>:<released at>`, `<first>:taken` |
+//! | `bo:{E}:q:taken` | hash | waiting room: user -> the place whose turn they took |
 //! | `bo:{E}:q:admissions` | zset | waiting room: user -> admission end (ms) |
-//! | `bo:{E}:q:seen` | zset | waiting room: user -> last time they joined or asked (ms) |
-//! | `bo:{E}:q:state` | hash | waiting room: `next`, `served`, `due`, `shuffled` |
+//! | `bo:{E}:q:checkouts` | zset | waiting room: user -> end of the hold their admission went into (ms) |
 //! | `bo:{E}:user-held` | hash | quantity held in general admission holds per `U` and `U:<section>` |
 //! | `bo:{u:<U>}:rate` | string | user `U`'s rate limit (GCRA: next theoretical arrival, µs) |
 //! | `bo:{ip:<A>}:rate` | string | address `A`'s rate limit |
@@ -168,8 +172,9 @@ pub struct Scope<'a> {
     pub booking: Option<&'a BookingId>,
     pub order: Option<&'a OrderId>,
     pub idempotency: Option<&'a str>,
-    pub ticket: Option<&'a str>,
     pub webhook: Option<&'a str>,
+    /// A queue shard's hash tag ([`queue_shard_tag`]).
+    pub queue_shard: Option<&'a str>,
 }
 
 impl<'a> Scope<'a> {
@@ -211,11 +216,6 @@ impl<'a> Scope<'a> {
         self
     }
 
-    pub fn ticket(mut self, ticket: &'a str) -> Self {
-        self.ticket = Some(ticket);
-        self
-    }
-
     /// The scope of a webhook endpoint (its keys have a slot of their own).
     pub fn webhook(webhook: &'a str) -> Self {
         Self {
@@ -235,6 +235,25 @@ impl<'a> Scope<'a> {
             scope: *self,
             event: self.event.map(EventKeys::new),
         }
+    }
+
+    /// The scope of one queue shard of an event (its keys have a slot of their own).
+    pub fn queue_shard(tag: &'a str) -> Self {
+        Self {
+            queue_shard: Some(tag),
+            ..Self::default()
+        }
+    }
+
+    /// Keys in a queue shard's slot.
+    fn queue_shard_key(&self, name: &str) -> Option<String> {
+        let tag = self.queue_shard?;
+        let suffix = match name {
+            "shard_places" => "q:places",
+            "shard_state" => "q:shard",
+            _ => return None,
+        };
+        Some(format!("bo:{{{tag}}}:{suffix}"))
     }
 
     /// Keys in a webhook endpoint's slot.
@@ -272,7 +291,11 @@ impl ScopeKeys<'_> {
     /// The key a script names `name`, if the scope has what it is made of.
     pub fn key(&self, name: &str) -> Option<String> {
         let scope = &self.scope;
-        if let Some(key) = scope.user_key(name).or_else(|| scope.webhook_key(name)) {
+        if let Some(key) = scope
+            .user_key(name)
+            .or_else(|| scope.webhook_key(name))
+            .or_else(|| scope.queue_shard_key(name))
+        {
             return Some(key);
         }
         let e = self.event.as_ref()?;
@@ -312,13 +335,13 @@ impl ScopeKeys<'_> {
             "orders" => e.orders(),
             "user_orders" => e.user_orders(scope.user?),
             "idempotency" => e.idempotency(scope.user?, scope.idempotency?),
-            "queue" => e.queue(),
-            "places" => e.queue_places(),
             "admissions" => e.admissions(),
             "checkouts" => e.checkouts(),
-            "seen" => e.queue_seen(),
             "queue_state" => e.queue_state(),
-            "poll_rate" => e.queue_poll_rate(scope.ticket?),
+            "queue_rounds" => e.key("q:rounds"),
+            "queue_releases" => e.key("q:releases"),
+            "queue_batches" => e.key("q:batches"),
+            "queue_taken" => e.key("q:taken"),
             _ => return None,
         })
     }
@@ -345,7 +368,7 @@ impl EventKeys {
         }
     }
 
-    fn key(&self, suffix: &str) -> String {
+    pub fn key(&self, suffix: &str) -> String {
         let mut key = String::with_capacity(self.prefix.len() + suffix.len());
         key.push_str(&self.prefix);
         key.push_str(suffix);
@@ -448,10 +471,6 @@ impl EventKeys {
     pub fn organizers(&self) -> String {
         self.key("organizers")
     }
-    /// How often a waiting-room place was asked about (a rate limit bucket).
-    pub fn queue_poll_rate(&self, ticket: &str) -> String {
-        self.key(&format!("q:poll:{ticket}"))
-    }
     /// A checkout hold (JSON).
     pub fn hold(&self, hold: &HoldId) -> String {
         self.key(&format!("hold:{hold}"))
@@ -464,14 +483,6 @@ impl EventKeys {
     pub fn user_held(&self) -> String {
         self.key("user-held")
     }
-    /// The waiting room's line: user -> their turn.
-    pub fn queue(&self) -> String {
-        self.key("q:line")
-    }
-    /// The waiting room's places: user -> place number (their ticket).
-    pub fn queue_places(&self) -> String {
-        self.key("q:places")
-    }
     /// Live admissions: user -> when the admission ends (ms).
     pub fn admissions(&self) -> String {
         self.key("q:admissions")
@@ -480,13 +491,32 @@ impl EventKeys {
     pub fn checkouts(&self) -> String {
         self.key("q:checkouts")
     }
-    /// When each user in the waiting room last joined or asked (ms).
-    pub fn queue_seen(&self) -> String {
-        self.key("q:seen")
-    }
-    /// The queue's counters: next place, turn reached, next paced admission, shuffled.
+    /// The queue's counters: shards, turns released, next paced release, shuffled, ...
     pub fn queue_state(&self) -> String {
         self.key("q:state")
+    }
+}
+
+/// The hash tag of queue shard `k` of `shards` of an event: `<event>~<k>~<x>`, with `x` the
+/// smallest number that puts it in the `k`-th of `shards` equal parts of the slot space. A
+/// cluster's primaries own contiguous slot ranges, so the shards spread over them as evenly as
+/// their number allows (a hashed tag alone could put half of them on one primary). `~` is not
+/// in any id, so no other key shares these tags.
+pub fn queue_shard_tag(event: &EventId, k: u16, shards: u16) -> String {
+    let shards = usize::from(shards.max(1));
+    let (low, high) = (
+        usize::from(k) * SLOTS / shards,
+        (usize::from(k) + 1) * SLOTS / shards,
+    );
+    let mut x = 0u32;
+    loop {
+        let tag = format!("{event}~{k}~{x}");
+        let slot = usize::from(key_slot(tag.as_bytes()));
+        // About `shards` tries; the bound only guards the loop (every range is hit long before).
+        if (low..high).contains(&slot) || x >= 1_000_000 {
+            return tag;
+        }
+        x += 1;
     }
 }
 
@@ -523,6 +553,18 @@ mod tests {
         for slot in 0..SLOTS as u16 {
             assert_eq!(key_slot(slot_tag(slot).as_bytes()), slot);
         }
+    }
+
+    #[test]
+    fn queue_shards_spread_over_the_slot_space() {
+        let event = EventId::parse("0195f0a2-7c1b-7d3e-9a4b-1234567890ab").expect("valid id");
+        for k in 0..16 {
+            let tag = queue_shard_tag(&event, k, 16);
+            assert!(tag.starts_with(&format!("{event}~{k}~")));
+            let slot = usize::from(key_slot(tag.as_bytes()));
+            assert_eq!(slot * 16 / SLOTS, usize::from(k), "{tag}");
+        }
+        assert_eq!(queue_shard_tag(&event, 0, 1), format!("{event}~0~0"));
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub use demo::{DEMO_EVENT_ID, demo_event};
 pub use holds::HoldChange;
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 pub use orders::{OrderFilter, OrderPage, PaymentOutcome, PaymentReport};
-pub use queue::Standing;
+pub use queue::{Admitted, Advanced, Joined, Refresh, ShardCount};
 pub use scripts::Scripts;
 pub use seats::SeatLock;
 pub use version::Conditional;
@@ -60,9 +60,6 @@ pub struct Limits {
     pub max_locks_per_user: u32,
     /// MAX_TICKETS_HELD_PER_USER (0: none).
     pub max_tickets_held_per_user: u32,
-    /// QUEUE_POLL_RATE per second (0: none), with a burst of QUEUE_POLL_BURST.
-    pub queue_poll_rate: u32,
-    pub queue_poll_burst: u32,
     /// Writes per second per user, with a burst of as many (0: off).
     pub rate_per_user: u32,
     /// Writes per second per client address (0: off).

@@ -1,50 +1,83 @@
-//! Waiting rooms: settings, joining, asking where one stands (`lua/queue_*.lua`).
+//! Waiting rooms: settings, joins on the queue shards, and the refresh and admission scripts
+//! (`lua/queue_*.lua`; how the line is kept is in `lua/lib.lua`). What a replica makes of it
+//! is [`crate::waiting`].
 
 use super::Store;
 use super::keys::Scope;
-use super::scripts::{QueueConfigureArgs, QueueJoinArgs, QueueStatusArgs};
+use super::scripts::{
+    QueueAdmitArgs, QueueAdvanceArgs, QueueConfigureArgs, QueueJoinArgs, QueueShardReadArgs,
+};
 use crate::domain::ids::{EventId, UserId};
 use crate::domain::queue::QueueSettings;
 use crate::domain::role::Actor;
 use crate::error::AppError;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
-/// A standing as the scripts answer it.
+/// A place a queue shard gave: its number in the shard, and whether it is new.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Standing {
-    pub ticket: Option<serde_json::Value>,
-    pub status: String,
-    pub position: Option<u64>,
-    pub admitted_until: Option<i64>,
-    /// The room's pace (admissions per minute, 0: none) and start, and Redis's clock.
-    #[serde(default)]
-    pub rate: u64,
-    #[serde(default)]
-    pub starts_at: i64,
-    #[serde(default)]
+pub struct Joined {
+    pub seq: u64,
+    pub new: bool,
+}
+
+/// What a refresh read of one queue shard: places given, those before the start, its clock.
+#[derive(Debug, Deserialize)]
+pub struct ShardCount {
+    pub next: u64,
+    pub pre: u64,
     pub now: i64,
 }
 
-impl Standing {
-    /// The ticket as the API shows it.
-    pub fn ticket(&self) -> String {
-        match &self.ticket {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => String::new(),
-        }
-    }
+/// What a refresh (`queue_advance.lua`) answers.
+#[derive(Debug, Deserialize)]
+pub struct Advanced {
+    /// Turns released: every turn below it has come.
+    pub served: u64,
+    pub shards: u16,
+    /// With `shuffle`, once drawn: how many joined before the start, and the seed.
+    pub shuffled: Option<u64>,
+    pub seed: Option<String>,
+    /// The rounds after the ones the caller had (csv of the shards' place counts).
+    #[serde(deserialize_with = "list")]
+    pub rounds: Vec<String>,
+    pub rate: u64,
+    pub max: u64,
+    pub start: i64,
+    pub order: String,
+    /// Redis's clock.
+    pub now: i64,
+}
 
-    /// About how long until this standing's turn, with a paced room.
-    pub fn estimated_wait_seconds(&self) -> Option<u64> {
-        let position = self.position?;
-        if self.rate == 0 {
-            return None;
-        }
-        let until_start = (self.starts_at - self.now).max(0) as u64;
-        Some(until_start.div_ceil(1000) + (position * 60).div_ceil(self.rate))
+/// A standing as `queue_admit.lua` answers it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Admitted {
+    pub status: String,
+    pub admitted_until: Option<i64>,
+    pub now: i64,
+}
+
+/// Lua's cjson writes an empty table as `{}`: an empty list here.
+fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Empty(serde::de::IgnoredAny),
     }
+    Ok(match Either::deserialize(deserializer)? {
+        Either::List(items) => items,
+        Either::Empty(_) => Vec::new(),
+    })
+}
+
+/// What a refresh sends: the shards' counts as read, and what it already has.
+pub struct Refresh<'a> {
+    pub counts: &'a [ShardCount],
+    pub have: usize,
+    pub shards: u16,
+    pub abandon_ms: u64,
+    pub round_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -84,44 +117,82 @@ impl Store {
         .await
     }
 
-    /// Joins the event's waiting room (or finds the caller's place in it).
+    /// A place for `user` on the queue shard tagged `shard` (the same one if they have one,
+    /// unless it is `replace`: then a new one at the back). `start_ms`: the sale's start.
     pub async fn join_queue(
         &self,
-        event: &EventId,
+        shard: &str,
         user: &UserId,
-        abandon_ms: u64,
-    ) -> Result<Standing, AppError> {
+        replace: Option<u64>,
+        start_ms: i64,
+    ) -> Result<Joined, AppError> {
         self.rated(
             &self.scripts.queue_join,
             user,
-            Scope::event(event),
+            Scope::queue_shard(shard),
             QueueJoinArgs {
                 user: user.to_string(),
-                abandon_ms: abandon_ms.to_string(),
-                seed: seed(),
+                replace: replace.map_or_else(String::new, |seq| seq.to_string()),
+                start: start_ms.to_string(),
             },
         )
         .await
     }
 
-    /// Where the caller stands, if `ticket` is their place.
-    pub async fn queue_status(
+    /// What the queue shard tagged `shard` has given.
+    pub async fn read_queue_shard(&self, shard: &str) -> Result<ShardCount, AppError> {
+        let script = &self.scripts.queue_shard_read;
+        let invocation = script.call_in(&Scope::queue_shard(shard), QueueShardReadArgs {})?;
+        self.bounded(async { Ok(self.run_script(script.name, &invocation).await??) })
+            .await
+    }
+
+    /// A refresh of the event's waiting room (see `lua/queue_advance.lua`).
+    pub async fn advance_queue(
+        &self,
+        event: &EventId,
+        refresh: Refresh<'_>,
+    ) -> Result<Advanced, AppError> {
+        let counts: Vec<String> = refresh
+            .counts
+            .iter()
+            .map(|c| format!("{}:{}", c.next, c.pre))
+            .collect();
+        let read_at = refresh.counts.iter().map(|c| c.now).min().unwrap_or(0);
+        let script = &self.scripts.queue_advance;
+        let invocation = script.call_in(
+            &Scope::event(event),
+            QueueAdvanceArgs {
+                counts: counts.join(","),
+                read_at: read_at.to_string(),
+                have: refresh.have.to_string(),
+                shards: refresh.shards.to_string(),
+                abandon_ms: refresh.abandon_ms.to_string(),
+                round_ms: refresh.round_ms.to_string(),
+                seed: seed(),
+            },
+        )?;
+        self.bounded(async { Ok(self.run_script(script.name, &invocation).await??) })
+            .await
+    }
+
+    /// `user` takes turn `turn`, of their place `place` (`<shard>.<seq>`).
+    pub async fn admit_from_queue(
         &self,
         event: &EventId,
         user: &UserId,
-        ticket: &str,
+        place: &str,
+        turn: u64,
         abandon_ms: u64,
-    ) -> Result<Standing, AppError> {
-        let script = &self.scripts.queue_status;
+    ) -> Result<Admitted, AppError> {
+        let script = &self.scripts.queue_admit;
         let invocation = script.call_in(
-            &Scope::event(event).user(user).ticket(ticket),
-            QueueStatusArgs {
+            &Scope::event(event),
+            QueueAdmitArgs {
                 user: user.to_string(),
-                ticket: ticket.to_owned(),
+                place: place.to_owned(),
+                turn: turn.to_string(),
                 abandon_ms: abandon_ms.to_string(),
-                seed: seed(),
-                poll_rate: self.limits.queue_poll_rate.to_string(),
-                poll_burst: self.limits.queue_poll_burst.to_string(),
             },
         )?;
         self.bounded(async { Ok(self.run_script(script.name, &invocation).await??) })

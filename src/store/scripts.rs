@@ -288,11 +288,20 @@ scripts! {
                                    user_bookings, user_tickets, held_seats, version, changes,
                                    admissions, checkouts, organizers, outbox] [idempotency],
                   HoldConfirmArgs [user, booking_id, event_id, created_at, role] [fingerprint, ttl_ms];
-    queue_join: QueueJoinKeys [event, sections, queue, places, admissions, checkouts, seen, queue_state] [],
-                QueueJoinArgs [user, abandon_ms, seed] [];
-    queue_status: QueueStatusKeys [event, sections, queue, places, admissions, checkouts, seen, queue_state,
-                                   poll_rate] [],
-                  QueueStatusArgs [user, ticket, abandon_ms, seed, poll_rate, poll_burst] [];
+    /// POST /events/{eventId}/queue: a place on the joiner's queue shard.
+    queue_join: QueueJoinKeys [shard_places, shard_state] [],
+                QueueJoinArgs [user, replace, start] [];
+    /// A refresh reads each queue shard (reads only).
+    queue_shard_read: QueueShardReadKeys [shard_state] [],
+                      QueueShardReadArgs [] [];
+    /// A refresh of an event's waiting room: rounds, lapses, releases (see lib.lua).
+    queue_advance: QueueAdvanceKeys [event, sections, admissions, checkouts, queue_state,
+                                     queue_rounds, queue_releases, queue_batches] [],
+                   QueueAdvanceArgs [counts, read_at, have, shards, abandon_ms, round_ms, seed] [];
+    /// A poll whose turn has come takes its admission.
+    queue_admit: QueueAdmitKeys [event, sections, admissions, queue_state, queue_releases,
+                                 queue_batches, queue_taken] [],
+                 QueueAdmitArgs [user, place, turn, abandon_ms] [];
     queue_configure: QueueConfigureKeys [event, sections, organizers] [],
                      QueueConfigureArgs [enabled, rate, max, ttl_ms, order, start_ms, actor, role] [];
     cancel_booking: CancelKeys [booking, sections, seat_positions, booked_seats, user_tickets, version, changes,
@@ -427,18 +436,15 @@ mod tests {
                 "{name}"
             );
         }
-        for name in [
-            "best_seats",
-            "advance_queue",
-            "QUEUE_STEP",
-            "refuse_over_rate",
-        ] {
+        for name in ["best_seats", "releasable", "QUEUE_STEP", "refuse_over_rate"] {
             assert!(!unlock.contains(name), "{name}");
         }
-        let queue = Scripts::text("queue_join").expect("queue_join");
+        let queue = Scripts::text("queue_advance").expect("queue_advance");
         assert!(
-            queue.contains("local QUEUE_STEP =") && queue.contains("local function advance_queue(")
+            queue.contains("local QUEUE_STEP =") && queue.contains("local function releasable(")
         );
+        let join = Scripts::text("queue_join").expect("queue_join");
+        assert!(!join.contains("QUEUE_STEP") && join.contains("local function now_ms("));
     }
 
     #[test]
@@ -515,10 +521,10 @@ mod tests {
             .hold(&hold)
             .booking(&booking)
             .order(&order)
-            .idempotency(Some("k"))
-            .ticket("1");
+            .idempotency(Some("k"));
         let scope = super::Scope {
             webhook: Some("0193a0a0-0000-7000-8000-000000000000"),
+            queue_shard: Some("e~0~0"),
             ..scope
         };
         for (name, keys, _, _) in Scripts::declared() {

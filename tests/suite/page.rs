@@ -238,7 +238,8 @@ async fn the_page_queues_a_buyer_until_his_turn() {
     let alice = browser.session("alice").await;
     let bob = browser.session("bob").await;
     let queue_state = "return document.getElementById('queue-status').dataset.state || null;";
-    for (session, user) in [(&alice, "alice"), (&bob, "bob")] {
+    // Alice signs in first, then Bob: each waits for the state the page shows.
+    for (session, user, state) in [(&alice, "alice", "admitted"), (&bob, "bob", "waiting")] {
         open(session, &nginx.http.base, &event, "").await;
         // Signing in (the field's change: Tab away) joins the queue.
         session
@@ -249,21 +250,18 @@ async fn the_page_queues_a_buyer_until_his_turn() {
             .await;
         session
             .wait_for(
-                "the queue panel answers",
-                "return !!document.getElementById('queue-status').dataset.state;",
-                json!([]),
+                &format!("{user}'s queue panel says {state}"),
+                "return document.getElementById('queue-status').dataset.state === arguments[0];",
+                json!([state]),
             )
             .await;
     }
-    assert_eq!(alice.eval(queue_state, json!([])).await, "admitted");
-    assert_eq!(bob.eval(queue_state, json!([])).await, "waiting");
-    let text = bob
-        .eval(
-            "return document.getElementById('queue-status').textContent;",
-            json!([]),
-        )
-        .await;
-    assert_eq!(text, "You are in the queue: 0 ahead of you.");
+    bob.wait_for(
+        "bob's page says he is next",
+        "return document.getElementById('queue-status').textContent === arguments[0];",
+        json!(["You are in the queue: 0 ahead of you."]),
+    )
+    .await;
 
     // Bob cannot hold yet.
     bob.click("[data-seat=\"B1\"]").await;

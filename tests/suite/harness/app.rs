@@ -45,6 +45,8 @@ pub fn test_settings(redis_url: &str) -> Settings {
     settings.auth.secret = Some(super::http::TEST_SECRET.to_owned());
     settings.rate_limit_per_user = 0;
     settings.rate_limit_per_ip = 0;
+    // Waiting rooms move on at every refresh: a shorter one keeps their tests quick.
+    settings.queue_refresh_ms = 50;
     settings
 }
 
