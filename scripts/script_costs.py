@@ -167,10 +167,37 @@ measure("hold_confirm", "booked (2 seats)", f"bo:{{{fresh}}}", [
 
 room = event([{"name": "GA", "price": 10, "capacity": 1000000}],
              waitingRoom={"enabled": True, "maxActive": 50})
-measure("queue_join", "joined", f"bo:{{{room}}}", [
-    ("POST", f"/events/{room}/queue", {"userId": f"q{i}"}) for i in range(N)], 200)
-measure("queue_status", "waiting", f"bo:{{{room}}}", [
-    ("GET", f"/events/{room}/queue/{i + 1}?user=q{i}", None) for i in range(50, N)], 200)
+
+
+def calls_of(prefix, keys):
+    """µs of each logged EVALSHA under `prefix` with `keys` keys (which script it was)."""
+    return [d for d, args in slow_entries(prefix) if args[2] == str(keys)]
+
+
+# A join is one script on the joiner's queue shard (`bo:{E~k~x}`, 2 keys); a poll runs no
+# script until its turn has come, then takes the admission (queue_admit, 7 keys); a replica's
+# refresh reads each shard (1 key) and advances the line (queue_advance, 8 keys).
+tickets = []
+redis("slowlog", "reset")
+for i in range(N):
+    status, reply = call("POST", f"/events/{room}/queue", {"userId": f"q{i}"})
+    assert status == 200, reply
+    tickets.append(reply["ticket"])
+rows.append(("queue_join", "joined", calls_of(f"bo:{{{room}~", 2), None))
+time.sleep(0.6)  # a refresh puts every place in a round and releases the first 50 turns
+redis("slowlog", "reset")
+for i in range(50):
+    status, reply = call("GET", f"/events/{room}/queue/{tickets[i]}?user=q{i}")
+    assert status == 200 and reply["status"] == "admitted", reply
+rows.append(("queue_admit", "admitted", calls_of(f"bo:{{{room}}}", 7), None))
+redis("slowlog", "reset")
+for _ in range(8):
+    time.sleep(0.3)
+    for i in range(50, N):
+        status, reply = call("GET", f"/events/{room}/queue/{tickets[i]}?user=q{i}")
+        assert status == 200 and reply["status"] == "waiting", reply
+rows.append(("queue_advance", "a refresh (150 waiting)", calls_of(f"bo:{{{room}}}", 8), None))
+rows.append(("queue_shard_read", "a refresh's shard read", calls_of(f"bo:{{{room}~", 1), None))
 
 # Orders (docs/orders.md): a hold of 2 becomes an order; a signed Stripe webhook pays it; the
 # same payment again is a replay. The replica runs with STRIPE_WEBHOOK_SECRET (scripts/bench).

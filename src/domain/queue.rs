@@ -1,6 +1,6 @@
 //! Waiting rooms: an event's settings (set at creation or by an organizer) and a buyer's
 //! standing in its queue. The queue itself is kept and moved on by the scripts
-//! (`lua/queue_*.lua`, `advance_queue` in `lua/lib.lua`).
+//! (`lua/queue_*.lua`; a replica's view of the line is `crate::waiting`).
 
 use super::time::{Millis, parse_rfc3339_ms};
 use serde::{Deserialize, Serialize};

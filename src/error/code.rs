@@ -151,9 +151,8 @@ error_codes! {
     /// A lock attempt on a seat another user holds; detail `lockExpiresAt` (never who); for
     /// a hold, also `seats`: those of its seats that others hold.
     SeatLocked = "SEAT_LOCKED", LOCKED, Api;
-    /// More writes per second than `RATE_LIMIT_PER_USER` or `RATE_LIMIT_PER_IP` allow, or more
-    /// asks about one queue ticket than `QUEUE_POLL_RATE`, counted across all replicas; or more
-    /// open streams than `STREAM_MAX_PER_CLIENT` or `STREAM_MAX_PER_REPLICA`; with
+    /// More writes per second than `RATE_LIMIT_PER_USER` or `RATE_LIMIT_PER_IP` allow, counted
+    /// across all replicas; or more open streams than `STREAM_MAX_PER_CLIENT` or `STREAM_MAX_PER_REPLICA`; with
     /// `Retry-After` (seconds) and detail `retryAfterMs`.
     RateLimited = "RATE_LIMITED", TOO_MANY_REQUESTS, Api;
     /// A bug: the answer is logged with its cause. Never expected.
