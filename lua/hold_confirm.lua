@@ -45,7 +45,7 @@ hold.status = 'confirmed'
 hold.bookingId = A.booking_id
 redis.call('SET', K.hold, cjson.encode(hold), 'KEEPTTL')
 announce(K.version, K.changes, { section = hold.sectionId, remaining = remaining,
-  status = hold.seats and 'booked', seats = hold.seats })
+  status = hold.seats and 'booked', seats = hold.seats, hold = not hold.seats and hold.id or nil })
 emit(K.outbox, 'booking.created', document)
 emit_if_sold_out(K.outbox, A.event_id, hold.sectionId, remaining)
 return remember_reply(K.idempotency, A.fingerprint, A.ttl_ms, booking_reply(document, remaining))

@@ -132,7 +132,8 @@ else
   redis.call('ZADD', K.holds, expires_at,
     held_member(A.hold_id, section_id, qty, user))
   hold.sectionId, hold.qty = section_id, qty
-  announce(K.version, K.changes, { section = section_id, remaining = left })
+  announce(K.version, K.changes, { section = section_id, remaining = left,
+    hold = A.hold_id .. ' ' .. qty .. ' ' .. expires_at })
   emit_if_sold_out(K.outbox, A.event_id, section_id, left)
 end
 

@@ -32,6 +32,7 @@ if hold.seats then
 else
   redis.call('ZADD', K.holds, 'XX', expires_at,
     held_member(hold.id, hold.sectionId, hold.qty, hold.userId))
+  change.hold = hold.id .. ' ' .. hold.qty .. ' ' .. expires_at
 end
 if hold.checkout then
   -- The admission it used lasts as long as the hold.

@@ -76,7 +76,10 @@ end
 -- stream were ahead of the version, and a notice must never fail the change it announces (a
 -- reader then sees a gap and reloads).
 local CHANGES_KEPT = '10000'
-local CHANGE_FIELDS = { 'section', 'remaining', 'status', 'seats', 'expiresAt' }
+-- `hold` is for replicas' read views only (src/views.rs; never in the public stream): a general
+-- admission hold's `<holdId> <qty> <expiresAt>` when it is made or moved, `<holdId>` when it
+-- leaves the hold index, so a view knows when its quantity comes back.
+local CHANGE_FIELDS = { 'section', 'remaining', 'status', 'seats', 'expiresAt', 'hold' }
 -- Every change is also published, `<eventId> <version>`, on one channel: replicas follow all
 -- their events on one subscription (src/live.rs) and read the stream when told. Under pcall
 -- too: a notice is a hint, never worth failing a change for.
@@ -295,7 +298,8 @@ local function reclaim_expired_holds(holds_key, sections_key, user_held_key, ver
   for _, member in ipairs(expired) do
     local section, remaining = give_back_held(sections_key, user_held_key, member)
     redis.call('ZREM', holds_key, member)
-    announce(version_key, changes_key, { section = section, remaining = remaining })
+    announce(version_key, changes_key, { section = section, remaining = remaining,
+      hold = parse_held(member) })
   end
   return #expired
 end
@@ -776,7 +780,7 @@ local function release_held(hold, user, sections_key, seat_positions_key, lock_p
     local member = held_member(hold.id, hold.sectionId, hold.qty, user)
     if redis.call('ZREM', holds_key, member) == 1 then
       local _, remaining = give_back_held(sections_key, user_held_key, member)
-      change.remaining = remaining
+      change.remaining, change.hold = remaining, hold.id
     end
   end
   return change

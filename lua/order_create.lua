@@ -33,6 +33,9 @@ if hold.seats then
     seats = hold.seats, expiresAt = deadline })
 else
   redis.call('ZADD', K.holds, 'XX', deadline, held_member(hold.id, hold.sectionId, hold.qty, user))
+  -- Nothing public changes, but read views must know the quantity stays out until then.
+  announce(K.version, K.changes, { section = hold.sectionId,
+    hold = hold.id .. ' ' .. hold.qty .. ' ' .. deadline })
 end
 if hold.checkout then
   -- The buyer still counts against the waiting room's maxActive until the order ends.

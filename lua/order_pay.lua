@@ -48,7 +48,8 @@ local function book(remaining)
   redis.call('ZREM', K.admissions, order.userId)
   redis.call('ZREM', K.checkouts, order.userId)
   announce(K.version, K.changes, { section = item.sectionId, remaining = remaining,
-    status = item.seats and 'booked', seats = item.seats })
+    status = item.seats and 'booked', seats = item.seats,
+    hold = not item.seats and order.holdId or nil })
   emit(K.outbox, 'booking.created', document)
   emit_if_sold_out(K.outbox, order.eventId, item.sectionId, remaining)
   order.status, order.paidAt, order.bookingId = 'paid', now, A.booking_id

@@ -24,7 +24,7 @@ def load(path):
     raw = {}
     shards = {}
     identity = {}
-    live = {"stream": [], "stream-cost": [], "storm": []}
+    live = {"stream": [], "stream-cost": [], "storm": [], "joins": []}
     for row in rows:
         if row["kind"] in live:
             live[row["kind"]].append(row)
@@ -418,6 +418,30 @@ def main():
             "what one more poll costs.",
             "",
             crowd,
+        ]
+
+    for joins in load.live["joins"]:
+        r = joins["report"]
+        cpu = joins["primaryCpuSeconds"]
+        ratio = max(cpu) / min(cpu) if cpu and min(cpu) > 0 else float("nan")
+        per_join = r.get("replicaCpu") or {}
+        lines += [
+            "",
+            "## A million joins",
+            "",
+            f"`bench --joins {r['joins']}` (in `scripts/bench`): {r['joins']:,} distinct users join one "
+            f"waiting room once each, over {r['connections']} keep-alive connections spread over two "
+            "replicas (open mode, no rate limit) with `QUEUE_SHARDS=16`, on a three-primary Redis "
+            "Cluster, all on this machine. Redis CPU is each primary's `used_cpu_user + used_cpu_sys` "
+            "over the run; the places are counted on the event's queue shards afterwards.",
+            "",
+            "| joins | seconds | joins/s | p50 ms | p99 ms | errors | replica CPU µs per join | "
+            "Redis CPU s per primary | max/min | places stored |",
+            "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+            f"| {r['joins']:,} | {r['seconds']:.1f} | {r['joinsPerSecond']:,.0f} | "
+            f"{r['latencyMs']['p50']:.2f} | {r['latencyMs']['p99']:.2f} | {errors(r)} | "
+            f"{per_join.get('usPerRequest', float('nan')):.0f} | {' / '.join(f'{c:.1f}' for c in cpu)} | "
+            f"{ratio:.2f} | {joins['places']:,} |",
         ]
 
     cluster_setups = sorted({setup for (setup, _scenario) in shards})

@@ -361,8 +361,10 @@ impl App {
             settings.queue_shards,
             settings.queue_abandon_ms,
         ));
+        let views = crate::views::Views::new(Arc::clone(&live));
         let state = AppState::new(Shared {
             store,
+            views,
             rooms,
             settings: Arc::new(settings),
             auth: Arc::new(auth),

@@ -12,7 +12,7 @@
 //! | 6 | [`app`], [`audit`] | assembling a replica; the audit tool |
 //! | 5 | [`routes`], [`openapi`] | the API: one handler per operation, and its document |
 //! | 4 | [`state`] | what handlers get; extractors reach it through `FromRef` |
-//! | 3 | [`auth`], [`extract`], [`live`], [`waiting`], [`server`], [`metrics`], [`webhooks`] | who asks, what they send, live streams, waiting-room views, connections, counters, webhook delivery |
+//! | 3 | [`auth`], [`extract`], [`live`], [`views`], [`waiting`], [`server`], [`metrics`], [`webhooks`] | who asks, what they send, live streams, read views, waiting-room views, connections, counters, webhook delivery |
 //! | 2 | [`store`] | Redis: one script call per operation, keys, connections |
 //! | 1 | [`domain`], [`error`], [`config`], [`telemetry`] | the model, the one error type, settings, logs |
 
@@ -31,6 +31,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod views;
 pub mod waiting;
 pub mod webhooks;
 
@@ -52,6 +53,7 @@ mod layering {
         ("metrics", 3),
         ("webhooks", 3),
         ("waiting", 3),
+        ("views", 3),
         ("store", 2),
         ("domain", 1),
         ("error", 1),

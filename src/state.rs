@@ -41,6 +41,8 @@ pub struct Shared {
     pub auth: Arc<Auth>,
     /// This replica's readers of change streams, fanned out to its subscribers.
     pub live: Arc<Hub>,
+    /// This replica's read views of events, which answer reads.
+    pub views: Arc<crate::views::Views>,
     /// This replica's views of waiting rooms, which answer polls.
     pub rooms: Arc<crate::waiting::Rooms>,
     /// Signs and checks waiting-room admission tokens (none: waiting rooms cannot be on).

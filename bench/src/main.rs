@@ -13,6 +13,7 @@
 mod client;
 mod cpu;
 mod delivery;
+mod joins;
 mod record;
 mod redis_stats;
 mod scenarios;
@@ -35,7 +36,7 @@ struct Args {
     #[arg(long = "target", required_unless_present_any = ["print_book_call", "print_book_script"])]
     targets: Vec<String>,
     #[arg(long, value_enum,
-          required_unless_present_any = ["print_book_call", "print_book_script", "stream_delivery", "storm"])]
+          required_unless_present_any = ["print_book_call", "print_book_script", "stream_delivery", "storm", "joins"])]
     scenario: Option<Name>,
     /// Instead of a scenario: open this many live streams on the second target (the first if
     /// only one), make `--stream-changes` changes through the first, one every
@@ -53,6 +54,10 @@ struct Args {
     storm: Option<usize>,
     #[arg(long, default_value_t = 500)]
     storm_tickets: u32,
+    /// Instead of a scenario: this many distinct users join one waiting room, once each, as
+    /// fast as the connections allow (open mode; see `joins.rs`).
+    #[arg(long, value_name = "USERS")]
+    joins: Option<u64>,
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     storm_arrival: Duration,
     /// Process ids of the replicas under test: the report then carries their CPU time (user +
@@ -164,6 +169,10 @@ async fn main() -> ExitCode {
     }
     let _ = rlimit::increase_nofile_limit(65_536);
     let outcome = match (args.stream_delivery, args.storm) {
+        _ if args.joins.is_some() => {
+            let count = args.joins.unwrap_or(0);
+            joins::run(count, args.connections, &args.targets, &args.replica_pids).await
+        }
         (None, Some(buyers)) => {
             let storm = storm::Storm {
                 buyers,
@@ -289,7 +298,7 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
 }
 
 fn print_report(r: &serde_json::Value) {
-    if r["scenario"] == "Storm" {
+    if r["scenario"] == "Storm" || r["scenario"] == "Joins" {
         println!("{r:#}");
         return;
     }

@@ -129,14 +129,36 @@ pub async fn show(
     headers: HeaderMap,
     Ids(event_id): Ids<EventId>,
 ) -> Result<Response, AppError> {
-    match state
-        .store
-        .read_event(&event_id, &if_none_match(&headers))
-        .await?
-    {
-        Conditional::NotModified(tag) => Ok(not_modified(&tag)),
-        Conditional::Fresh { tag, data } => Ok(([(header::ETAG, tag)], Json(data)).into_response()),
-    }
+    let (answer, source) = state
+        .views
+        .event(&event_id, &if_none_match(&headers), no_cache(&headers))
+        .await?;
+    let mut response = match answer {
+        Conditional::NotModified(tag) => not_modified(&tag),
+        Conditional::Fresh { tag, data } => ([(header::ETAG, tag)], Json(data)).into_response(),
+    };
+    read_source(&mut response, source);
+    Ok(response)
+}
+
+/// Whether the request asks for an answer from Redis, not from this replica's view
+/// (`Cache-Control: no-cache`, RFC 9111).
+pub(super) fn no_cache(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|directive| directive.trim().eq_ignore_ascii_case("no-cache"))
+}
+
+/// Says where a read's answer came from: `X-Read-Source: view` (this replica's read view, see
+/// `crate::views`) or `redis`.
+pub(super) fn read_source(response: &mut Response, source: crate::views::Source) {
+    response.headers_mut().insert(
+        "x-read-source",
+        header::HeaderValue::from_static(source.as_str()),
+    );
 }
 
 /// Every `If-None-Match` the request carries, as one list (the read scripts match it).

@@ -151,12 +151,20 @@ pub(super) async fn seat_map(
     event: EventId,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
-    let (tag, seats) = match state
-        .store
-        .read_seats(&event, &super::events::if_none_match(headers))
-        .await?
-    {
-        Conditional::NotModified(tag) => return Ok(super::events::not_modified(&tag)),
+    let (answer, source) = state
+        .views
+        .seats(
+            &event,
+            &super::events::if_none_match(headers),
+            super::events::no_cache(headers),
+        )
+        .await?;
+    let (tag, seats) = match answer {
+        Conditional::NotModified(tag) => {
+            let mut response = super::events::not_modified(&tag);
+            super::events::read_source(&mut response, source);
+            return Ok(response);
+        }
         Conditional::Fresh { tag, data } => (tag, data),
     };
     let mut body = Vec::with_capacity(64 + 64 * seats.len());
@@ -166,14 +174,16 @@ pub(super) async fn seat_map(
     };
     serde_json::to_writer(&mut body, &reply)
         .map_err(|e| AppError::Internal(format!("encoding the seat map: {e}")))?;
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, "application/json".to_owned()),
             (header::ETAG, tag),
         ],
         body,
     )
-        .into_response())
+        .into_response();
+    super::events::read_source(&mut response, source);
+    Ok(response)
 }
 
 /// 200 for a new lock and for the holder asking again (the lock is not extended).

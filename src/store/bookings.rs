@@ -179,7 +179,9 @@ impl Store {
                     ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
                 },
             )?;
-            let cancelled = self.run_acked_script(cancel.name, &invocation).await??;
+            let cancelled = self.run_acked_script(cancel.name, &invocation).await;
+            self.wrote(&booking.event_id);
+            let cancelled = cancelled??;
             self.written.mark(&booking.event_id);
             Ok(cancelled)
         })

@@ -40,6 +40,10 @@ pub struct Change {
     /// For `locked`: when the lock ends unless extended or confirmed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Millis>,
+    /// For read views only, never sent: a general admission hold made or moved
+    /// (`<holdId> <qty> <expiresAt>`) or gone (`<holdId>`).
+    #[serde(skip)]
+    pub hold: Option<String>,
 }
 
 impl Change {
@@ -53,6 +57,7 @@ impl Change {
             status: None,
             seats: Vec::new(),
             expires_at: None,
+            hold: None,
         };
         for pair in fields.chunks_exact(2) {
             let value = &pair[1];
@@ -62,6 +67,7 @@ impl Change {
                 "status" => change.status = Some(value.clone()),
                 "seats" => change.seats = value.split(' ').map(str::to_owned).collect(),
                 "expiresAt" => change.expires_at = value.parse().ok().map(Millis),
+                "hold" => change.hold = Some(value.clone()),
                 _ => {}
             }
         }

@@ -230,7 +230,7 @@ fn live_remaining(
 }
 
 /// Picks the `<section>:remaining` fields out of an event's sections hash.
-pub(super) fn remaining_by_section(counters: &HashMap<String, String>) -> HashMap<SectionId, i64> {
+pub fn remaining_by_section(counters: &HashMap<String, String>) -> HashMap<SectionId, i64> {
     counters
         .iter()
         .filter_map(|(field, value)| {

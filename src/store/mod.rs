@@ -32,13 +32,14 @@ pub use changes::{CHANGES_CHANNEL, Change, Since};
 pub use checkins::{CheckinCounts, Revoked, Scan};
 pub use connection::{NodeConn, RedisConn};
 pub use demo::{DEMO_EVENT_ID, demo_event};
+pub use events::remaining_by_section;
 pub use holds::HoldChange;
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey};
 pub use orders::{OrderFilter, OrderPage, PaymentOutcome, PaymentReport};
 pub use queue::{Admitted, Advanced, Joined, Refresh, ShardCount};
 pub use scripts::Scripts;
 pub use seats::SeatLock;
-pub use version::Conditional;
+pub use version::{Conditional, Snapshot};
 
 use crate::config::RedisSettings;
 use crate::domain::ids::{BookingId, EventId, UserId};
@@ -90,6 +91,27 @@ pub struct Store {
     documents: Arc<version::Documents>,
     /// Events whose outbox this replica just wrote, for its webhook delivery loop.
     written: Arc<webhooks::Written>,
+    /// When this replica last ran a script that may change what an event's reads show: its
+    /// read view answers again once it has read the change stream after that.
+    local_writes: Arc<LocalWrites>,
+}
+
+/// When this replica last wrote each event (see [`Store::last_write`]).
+#[derive(Default)]
+pub struct LocalWrites {
+    events: std::sync::Mutex<std::collections::HashMap<EventId, Instant>>,
+}
+
+impl LocalWrites {
+    fn mark(&self, event: &EventId) {
+        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if events.len() > 10_000 {
+            // Only recent writes matter: a view catches up within milliseconds.
+            events.retain(|_, at| now.duration_since(*at) < Duration::from_secs(10));
+        }
+        events.insert(event.clone(), now);
+    }
 }
 
 impl Store {
@@ -121,6 +143,7 @@ impl Store {
             target: settings.target().into(),
             documents: Arc::default(),
             written: Arc::default(),
+            local_writes: Arc::default(),
         })
     }
 
@@ -221,7 +244,7 @@ impl Store {
         args: impl Fn(Stamp) -> A,
     ) -> Result<BookingOutcome, AppError> {
         let slot = keys::event_slot(event);
-        self.bounded(async {
+        let outcome = self.bounded(async {
             let claim = idempotency.map(|key| (key, fingerprint));
             self.register_booking(user, event, claim).await?;
             self.run_booking_script(script.name, slot, |id| {
@@ -242,7 +265,9 @@ impl Store {
             .await
             .inspect(|_| self.written.mark(event))
         })
-        .await
+        .await;
+        self.wrote(event);
+        outcome
     }
 
     async fn run_booking_script<'s>(
@@ -344,6 +369,23 @@ impl Store {
     /// A write by the scope's user that has no user-slot step of its own: counted against
     /// their rate limit, then `script` with the scope's keys and `args`, both under one request
     /// deadline.
+    /// This replica ran a script that may have changed what `event`'s reads show.
+    fn wrote(&self, event: &EventId) {
+        self.local_writes.mark(event);
+    }
+
+    /// When this replica last ran a script that may have changed what `event`'s reads show
+    /// (after its answer came back): a read view that has not read the change stream since
+    /// may not show it yet.
+    pub fn last_write(&self, event: &EventId) -> Option<Instant> {
+        let events = self
+            .local_writes
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        events.get(event).copied()
+    }
+
     async fn rated<K: Bind + FromScope, A: Bind, T: DeserializeOwned>(
         &self,
         script: &Lua<K, A>,
@@ -352,11 +394,16 @@ impl Store {
         args: A,
     ) -> Result<T, AppError> {
         let invocation = script.call_in(&scope.user(user), args)?;
-        self.bounded(async {
-            self.check_user_rate(user).await?;
-            Ok(self.run_script::<T>(script.name, &invocation).await??)
-        })
-        .await
+        let outcome = self
+            .bounded(async {
+                self.check_user_rate(user).await?;
+                Ok(self.run_script::<T>(script.name, &invocation).await??)
+            })
+            .await;
+        if let Some(event) = scope.event {
+            self.wrote(event);
+        }
+        outcome
     }
 
     /// Runs a script; its reply is `("ok", json)` or `("refused", json)`, see `lua/lib.lua`.

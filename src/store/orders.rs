@@ -72,7 +72,7 @@ impl Store {
             let claim = idempotency.map(|key| (key, fingerprint.as_str()));
             self.register_booking(user, event, claim).await?;
             let fresh = || OrderId::new(keys::event_slot(event));
-            with_fresh_id("order", fresh, |id| {
+            let created = with_fresh_id("order", fresh, |id| {
                 let fingerprint = &fingerprint;
                 async move {
                     let scope = Scope::event(event)
@@ -95,7 +95,9 @@ impl Store {
                 }
             })
             .await
-            .inspect(|_| self.written.mark(event))
+            .inspect(|_| self.written.mark(event));
+            self.wrote(event);
+            created
         })
         .await
     }
@@ -150,7 +152,9 @@ impl Store {
                         .await
                 },
             )
-            .await?;
+            .await;
+            self.wrote(&order.event_id);
+            let outcome = outcome?;
             self.written.mark(&order.event_id);
             if let Some(made) = outcome.order.booking_id {
                 self.acknowledge(&made).await?;
@@ -180,7 +184,9 @@ impl Store {
                     role: actor.role.to_owned(),
                 },
             )?;
-            let cancelled = self.run_script::<Order>(script.name, &invocation).await??;
+            let cancelled = self.run_script::<Order>(script.name, &invocation).await;
+            self.wrote(&order.event_id);
+            let cancelled = cancelled??;
             self.written.mark(&order.event_id);
             Ok(cancelled)
         })

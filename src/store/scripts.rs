@@ -243,6 +243,9 @@ scripts! {
     /// GET /events/{eventId}: its ETag and, unless If-None-Match names it, its data.
     read_event: ReadEventKeys [event, version, lock_index, holds, sections] [],
                 ReadEventArgs [if_none_match, with_document] [];
+    /// A replica's read view of an event: everything its reads show, as of one version.
+    read_view: ReadViewKeys [event, version, sections, holds, booked_seats, lock_index] [],
+               ReadViewArgs [with_document] [];
     /// GET /events/{eventId}/seats: its ETag and, unless If-None-Match names it, its data.
     read_seats: ReadSeatsKeys [event, version, lock_index, holds, booked_seats] [],
                 ReadSeatsArgs [if_none_match, with_document] [];

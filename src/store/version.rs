@@ -5,7 +5,7 @@
 //! changed one needs no second call (there used to be two: the tag, then the data).
 
 use super::keys::Scope;
-use super::scripts::{Lua, ReadEventArgs, ReadSeatsArgs};
+use super::scripts::{Lua, ReadEventArgs, ReadSeatsArgs, ReadViewArgs};
 use super::{Store, script_reply};
 use crate::domain::event::EventRecord;
 use crate::domain::event::EventView;
@@ -147,6 +147,62 @@ impl Store {
                     data: data(fields)?,
                 }),
                 ("refused", [json]) => {
+                    let json: String = parse(json)?;
+                    match script_reply::<()>("refused", &json)? {
+                        Err(refusal) => Err(refusal.into()),
+                        Ok(()) => Err(malformed(script.name)),
+                    }
+                }
+                _ => Err(malformed(script.name)),
+            }
+        })
+        .await
+    }
+}
+
+/// What a read view of an event starts from (`lua/read_view.lua`), all as of one version.
+pub struct Snapshot {
+    pub record: Arc<EventRecord>,
+    pub version: u64,
+    /// The sections hash (`<section>:remaining`, ...).
+    pub counters: HashMap<String, String>,
+    /// General admission holds: `<hold>:<section>:<qty>:<user>`, expiry (ms).
+    pub holds: Vec<(String, i64)>,
+    pub booked: Vec<u8>,
+    /// Seat locks: seat, expiry (ms).
+    pub locks: Vec<(String, i64)>,
+    /// Redis's clock.
+    pub now: i64,
+}
+
+impl Store {
+    /// Everything the event's reads show, as of one version (`EventNotFound` if none).
+    pub async fn read_snapshot(&self, event: &EventId) -> Result<Snapshot, AppError> {
+        let kept = self.documents.get(event);
+        let script = &self.scripts.read_view;
+        let invocation = script.call_in(
+            &Scope::event(event),
+            ReadViewArgs {
+                with_document: with_document(&kept),
+            },
+        )?;
+        self.bounded(async {
+            let reply: Vec<Value> = self.invoke(script.name, &invocation).await?;
+            match reply.as_slice() {
+                [status, raw, version, counters, holds, booked, locks, now]
+                    if parse::<String>(status)? == "ok" =>
+                {
+                    Ok(Snapshot {
+                        record: self.documents.resolve(event, raw, kept)?,
+                        version: parse(version)?,
+                        counters: parse(counters)?,
+                        holds: scored(holds)?,
+                        booked: parse(booked)?,
+                        locks: scored(locks)?,
+                        now: parse(now)?,
+                    })
+                }
+                [status, json] if parse::<String>(status)? == "refused" => {
                     let json: String = parse(json)?;
                     match script_reply::<()>("refused", &json)? {
                         Err(refusal) => Err(refusal.into()),
