@@ -22,6 +22,7 @@ mod openapi;
 mod orders;
 mod page;
 mod queue;
+mod views;
 mod races;
 mod replicas;
 mod seats;

@@ -637,3 +637,45 @@ async fn the_standing_streams_until_admitted() {
     .await
     .assert_error(404, "QUEUE_TICKET_NOT_FOUND");
 }
+
+/// Polls cost Redis nothing: with a refresh period longer than the test, 1000 asks by 10
+/// waiting people run no queue script at all (the replica's own counters of script calls).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_run_no_script() {
+    let backend = Backend::single();
+    let replica = ServerProcess::on(
+        &backend,
+        "api-1",
+        &[("RATE_LIMIT_PER_USER", "0"), ("QUEUE_REFRESH_MS", "60000")],
+    );
+    let app = &replica.http;
+    let event = event_with_room(app, json!({ "enabled": true, "maxActive": 1 })).await;
+    let mut tickets = Vec::new();
+    for n in 0..10 {
+        let user = format!("p{n}");
+        tickets.push((user.clone(), ticket(&join(app, &event, &user).await)));
+    }
+    let calls = || async {
+        let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", replica.metrics_port))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .filter(|l| {
+                l.starts_with("boxoffice_redis_script_duration_seconds_count{script=\"queue_")
+            })
+            .map(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()).expect("a count"))
+            .sum::<u64>()
+    };
+    let before = calls().await;
+    assert!(before >= 11, "the joins and the first refresh ran scripts: {before}");
+    for _ in 0..100 {
+        for (user, ticket) in &tickets {
+            let standing = ask(app, &event, user, ticket).await;
+            assert_eq!(standing.body["status"], "waiting", "{standing:?}");
+        }
+    }
+    assert_eq!(calls().await, before, "1000 polls ran a queue script");
+}
