@@ -415,7 +415,10 @@ def main():
             "(`maxActive` 1), then a 5000-seat map re-read with its `ETag` (`304`). Redis "
             "commands from `INFO commandstats` (reset at the start of the window; commands run "
             "inside scripts count), replica CPU from `/proc`. The slope between the two sizes is "
-            "what one more poll costs.",
+            "what one more poll costs. Then the read views' staleness: a third replica makes 1000 "
+            "changes a second (seat locks and unlocks) and, every 20 ms, books one ticket; from "
+            "the booking's answer, each of the two replicas is read until it shows that booking "
+            "(`scripts/crowd.py staleness`).",
             "",
             crowd,
         ]
