@@ -243,9 +243,7 @@ impl Views {
         if_none_match: &str,
         fresh: bool,
     ) -> Result<(Conditional<EventView>, Source), AppError> {
-        if !fresh
-            && let Some(answer) = self.answer(event, if_none_match, Mirror::event_view)
-        {
+        if !fresh && let Some(answer) = self.answer(event, if_none_match, Mirror::event_view) {
             return Ok((answer, Source::View));
         }
         let answer = self.store().read_event(event, if_none_match).await?;
@@ -293,8 +291,15 @@ impl Views {
         *slot.used.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
         // Read your writes: after this replica wrote the event, answer from Redis until the
         // view has read the change stream since (a read it starts now).
-        let caught_up = *slot.caught_up.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.store().last_write(event).is_some_and(|wrote| wrote >= caught_up) {
+        let caught_up = *slot
+            .caught_up
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self
+            .store()
+            .last_write(event)
+            .is_some_and(|wrote| wrote >= caught_up)
+        {
             slot.poke.notify_one();
             return None;
         }
@@ -344,7 +349,10 @@ impl Views {
             let mut version = snapshot.version;
             *slot.mirror.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some(Mirror::new(snapshot, positions));
-            *slot.caught_up.lock().unwrap_or_else(PoisonError::into_inner) = started;
+            *slot
+                .caught_up
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = started;
             metrics::counter!("boxoffice_read_view_builds_total").increment(1);
             loop {
                 let change = tokio::select! {
@@ -408,7 +416,10 @@ impl Views {
             if !since.complete {
                 return Ok(false);
             }
-            let more = since.changes.last().is_some_and(|c| c.version < since.version);
+            let more = since
+                .changes
+                .last()
+                .is_some_and(|c| c.version < since.version);
             let mut mirror = slot.mirror.lock().unwrap_or_else(PoisonError::into_inner);
             let Some(mirror) = mirror.as_mut() else {
                 return Ok(false);
@@ -426,7 +437,10 @@ impl Views {
                 break;
             }
         }
-        *slot.caught_up.lock().unwrap_or_else(PoisonError::into_inner) = started;
+        *slot
+            .caught_up
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = started;
         Ok(true)
     }
 

@@ -60,7 +60,9 @@ pub async fn run(
                     }
                     let body = Bytes::from(format!(r#"{{"userId":"j{user}"}}"#));
                     let sent = Instant::now();
-                    let mut answer = conn.send(Method::POST, &path, Some(body.clone()), None).await;
+                    let mut answer = conn
+                        .send(Method::POST, &path, Some(body.clone()), None)
+                        .await;
                     if matches!(answer, Err(Failure::NotSent)) {
                         conn = Connection::open(&target).await?;
                         answer = conn.send(Method::POST, &path, Some(body), None).await;
@@ -71,8 +73,11 @@ pub async fn run(
                         Ok(a) if a.status == 200 => "200".to_owned(),
                         Ok(a) => {
                             if first_error.is_none() {
-                                first_error =
-                                    Some(format!("{} {}", a.status, String::from_utf8_lossy(&a.body)));
+                                first_error = Some(format!(
+                                    "{} {}",
+                                    a.status,
+                                    String::from_utf8_lossy(&a.body)
+                                ));
                             }
                             format!("{} {}", a.status, error_code(&a.body))
                         }

@@ -104,7 +104,10 @@ pub struct LocalWrites {
 
 impl LocalWrites {
     fn mark(&self, event: &EventId) {
-        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut events = self
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         if events.len() > 10_000 {
             // Only recent writes matter: a view catches up within milliseconds.
@@ -244,28 +247,29 @@ impl Store {
         args: impl Fn(Stamp) -> A,
     ) -> Result<BookingOutcome, AppError> {
         let slot = keys::event_slot(event);
-        let outcome = self.bounded(async {
-            let claim = idempotency.map(|key| (key, fingerprint));
-            self.register_booking(user, event, claim).await?;
-            self.run_booking_script(script.name, slot, |id| {
-                let scope = scope
-                    .booking(id)
-                    .idempotency(idempotency.map(IdempotencyKey::as_str));
-                script.call_in(
-                    &scope,
-                    args(Stamp {
-                        booking_id: id.to_string(),
-                        event_id: event.to_string(),
-                        created_at: now_ms().to_string(),
-                        fingerprint: idempotency.map(|_| fingerprint.to_owned()),
-                        ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
-                    }),
-                )
+        let outcome = self
+            .bounded(async {
+                let claim = idempotency.map(|key| (key, fingerprint));
+                self.register_booking(user, event, claim).await?;
+                self.run_booking_script(script.name, slot, |id| {
+                    let scope = scope
+                        .booking(id)
+                        .idempotency(idempotency.map(IdempotencyKey::as_str));
+                    script.call_in(
+                        &scope,
+                        args(Stamp {
+                            booking_id: id.to_string(),
+                            event_id: event.to_string(),
+                            created_at: now_ms().to_string(),
+                            fingerprint: idempotency.map(|_| fingerprint.to_owned()),
+                            ttl_ms: idempotency.map(|_| IDEMPOTENCY_TTL_MS.to_string()),
+                        }),
+                    )
+                })
+                .await
+                .inspect(|_| self.written.mark(event))
             })
-            .await
-            .inspect(|_| self.written.mark(event))
-        })
-        .await;
+            .await;
         self.wrote(event);
         outcome
     }

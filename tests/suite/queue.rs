@@ -666,11 +666,19 @@ async fn polls_run_no_script() {
             .filter(|l| {
                 l.starts_with("boxoffice_redis_script_duration_seconds_count{script=\"queue_")
             })
-            .map(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()).expect("a count"))
+            .map(|l| {
+                l.rsplit(' ')
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .expect("a count")
+            })
             .sum::<u64>()
     };
     let before = calls().await;
-    assert!(before >= 11, "the joins and the first refresh ran scripts: {before}");
+    assert!(
+        before >= 11,
+        "the joins and the first refresh ran scripts: {before}"
+    );
     for _ in 0..100 {
         for (user, ticket) in &tickets {
             let standing = ask(app, &event, user, ticket).await;

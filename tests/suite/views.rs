@@ -12,13 +12,20 @@ struct Dice(u64);
 
 impl Dice {
     fn roll(&mut self, sides: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 33) % sides as u64) as usize
     }
 }
 
 async fn read(app: &Http, path: &str, fresh: bool) -> Reply {
-    let headers: &[(&str, &str)] = if fresh { &[("cache-control", "no-cache")] } else { &[] };
+    let headers: &[(&str, &str)] = if fresh {
+        &[("cache-control", "no-cache")]
+    } else {
+        &[]
+    };
     let reply = app.send(reqwest::Method::GET, path, None, headers).await;
     reply.assert_status(200);
     reply
@@ -34,13 +41,19 @@ fn header<'a>(reply: &'a Reply, name: &str) -> &'a str {
 
 /// The version an ETag names (`"<version>-<locks>-<holds>"`).
 fn version_of(tag: &str) -> u64 {
-    tag.trim_matches('"').split('-').next().and_then(|v| v.parse().ok()).expect("a version")
+    tag.trim_matches('"')
+        .split('-')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("a version")
 }
 
 /// Once `viewer`'s view shows the version Redis has, its answers to both reads equal Redis's
 /// (taken right after, with the same ETag: an expiry between the two reads is retried).
 async fn assert_view_is_redis(viewer: &Http, backend: &crate::harness::Backend, event: &str) {
-    let stored: u64 = backend.query::<Option<u64>>(&["GET", &format!("bo:{{{event}}}:version")]).unwrap_or(0);
+    let stored: u64 = backend
+        .query::<Option<u64>>(&["GET", &format!("bo:{{{event}}}:version")])
+        .unwrap_or(0);
     for path in [format!("/events/{event}"), format!("/events/{event}/seats")] {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -48,11 +61,15 @@ async fn assert_view_is_redis(viewer: &Http, backend: &crate::harness::Backend, 
             let redis = read(viewer, &path, true).await;
             assert_eq!(header(&redis, "x-read-source"), "redis");
             let (tag, truth) = (header(&view, "etag"), header(&redis, "etag"));
-            if header(&view, "x-read-source") == "view" && version_of(tag) >= stored && tag == truth {
+            if header(&view, "x-read-source") == "view" && version_of(tag) >= stored && tag == truth
+            {
                 assert_eq!(view.body, redis.body, "{path} at {tag}");
                 break;
             }
-            assert!(Instant::now() < deadline, "{path}: the view {tag} never showed {truth}");
+            assert!(
+                Instant::now() < deadline,
+                "{path}: the view {tag} never showed {truth}"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -178,7 +195,9 @@ async fn a_replica_reads_its_own_writes() {
     })
     .await;
     for n in 1..=20 {
-        app.book(&event, "s1", 1, &format!("b{n}")).await.assert_status(201);
+        app.book(&event, "s1", 1, &format!("b{n}"))
+            .await
+            .assert_status(201);
         let after = read(&app, &path, false).await;
         assert_eq!(after.body["sections"][0]["remaining"], 100 - n, "{after:?}");
     }
@@ -189,7 +208,14 @@ async fn a_replica_reads_its_own_writes() {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    let again = app.send(reqwest::Method::GET, &path, None, &[("if-none-match", tag.as_str())]).await;
+    let again = app
+        .send(
+            reqwest::Method::GET,
+            &path,
+            None,
+            &[("if-none-match", tag.as_str())],
+        )
+        .await;
     again.assert_status(304);
     assert_eq!(header(&again, "x-read-source"), "view");
     let value: Value = again.body;
