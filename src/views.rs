@@ -32,6 +32,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// A view nobody read for this long is dropped.
 const IDLE: Duration = Duration::from_secs(60);
+/// At most this many views per replica (each holds an event's seat state and a follower);
+/// reads of further events go to Redis.
+const MAX_VIEWS: usize = 4096;
 /// A view starts over from Redis at least this often, whatever it saw: a safety net for
 /// anything that changed Redis without a change (an operator's hand, a restore).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -275,6 +278,7 @@ impl Views {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             match slots.get(event) {
                 Some(slot) => Arc::clone(slot),
+                None if slots.len() >= MAX_VIEWS => return None,
                 None => {
                     let slot = Arc::new(Slot {
                         mirror: Mutex::new(None),

@@ -183,9 +183,12 @@ async fn run(args: &Args) -> Result<Value, String> {
     let elapsed = started.elapsed();
 
     // The server's own account, not the client's: a request cut off in flight may still have
-    // booked, and the invariants must hold for what Redis says.
+    // booked, and the invariants must hold for what Redis says (`no-cache`: not a replica's
+    // read view, which may be a change behind).
     let event = first_answer(&args.targets, |base| {
-        client.get(format!("{base}/events/{event_id}"))
+        client
+            .get(format!("{base}/events/{event_id}"))
+            .header("cache-control", "no-cache")
     })
     .await?;
     let remaining = event["sections"][0]["remaining"]

@@ -80,7 +80,8 @@ pub struct SeatBody {
 
 /// The demo event's seat map (`GET /events/demo/seats`, with its `ETag` and `304`).
 #[utoipa::path(get, path = "/seats", operation_id = "listDemoSeats", tag = "demo",
-    params(("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
+    params(("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
+        ("Cache-Control" = Option<String>, Header, description = "`no-cache`: read Redis, not this replica's read view")),
     responses(SeatMapResponse, NotModified, SeatMapErrors))]
 pub async fn seat_map(
     State(state): State<AppState>,

@@ -120,9 +120,11 @@ pub async fn list(
 /// naming its current `ETag`: `304` and no body.
 #[utoipa::path(get, path = "/events/{eventId}", operation_id = "getEvent", tag = "events",
     params(("eventId" = EventId, Path),
-        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
+        ("Cache-Control" = Option<String>, Header, description = "`no-cache`: read Redis, not this replica's read view")),
     responses((status = 200, description = "The event", body = EventView,
-        headers(("ETag" = String, description = "Changes whenever what this shows changes"))),
+        headers(("ETag" = String, description = "`\"<version>-<locks>-<holds>\"`: the event's version this shows (and expired locks and holds); changes whenever what this shows changes"),
+        ("X-Read-Source" = String, description = "`view`: this replica's read view (a change behind at most its delivery time); `redis`: read in Redis"))),
         NotModified, ShowErrors))]
 pub async fn show(
     State(state): State<AppState>,
@@ -179,5 +181,6 @@ pub(super) fn not_modified(tag: &str) -> Response {
 /// The `304` of the routes that answer `If-None-Match`, for the OpenAPI document.
 #[derive(utoipa::IntoResponses)]
 #[response(status = 304, description = "Unchanged since the `ETag` sent",
-    headers(("ETag" = String, description = "The current `ETag`")))]
+    headers(("ETag" = String, description = "The current `ETag`"),
+        ("X-Read-Source" = String, description = "`view` or `redis`, as for a `200`")))]
 pub(super) struct NotModified;

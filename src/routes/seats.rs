@@ -49,7 +49,8 @@ crate::error_responses!(pub(super) UnlockErrors: InvalidRequest, Unauthenticated
 /// The `200` of the seat-map routes, for the OpenAPI document.
 #[derive(utoipa::IntoResponses)]
 #[response(status = 200, description = "The seat map",
-    headers(("ETag" = String, description = "Changes whenever what this shows changes")))]
+    headers(("ETag" = String, description = "`\"<version>-<locks>-<holds>\"`: the event's version this shows (and expired locks and holds); changes whenever what this shows changes"),
+        ("X-Read-Source" = String, description = "`view`: this replica's read view (a change behind at most its delivery time); `redis`: read in Redis")))]
 #[allow(dead_code)] // documentation only: `seat_map` writes the answer
 pub struct SeatMapResponse(SeatMapReply);
 
@@ -89,7 +90,8 @@ pub struct UnlockReply {
 /// or `booked`. With `If-None-Match` naming its current `ETag`: `304` and no body.
 #[utoipa::path(get, path = "/events/{eventId}/seats", operation_id = "getSeatMap", tag = "seats",
     params(("eventId" = EventId, Path),
-        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
+        ("Cache-Control" = Option<String>, Header, description = "`no-cache`: read Redis, not this replica's read view")),
     responses(SeatMapResponse, NotModified, SeatMapErrors))]
 pub async fn list(
     State(state): State<AppState>,

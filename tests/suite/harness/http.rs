@@ -213,8 +213,16 @@ impl Http {
         .await
     }
 
+    /// A read as Redis answers it (`Cache-Control: no-cache`: not from the replica's read
+    /// view, which may be a change behind another replica's write).
+    pub async fn get_fresh(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None, &[("cache-control", "no-cache")])
+            .await
+    }
+
+    /// A section's `remaining` as the store holds it.
     pub async fn remaining(&self, event: &str, section: &str) -> i64 {
-        let event = self.get(&format!("/events/{event}")).await;
+        let event = self.get_fresh(&format!("/events/{event}")).await;
         event.assert_status(200);
         event.body["sections"]
             .as_array()
@@ -223,8 +231,9 @@ impl Http {
             .expect("section with remaining")
     }
 
+    /// A seat's status as the store holds it.
     pub async fn seat_status(&self, event: &str, seat: &str) -> Value {
-        let map = self.get(&format!("/events/{event}/seats")).await;
+        let map = self.get_fresh(&format!("/events/{event}/seats")).await;
         map.assert_status(200);
         map.body["seats"]
             .as_array()
