@@ -425,8 +425,8 @@ def main():
 
     for joins in load.live["joins"]:
         r = joins["report"]
-        cpu = joins["primaryCpuSeconds"]
-        ratio = max(cpu) / min(cpu) if cpu and min(cpu) > 0 else float("nan")
+        primary_cpu = joins["primaryCpuSeconds"]
+        ratio = max(primary_cpu) / min(primary_cpu) if primary_cpu and min(primary_cpu) > 0 else float("nan")
         per_join = r.get("replicaCpu") or {}
         lines += [
             "",
@@ -443,7 +443,7 @@ def main():
             "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
             f"| {r['joins']:,} | {r['seconds']:.1f} | {r['joinsPerSecond']:,.0f} | "
             f"{r['latencyMs']['p50']:.2f} | {r['latencyMs']['p99']:.2f} | {errors(r)} | "
-            f"{per_join.get('usPerRequest', float('nan')):.0f} | {' / '.join(f'{c:.1f}' for c in cpu)} | "
+            f"{per_join.get('usPerRequest', float('nan')):.0f} | {' / '.join(f'{c:.1f}' for c in primary_cpu)} | "
             f"{ratio:.2f} | {joins['places']:,} |",
         ]
 
