@@ -297,9 +297,10 @@ def main():
             "## Waiting room",
             "",
             "queue-join: each request a user joins a waiting room (`maxActive` 100) they are not "
-            "in yet (a per-user rate-limit script, then the join, which also moves the queue); "
+            "in yet (a per-user rate-limit script, then the join on the user's queue shard); "
             "queue-poll: 10 000 users in one room, each request one of them asks where they "
-            "stand. 64 connections. Redis's EVALSHA calls and CPU from `INFO commandstats`, "
+            "stand (answered by the replica from its view of the line; the EVALSHA calls are "
+            "its refreshes and background work). 64 connections. Redis's EVALSHA calls and CPU from `INFO commandstats`, "
             "reset when the 1-replica run starts measuring and read when it ends.",
             "",
             "| scenario | requests/s, 1 replica | p50 ms | p99 ms | requests/s, 3 replicas + nginx | "
