@@ -354,7 +354,9 @@ async fn overlapping_holds_racing_across_replicas_never_share_a_seat() {
         }
     }
     assert!(granted >= 1);
-    let map = replicas[1].get_fresh(&format!("/events/{event}/seats")).await;
+    let map = replicas[1]
+        .get_fresh(&format!("/events/{event}/seats"))
+        .await;
     let locked: BTreeSet<String> = map.body["seats"]
         .as_array()
         .unwrap()
