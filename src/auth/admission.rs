@@ -142,17 +142,20 @@ impl Admissions {
 mod tests {
     use super::*;
 
+    /// Admissions with a test secret, two users and two events.
+    fn cast() -> (Admissions, [UserId; 2], [EventId; 2]) {
+        let user = |name: &str| UserId::parse(name).unwrap();
+        let event = |name: &str| EventId::parse(name).unwrap();
+        (
+            Admissions::new("a secret of thirty-two bytes or more....."),
+            [user("alice"), user("bob")],
+            [event("one"), event("two")],
+        )
+    }
+
     #[test]
     fn a_token_admits_its_user_to_its_event_only() {
-        let admissions = Admissions::new("a secret of thirty-two bytes or more.....");
-        let (alice, bob) = (
-            UserId::parse("alice").unwrap(),
-            UserId::parse("bob").unwrap(),
-        );
-        let (one, two) = (
-            EventId::parse("one").unwrap(),
-            EventId::parse("two").unwrap(),
-        );
+        let (admissions, [alice, bob], [one, two]) = cast();
         let later = crate::domain::time::now_ms() + 60_000;
         let token = admissions.mint(&alice, &one, later).unwrap();
         assert!(admissions.admits(Some(&token), &alice, &one));
@@ -167,15 +170,7 @@ mod tests {
 
     #[test]
     fn a_queue_ticket_gives_its_place_to_its_user_in_its_event_only() {
-        let admissions = Admissions::new("a secret of thirty-two bytes or more.....");
-        let (alice, bob) = (
-            UserId::parse("alice").unwrap(),
-            UserId::parse("bob").unwrap(),
-        );
-        let (one, two) = (
-            EventId::parse("one").unwrap(),
-            EventId::parse("two").unwrap(),
-        );
+        let (admissions, [alice, bob], [one, two]) = cast();
         let ticket = admissions.sign_place(&alice, &one, 3, 41);
         assert!(
             ticket.starts_with("3.41.") && ticket.len() <= 30,

@@ -146,13 +146,7 @@ impl Store {
                     tag: parse(tag)?,
                     data: data(fields)?,
                 }),
-                ("refused", [json]) => {
-                    let json: String = parse(json)?;
-                    match script_reply::<()>("refused", &json)? {
-                        Err(refusal) => Err(refusal.into()),
-                        Ok(()) => Err(malformed(script.name)),
-                    }
-                }
+                ("refused", [json]) => Err(refused(script.name, json)),
                 _ => Err(malformed(script.name)),
             }
         })
@@ -203,11 +197,7 @@ impl Store {
                     })
                 }
                 [status, json] if parse::<String>(status)? == "refused" => {
-                    let json: String = parse(json)?;
-                    match script_reply::<()>("refused", &json)? {
-                        Err(refusal) => Err(refusal.into()),
-                        Ok(()) => Err(malformed(script.name)),
-                    }
+                    Err(refused(script.name, json))
                 }
                 _ => Err(malformed(script.name)),
             }
@@ -237,6 +227,19 @@ fn scored(value: &Value) -> Result<Vec<(String, i64)>, AppError> {
             _ => Err(AppError::Internal("an odd ZRANGE reply".into())),
         })
         .collect()
+}
+
+/// The error a read script's refusal (`{'refused', json}`) stands for.
+fn refused(script: &str, json: &Value) -> AppError {
+    let json: String = match parse(json) {
+        Ok(json) => json,
+        Err(e) => return e,
+    };
+    match script_reply::<()>("refused", &json) {
+        Ok(Err(refusal)) => refusal.into(),
+        Ok(Ok(())) => malformed(script),
+        Err(e) => e,
+    }
 }
 
 fn malformed(script: &str) -> AppError {
