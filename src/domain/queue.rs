@@ -118,13 +118,15 @@ impl WaitingRoom {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueStanding {
-    /// Your place: ask `GET /events/{eventId}/queue/{ticket}` with it.
+    /// Your place, signed (`<shard>.<number>.<signature>`; treat it as opaque): ask
+    /// `GET /events/{eventId}/queue/{ticket}` with it.
     pub ticket: String,
     /// `waiting`, `admitted` (send `admissionToken` as `Admission-Token` to book, hold or
-    /// lock until `admittedUntil`), or `ended` (the admission was used or expired, or you
-    /// stopped asking and were skipped: join again for a new place).
+    /// lock until `admittedUntil`), or `ended` (the admission was used or expired, or your
+    /// turn came and you did not ask within `QUEUE_ABANDON_MS`: join again for a new place).
     pub status: String,
-    /// While waiting: how many people are ahead.
+    /// While waiting: how many turns come before yours (exact once your place is in the
+    /// line's order, within `QUEUE_REFRESH_MS` of joining; a lower bound before).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<u64>,
     /// While waiting, with a paced waiting room: about how long until your turn.
