@@ -649,7 +649,7 @@ local function last_round(rounds_key, shards)
 end
 
 -- Appends a round of `counts` (each at least `last`'s) to `rounds_key` if any shard grew;
--- returns the latest round.
+-- returns the latest round, and whether it is new.
 local function push_round(rounds_key, last, counts)
   local grown, round = false, {}
   for k = 1, #last do
@@ -659,7 +659,7 @@ local function push_round(rounds_key, last, counts)
   if grown then
     redis.call('RPUSH', rounds_key, table.concat(round, ','))
   end
-  return round
+  return round, grown
 end
 
 -- Released turns not taken within `abandon_ms` lapse: they leave `outstanding` and, with a

@@ -46,9 +46,9 @@ if waiting_for_shuffle and now >= room.start and read and tonumber(A.read_at) >=
   waiting_for_shuffle = false
 end
 if read and now >= round_at + tonumber(A.round_ms) then
-  local before = redis.call('LLEN', K.queue_rounds)
-  round = push_round(K.queue_rounds, round, places)
-  if redis.call('LLEN', K.queue_rounds) > before then
+  local grown
+  round, grown = push_round(K.queue_rounds, round, places)
+  if grown then
     redis.call('HSET', K.queue_state, 'round_at', now)
   end
 end
@@ -83,4 +83,4 @@ end
 
 return reply({ served = served, shards = shards, shuffled = shuffled, seed = seed,
   rounds = redis.call('LRANGE', K.queue_rounds, tonumber(A.have), -1), rate = room.rate,
-  max = room.max, start = room.start, order = room.order, now = now })
+  start = room.start, order = room.order, now = now })

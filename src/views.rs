@@ -22,6 +22,7 @@
 use crate::domain::event::{EventRecord, EventView};
 use crate::domain::ids::{EventId, SectionId};
 use crate::domain::seats::SeatMap;
+use crate::domain::time::RedisClock;
 use crate::error::AppError;
 use crate::live::Hub;
 use crate::store::{Change, Conditional, Snapshot, Store, keys};
@@ -52,10 +53,8 @@ struct Mirror {
     booked: Vec<u8>,
     /// Seat locks: seat -> expiry (ms).
     locks: HashMap<String, i64>,
-    /// Redis's clock when the snapshot was read, and this replica's then.
-    redis_then: i64,
-    then: Instant,
-    built: Instant,
+    /// Redis's clock, read with the snapshot (its age is the view's).
+    clock: RedisClock,
 }
 
 impl Mirror {
@@ -77,16 +76,14 @@ impl Mirror {
             holds,
             booked: snapshot.booked,
             locks: snapshot.locks.into_iter().collect(),
-            redis_then: snapshot.now,
-            then: Instant::now(),
-            built: Instant::now(),
+            clock: RedisClock::read(snapshot.now),
             record: snapshot.record,
         }
     }
 
     /// Redis's clock now, as estimated here.
     fn now(&self) -> i64 {
-        self.redis_then + i64::try_from(self.then.elapsed().as_millis()).unwrap_or(i64::MAX)
+        self.clock.now_ms()
     }
 
     /// The ETag the read scripts would give now (`event_tag` in lua/lib.lua): the version, and
@@ -97,8 +94,13 @@ impl Mirror {
         format!("\"{}-{locks}-{holds}\"", self.version)
     }
 
-    /// Applies the next change (its version is this one's + 1). False if it cannot be read:
-    /// start over.
+    /// Takes a change from the stream: one it has already is skipped, the next one (version +
+    /// 1) applied. False at a gap, or for a change it cannot read: start over.
+    fn take(&mut self, change: &Change) -> bool {
+        change.version <= self.version || (change.version == self.version + 1 && self.apply(change))
+    }
+
+    /// Applies the next change. False if it cannot be read.
     fn apply(&mut self, change: &Change) -> bool {
         if let (Some(section), Some(remaining)) = (&change.section, change.remaining) {
             match SectionId::parse(section) {
@@ -350,7 +352,6 @@ impl Views {
             let positions = positions
                 .get_or_insert_with(|| Arc::new(seat_positions(&snapshot.record)))
                 .clone();
-            let mut version = snapshot.version;
             *slot.mirror.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some(Mirror::new(snapshot, positions));
             *slot
@@ -366,14 +367,14 @@ impl Views {
                             return;
                         }
                         let built = slot.mirror.lock().unwrap_or_else(PoisonError::into_inner)
-                            .as_ref().map(|m| m.built.elapsed());
+                            .as_ref().map(|m| m.clock.age());
                         if built.is_none_or(|age| age > RESYNC) {
                             continue 'build;
                         }
                         continue;
                     }
                     () = slot.poke.notified() => {
-                        match self.catch_up(&event, &slot, &mut version).await {
+                        match self.catch_up(&event, &slot).await {
                             Ok(true) => continue,
                             Ok(false) => continue 'build,
                             Err(e) => {
@@ -391,32 +392,30 @@ impl Views {
                     Err(RecvError::Lagged(_)) => continue 'build,
                     Err(RecvError::Closed) => return,
                 };
-                if change.version <= version {
-                    continue;
-                }
                 let mut mirror = slot.mirror.lock().unwrap_or_else(PoisonError::into_inner);
-                let applied = change.version == version + 1
-                    && mirror.as_mut().is_some_and(|m| m.apply(&change));
-                if !applied {
+                if !mirror.as_mut().is_some_and(|m| m.take(&change)) {
                     drop(mirror);
                     continue 'build;
                 }
-                version = change.version;
             }
         }
     }
 
-    /// Reads the change stream after `version` now and applies it: the view then has every
-    /// change committed before the read started. False if it must start over (a gap).
-    async fn catch_up(
-        &self,
-        event: &EventId,
-        slot: &Slot,
-        version: &mut u64,
-    ) -> Result<bool, AppError> {
+    /// Reads the change stream after the view's version now and applies it: the view then has
+    /// every change committed before the read started. False if it must start over (a gap).
+    async fn catch_up(&self, event: &EventId, slot: &Slot) -> Result<bool, AppError> {
         let started = Instant::now();
         loop {
-            let since = self.store().changes_since(event, *version).await?;
+            let after = match slot
+                .mirror
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+            {
+                Some(mirror) => mirror.version,
+                None => return Ok(false),
+            };
+            let since = self.store().changes_since(event, after).await?;
             if !since.complete {
                 return Ok(false);
             }
@@ -428,14 +427,8 @@ impl Views {
             let Some(mirror) = mirror.as_mut() else {
                 return Ok(false);
             };
-            for change in &since.changes {
-                if change.version <= *version {
-                    continue;
-                }
-                if change.version != *version + 1 || !mirror.apply(change) {
-                    return Ok(false);
-                }
-                *version = change.version;
+            if !since.changes.iter().all(|change| mirror.take(change)) {
+                return Ok(false);
             }
             if !more {
                 break;

@@ -17,6 +17,7 @@
 //! admissions and places are written by the scripts.
 
 use crate::domain::ids::EventId;
+use crate::domain::time::RedisClock;
 use crate::error::AppError;
 use crate::store::keys::queue_shard_tag;
 use crate::store::{Advanced, Refresh, Store};
@@ -30,9 +31,8 @@ const FORGET_AFTER: Duration = Duration::from_secs(600);
 /// What this replica knows of one event's waiting room, as of one refresh.
 #[derive(Debug)]
 pub struct RoomView {
-    /// When it was refreshed (this replica's clock), and Redis's clock then.
-    fetched: Instant,
-    redis_now: i64,
+    /// Redis's clock, read with the refresh.
+    clock: RedisClock,
     /// The event's queue shards and their hash tags.
     pub shards: u16,
     tags: Arc<Vec<String>>,
@@ -40,17 +40,12 @@ pub struct RoomView {
     pub served: u64,
     /// With `shuffle`, once drawn: how many joined before the start, and the seed.
     shuffle: Option<(u64, u64)>,
-    /// Each round's place counts per shard, and how many places all rounds up to it hold.
-    rounds: Arc<Rounds>,
+    /// Each round's place counts per shard (each round's sum: the places of all rounds up to
+    /// it).
+    rounds: Arc<Vec<Vec<u64>>>,
     /// Admissions per minute (0: not paced), and the sale's start (ms).
     pub rate: u64,
     pub start_ms: i64,
-}
-
-#[derive(Debug, Default, Clone)]
-struct Rounds {
-    counts: Vec<Vec<u64>>,
-    totals: Vec<u64>,
 }
 
 /// Where a place stands as the view shows it.
@@ -76,25 +71,21 @@ impl RoomView {
 
     /// Redis's clock now, as this view estimates it (ms).
     pub fn now_ms(&self) -> i64 {
-        self.redis_now + i64::try_from(self.fetched.elapsed().as_millis()).unwrap_or(i64::MAX)
+        self.clock.now_ms()
     }
 
     /// The arrival index of place `seq` of shard `shard`, once a round holds it.
     fn arrival(&self, shard: u16, seq: u64) -> Option<u64> {
         let k = usize::from(shard);
         let rounds = &self.rounds;
-        let r = rounds
-            .counts
-            .partition_point(|round| round.get(k).is_some_and(|&c| c <= seq));
-        let round = rounds.counts.get(r)?;
+        let r = rounds.partition_point(|round| round.get(k).is_some_and(|&c| c <= seq));
+        let round = rounds.get(r)?;
         if round.get(k).is_none_or(|&c| c <= seq) {
             return None;
         }
-        let (before, previous) = match r.checked_sub(1) {
-            Some(p) => (rounds.totals[p], Some(&rounds.counts[p])),
-            None => (0, None),
-        };
+        let previous = r.checked_sub(1).map(|p| &rounds[p]);
         let prev = |j: usize| previous.and_then(|p| p.get(j).copied()).unwrap_or(0);
+        let before: u64 = previous.map_or(0, |p| p.iter().sum());
         let earlier_shards: u64 = (0..k).map(|j| round[j].saturating_sub(prev(j))).sum();
         Some(before + earlier_shards + (seq - prev(k)))
     }
@@ -103,11 +94,9 @@ impl RoomView {
     pub fn locate(&self, shard: u16, seq: u64) -> Local {
         let Some(arrival) = self.arrival(shard, seq) else {
             // Not in a round yet: behind everyone who is, and behind the shard's earlier places.
-            let stitched = self.rounds.totals.last().copied().unwrap_or(0);
-            let last = self
-                .rounds
-                .counts
-                .last()
+            let last = self.rounds.last();
+            let stitched: u64 = last.map_or(0, |round| round.iter().sum());
+            let last = last
                 .and_then(|round| round.get(usize::from(shard)).copied())
                 .unwrap_or(0);
             return Local::Waiting {
@@ -160,8 +149,7 @@ impl RoomView {
                     .map(str::parse::<u64>)
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|_| AppError::Internal(format!("queue round {csv:?}")))?;
-                rounds.totals.push(counts.iter().sum());
-                rounds.counts.push(counts);
+                rounds.push(counts);
             }
         }
         let shuffle = match (advanced.shuffled, advanced.seed.as_deref()) {
@@ -171,8 +159,7 @@ impl RoomView {
             _ => None,
         };
         Ok(RoomView {
-            fetched: Instant::now(),
-            redis_now: advanced.now,
+            clock: RedisClock::read(advanced.now),
             shards,
             tags,
             served: advanced.served,
@@ -185,7 +172,7 @@ impl RoomView {
 
     /// How many rounds it holds.
     fn have(&self) -> usize {
-        self.rounds.counts.len()
+        self.rounds.len()
     }
 }
 
@@ -397,16 +384,12 @@ mod tests {
 
     fn view(rounds: &[&[u64]], served: u64) -> RoomView {
         RoomView {
-            fetched: Instant::now(),
-            redis_now: 0,
+            clock: RedisClock::read(0),
             shards: u16::try_from(rounds.first().map_or(1, |r| r.len())).unwrap(),
             tags: Arc::new(Vec::new()),
             served,
             shuffle: None,
-            rounds: Arc::new(Rounds {
-                counts: rounds.iter().map(|r| r.to_vec()).collect(),
-                totals: rounds.iter().map(|r| r.iter().sum()).collect(),
-            }),
+            rounds: Arc::new(rounds.iter().map(|r| r.to_vec()).collect()),
             rate: 0,
             start_ms: 0,
         }

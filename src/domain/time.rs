@@ -2,7 +2,36 @@
 //! the API.
 
 use serde::Serializer;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Redis's clock as a replica estimates it between reads: what `TIME` said at a read, plus the
+/// time this process has counted since (expiry is on Redis's clock; a replica's views answer
+/// with this estimate).
+#[derive(Debug, Clone, Copy)]
+pub struct RedisClock {
+    said: i64,
+    at: Instant,
+}
+
+impl RedisClock {
+    /// Redis's clock read now: `said`, in ms.
+    pub fn read(said: i64) -> Self {
+        Self {
+            said,
+            at: Instant::now(),
+        }
+    }
+
+    /// Redis's clock now, as estimated (ms).
+    pub fn now_ms(&self) -> i64 {
+        self.said + i64::try_from(self.at.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// How long since it was read.
+    pub fn age(&self) -> std::time::Duration {
+        self.at.elapsed()
+    }
+}
 
 pub fn now_ms() -> i64 {
     SystemTime::now()

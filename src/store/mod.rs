@@ -103,11 +103,18 @@ pub struct LocalWrites {
 }
 
 impl LocalWrites {
-    fn mark(&self, event: &EventId) {
-        let mut events = self
-            .events
+    fn events(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<EventId, Instant>> {
+        self.events
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn last(&self, event: &EventId) -> Option<Instant> {
+        self.events().get(event).copied()
+    }
+
+    fn mark(&self, event: &EventId) {
+        let mut events = self.events();
         let now = Instant::now();
         if events.len() > 10_000 {
             // Only recent writes matter: a view catches up within milliseconds.
@@ -370,9 +377,6 @@ impl Store {
         }
     }
 
-    /// A write by the scope's user that has no user-slot step of its own: counted against
-    /// their rate limit, then `script` with the scope's keys and `args`, both under one request
-    /// deadline.
     /// This replica ran a script that may have changed what `event`'s reads show.
     fn wrote(&self, event: &EventId) {
         self.local_writes.mark(event);
@@ -382,14 +386,12 @@ impl Store {
     /// (after its answer came back): a read view that has not read the change stream since
     /// may not show it yet.
     pub fn last_write(&self, event: &EventId) -> Option<Instant> {
-        let events = self
-            .local_writes
-            .events
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        events.get(event).copied()
+        self.local_writes.last(event)
     }
 
+    /// A write by the scope's user that has no user-slot step of its own: counted against
+    /// their rate limit, then `script` with the scope's keys and `args`, both under one request
+    /// deadline.
     async fn rated<K: Bind + FromScope, A: Bind, T: DeserializeOwned>(
         &self,
         script: &Lua<K, A>,

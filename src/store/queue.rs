@@ -41,7 +41,6 @@ pub struct Advanced {
     #[serde(deserialize_with = "list")]
     pub rounds: Vec<String>,
     pub rate: u64,
-    pub max: u64,
     pub start: i64,
     pub order: String,
     /// Redis's clock.
@@ -54,7 +53,6 @@ pub struct Advanced {
 pub struct Admitted {
     pub status: String,
     pub admitted_until: Option<i64>,
-    pub now: i64,
 }
 
 /// Lua's cjson writes an empty table as `{}`: an empty list here.
