@@ -87,6 +87,12 @@ impl Http {
             base,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
+                // A replica closes a keep-alive connection idle for HTTP_HEADER_TIMEOUT_MS
+                // (10 s). A pooled connection idle that long, taken for a request just as the
+                // replica closes it, fails with IncompleteMessage (seen in CI under load), so
+                // the client drops its idle connections well before the replica does, as nginx
+                // does with its upstream keepalive_timeout.
+                .pool_idle_timeout(Duration::from_secs(4))
                 .build()
                 .expect("http client"),
             auto_auth: true,
