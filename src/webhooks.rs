@@ -88,6 +88,11 @@ fn client(settings: &WebhookSettings) -> reqwest::Result<reqwest::Client> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_millis(settings.timeout_ms))
         .connect_timeout(Duration::from_millis(settings.timeout_ms.min(5_000)))
+        // Receivers close idle keep-alive connections (Node.js after 5 s); a pooled one
+        // reused just as the receiver closes it fails an attempt that was never delivered
+        // (hyper's IncompleteMessage, reproduced against this service's own idle timeout).
+        // Dropping idle connections first costs a new connection per quiet endpoint.
+        .pool_idle_timeout(Duration::from_secs(4))
         .user_agent(concat!("boxoffice-webhooks/", env!("CARGO_PKG_VERSION")));
     if !settings.allow_private {
         builder = builder.dns_resolver(Arc::new(PublicOnly));
