@@ -2,7 +2,7 @@
 //! WebDriver protocol (plain HTTP and JSON, so reqwest is the whole client). One [`Browser`]
 //! is one chromedriver; each [`Session`] is a browser of its own (own cookies, own storage).
 
-use super::{PATIENCE, free_port, wait_until};
+use super::{PATIENCE, start_listening};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,20 +35,22 @@ impl Browser {
     /// `chromium-driver`).
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("chromedriver.log")).expect("log");
-        let driver = Command::new(binary(&[
-            "/usr/bin/chromedriver",
-            "/usr/lib/chromium/chromedriver",
-        ]))
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("chromedriver not found (scripts/test installs chromium-driver)");
-        wait_until("chromedriver listens", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        let log = dir.path().join("chromedriver.log");
+        let (driver, port) = start_listening(
+            "chromedriver",
+            |port| {
+                Command::new(binary(&[
+                    "/usr/bin/chromedriver",
+                    "/usr/lib/chromium/chromedriver",
+                ]))
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("log"))
+                .spawn()
+                .expect("chromedriver not found (scripts/test installs chromium-driver)")
+            },
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
         Self {
             driver,
             base: format!("http://127.0.0.1:{port}"),

@@ -64,6 +64,38 @@ pub fn free_port() -> u16 {
         .expect("no free port on 127.0.0.1")
 }
 
+/// Starts a server (`start(port)` spawns it on `port`) on a port found free, and returns it
+/// once it accepts connections there. A port found free can be taken before the server binds
+/// it: outgoing connections (the suite makes thousands) get their local port from the same
+/// ephemeral range that `free_port` draws from. The server then exits at once, and is
+/// started again on another port; a server that exits five times panics with `log()`.
+pub fn start_listening(
+    what: &str,
+    mut start: impl FnMut(u16) -> std::process::Child,
+    log: impl Fn() -> String,
+) -> (std::process::Child, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = start(port);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return (child, port);
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                eprintln!("{what} exited ({status}) before listening on {port}; again");
+                break;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("{what} listens: not after {PATIENCE:?}\n{}", log());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    panic!("{what} exited before listening, five times:\n{}", log());
+}
+
 /// `TEST_LOG`, if set: the log filter for apps and replicas under test.
 pub fn test_log() -> Option<String> {
     std::env::var("TEST_LOG").ok().filter(|v| !v.is_empty())

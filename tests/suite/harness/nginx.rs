@@ -1,7 +1,7 @@
 //! nginx with the project's own `nginx/nginx.conf` in front of local replicas.
 
 use super::http::Http;
-use super::{free_port, wait_until};
+use super::start_listening;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::process::{Child, Command, Stdio};
@@ -25,13 +25,10 @@ impl Nginx {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )
         .expect("chmod");
-        let port = free_port();
         let conf =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/nginx/nginx.conf"))
                 .expect("nginx/nginx.conf");
         assert!(conf.contains("listen 8080 "), "nginx.conf listens on 8080");
-        let conf = conf.replace("listen 8080 ", &format!("listen 127.0.0.1:{port} "));
-        std::fs::write(dir.path().join("nginx.conf"), conf).expect("write conf");
         let upstreams: String = upstream_ports
             .iter()
             .map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n"))
@@ -43,30 +40,35 @@ impl Nginx {
             .find(|p| std::path::Path::new(p).exists())
             .unwrap_or("nginx");
         let prefix = format!("{}/", dir.path().display());
-        let log = std::fs::File::create(dir.path().join("error.log")).expect("nginx log");
-        let child = Command::new(binary)
-            .args([
-                "-p",
-                &prefix,
-                "-c",
-                &format!("{prefix}nginx.conf"),
-                "-g",
-                "daemon off;",
-            ])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("nginx not found (scripts/test installs it)");
-        let nginx = Self {
+        let error_log = dir.path().join("error.log");
+        let (child, port) = start_listening(
+            "nginx",
+            |port| {
+                let conf = conf.replace("listen 8080 ", &format!("listen 127.0.0.1:{port} "));
+                std::fs::write(dir.path().join("nginx.conf"), conf).expect("write conf");
+                let log = std::fs::File::create(&error_log).expect("nginx log");
+                Command::new(binary)
+                    .args([
+                        "-p",
+                        &prefix,
+                        "-c",
+                        &format!("{prefix}nginx.conf"),
+                        "-g",
+                        "daemon off;",
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .expect("nginx not found (scripts/test installs it)")
+            },
+            || std::fs::read_to_string(&error_log).unwrap_or_default(),
+        );
+        Self {
             child: Some(child),
             port,
             http: Http::new(format!("http://127.0.0.1:{port}")),
             dir,
-        };
-        wait_until("nginx listens", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        nginx
+        }
     }
 
     pub fn url(&self) -> String {

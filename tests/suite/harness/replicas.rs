@@ -2,7 +2,7 @@
 
 use super::app::{PATIENT_REDIS, TEST_AUTH};
 use super::http::Http;
-use super::{PATIENCE, free_port, raise_fd_limit, test_log, wait_until};
+use super::{PATIENCE, free_port, raise_fd_limit, start_listening, test_log};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -35,29 +35,36 @@ impl ServerProcess {
         raise_fd_limit();
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("server.log");
-        let port = free_port();
-        let metrics_port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
-        command
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
-            .env(
-                "REDIS_URL",
-                if redis_url.is_empty() {
-                    "redis://127.0.0.1:6379"
-                } else {
-                    redis_url
-                },
-            )
-            .env("INSTANCE_ID", instance)
-            .envs(PATIENT_REDIS)
-            .envs(TEST_AUTH)
-            .env("RUST_LOG", test_log().unwrap_or_else(|| "warn".into()))
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
-        let child = command.spawn().expect("spawn boxoffice");
-        let server = Self {
+        let mut metrics_port = 0;
+        let (child, port) = start_listening(
+            &format!("boxoffice {instance}"),
+            |port| {
+                // Also found free, so also taken at times: the replica exits as for its port.
+                metrics_port = free_port();
+                Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+                    .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+                    .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+                    .env(
+                        "REDIS_URL",
+                        if redis_url.is_empty() {
+                            "redis://127.0.0.1:6379"
+                        } else {
+                            redis_url
+                        },
+                    )
+                    .env("INSTANCE_ID", instance)
+                    .envs(PATIENT_REDIS)
+                    .envs(TEST_AUTH)
+                    .env("RUST_LOG", test_log().unwrap_or_else(|| "warn".into()))
+                    .envs(env.iter().copied())
+                    .stdout(Stdio::null())
+                    .stderr(std::fs::File::create(&log).expect("log file"))
+                    .spawn()
+                    .expect("spawn boxoffice")
+            },
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
+        Self {
             child: Some(child),
             port,
             metrics_port,
@@ -65,11 +72,7 @@ impl ServerProcess {
             http: Http::new(format!("http://127.0.0.1:{port}")),
             log,
             _dir: dir,
-        };
-        wait_until(&format!("boxoffice {instance} listens"), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        server
+        }
     }
 
     pub fn pid(&self) -> Option<Pid> {
