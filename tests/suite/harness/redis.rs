@@ -165,6 +165,10 @@ impl RedisServer {
         // A port found free can be taken before redis binds it: then try another.
         for _ in 0..5 {
             server.port = free_port();
+            // A cluster node's bus port was found free the same way: a new one each try.
+            if let Some(at) = server.extra_args.iter().position(|a| a == "--cluster-port") {
+                server.extra_args[at + 1] = free_port().to_string();
+            }
             if server.spawn() {
                 return self;
             }
