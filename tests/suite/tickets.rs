@@ -602,33 +602,35 @@ fn a_bad_signing_key_file_stops_the_replica() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_a_key_file_the_key_is_derived_from_the_identity_secret() {
     async fn keys_of(env: &[(&str, &str)]) -> (serde_json::Value, String) {
-        let port = crate::harness::free_port();
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("log");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_boxoffice"))
-            .env_clear()
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("METRICS_ADDR", "off")
-            .env("REDIS_URL", "redis://127.0.0.1:1")
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("spawn boxoffice");
-        let url = format!("http://127.0.0.1:{port}/tickets/keys");
-        let mut jwks = None;
-        for _ in 0..200 {
-            if let Ok(reply) = reqwest::get(&url).await {
-                jwks = reply.json::<serde_json::Value>().await.ok();
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let (mut child, port) = crate::harness::start_listening(
+            "boxoffice",
+            |port| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+                    .env_clear()
+                    .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+                    .env("METRICS_ADDR", "off")
+                    .env("REDIS_URL", "redis://127.0.0.1:1")
+                    .env("RUST_LOG", "warn")
+                    .envs(env.iter().copied())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::fs::File::create(&log).expect("log"))
+                    .spawn()
+                    .expect("spawn boxoffice")
+            },
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
+        let jwks = reqwest::get(format!("http://127.0.0.1:{port}/tickets/keys"))
+            .await
+            .expect("the replica answered")
+            .json::<serde_json::Value>()
+            .await
+            .ok();
         let _ = child.kill();
         let _ = child.wait();
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        (jwks.expect("the replica answered"), text)
+        (jwks.expect("a JWKS document"), text)
     }
     let secret = "a-secret-of-at-least-thirty-two-bytes-0001";
     let (one, _) = keys_of(&[("AUTH_JWT_SECRET", secret)]).await;
