@@ -619,7 +619,7 @@ async fn without_a_key_file_the_key_is_derived_from_the_identity_secret() {
                     .spawn()
                     .expect("spawn boxoffice")
             },
-            || std::fs::read_to_string(&log).unwrap_or_default(),
+            &log,
         );
         let jwks = reqwest::get(format!("http://127.0.0.1:{port}/tickets/keys"))
             .await

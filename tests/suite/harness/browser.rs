@@ -49,7 +49,7 @@ impl Browser {
                 .spawn()
                 .expect("chromedriver not found (scripts/test installs chromium-driver)")
             },
-            || std::fs::read_to_string(&log).unwrap_or_default(),
+            &log,
         );
         Self {
             driver,

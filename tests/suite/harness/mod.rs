@@ -68,12 +68,13 @@ pub fn free_port() -> u16 {
 /// once it accepts connections there. A port found free can be taken before the server binds
 /// it: outgoing connections (the suite makes thousands) get their local port from the same
 /// ephemeral range that `free_port` draws from. The server then exits at once, and is
-/// started again on another port; a server that exits five times panics with `log()`.
+/// started again on another port; a server that exits five times panics with its `log`.
 pub fn start_listening(
     what: &str,
     mut start: impl FnMut(u16) -> std::process::Child,
-    log: impl Fn() -> String,
+    log: &std::path::Path,
 ) -> (std::process::Child, u16) {
+    let log = || std::fs::read_to_string(log).unwrap_or_default();
     for _ in 0..5 {
         let port = free_port();
         let mut child = start(port);

@@ -61,7 +61,7 @@ impl Nginx {
                     .spawn()
                     .expect("nginx not found (scripts/test installs it)")
             },
-            || std::fs::read_to_string(&error_log).unwrap_or_default(),
+            &error_log,
         );
         Self {
             child: Some(child),

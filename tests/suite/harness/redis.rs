@@ -1,7 +1,7 @@
 //! A redis-server of the test's own: a free port, a temporary directory, killed on drop.
 //! Tests may pause (SIGSTOP), kill and restart it at will.
 
-use super::{free_port, wait_until};
+use super::{free_port, start_listening, wait_until};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::path::PathBuf;
@@ -161,32 +161,51 @@ impl RedisServer {
     }
 
     fn launch(mut self) -> Self {
-        let server = &mut self;
-        // A port found free can be taken before redis binds it: then try another.
-        for _ in 0..5 {
-            server.port = free_port();
-            // A cluster node's bus port was found free the same way: a new one each try.
-            if let Some(at) = server.extra_args.iter().position(|a| a == "--cluster-port") {
-                server.extra_args[at + 1] = free_port().to_string();
-            }
-            if server.spawn() {
-                return self;
-            }
-        }
-        panic!("could not start redis-server (is it installed? scripts/test installs it)");
+        let log = self.log();
+        let (child, port) = start_listening(
+            "redis-server",
+            |port| {
+                self.port = port;
+                // A cluster node's bus port was found free the same way: a new one each try.
+                if let Some(at) = self.extra_args.iter().position(|a| a == "--cluster-port") {
+                    self.extra_args[at + 1] = free_port().to_string();
+                }
+                self.command()
+            },
+            &log,
+        );
+        (self.child, self.port) = (Some(child), port);
+        wait_until("redis-server answers PING", || self.ping());
+        self
     }
 
-    fn spawn(&mut self) -> bool {
-        let child = Command::new("redis-server")
+    /// Its log (redis-server logs to standard output), kept across restarts.
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("redis.log")
+    }
+
+    /// redis-server started on `self.port`.
+    fn command(&self) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log())
+            .expect("redis log");
+        Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--dir"])
             .arg(self.dir.path())
             .args(&self.extra_args)
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server not found on PATH");
-        self.child = Some(child);
+            .expect("redis-server not found on PATH (scripts/test installs it)")
+    }
+
+    /// Starts it on its port; true once it answers, false if it exited or did not answer
+    /// within 30 s.
+    fn spawn(&mut self) -> bool {
+        self.child = Some(self.command());
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if self.ping() {

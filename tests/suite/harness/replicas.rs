@@ -62,7 +62,7 @@ impl ServerProcess {
                     .spawn()
                     .expect("spawn boxoffice")
             },
-            || std::fs::read_to_string(&log).unwrap_or_default(),
+            &log,
         );
         Self {
             child: Some(child),
